@@ -1,0 +1,311 @@
+package heygen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is HeyGen's production API.
+const DefaultBaseURL = "https://api.heygen.com"
+
+// maxResponseBytes caps how much of a response body is read; HeyGen's answers are small.
+const maxResponseBytes = 4 << 20
+
+// Client calls HeyGen. It is safe for concurrent use.
+type Client struct {
+	baseURL string
+	apiKey  string
+	http    *http.Client
+	now     func() time.Time
+}
+
+// NewClient returns a client for baseURL (DefaultBaseURL when empty) that authenticates
+// with apiKey. hc may be nil, in which case a client with a 30 s timeout is used.
+func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), apiKey: apiKey, http: hc, now: time.Now}
+}
+
+// BaseURL returns the API root the client talks to.
+func (c *Client) BaseURL() string { return c.baseURL }
+
+// CreateVideo calls POST /v3/videos with the caller's body, callback_id and an
+// Idempotency-Key, so that a retried create does not render twice.
+func (c *Client) CreateVideo(ctx context.Context, req CreateVideoRequest) (CreatedVideo, error) {
+	body := maps.Clone(req.Body)
+	if body == nil {
+		body = map[string]any{}
+	}
+	if req.CallbackID != "" {
+		body["callback_id"] = req.CallbackID
+	}
+	if req.CallbackURL != "" {
+		body["callback_url"] = req.CallbackURL
+	}
+	key := req.IdempotencyKey
+	if key == "" {
+		key = req.CallbackID
+	}
+	var out CreatedVideo
+	rid, err := c.do(ctx, http.MethodPost, "/v3/videos", body, key, &out)
+	out.RequestID = rid
+	if err == nil && out.VideoID == "" {
+		return out, errorf("POST /v3/videos", http.StatusOK, "response has no video_id")
+	}
+	return out, err
+}
+
+// GetVideo calls GET /v3/videos/{id}.
+func (c *Client) GetVideo(ctx context.Context, videoID string) (Video, error) {
+	var out Video
+	_, err := c.do(ctx, http.MethodGet, "/v3/videos/"+url.PathEscape(videoID), nil, "", &out)
+	out.Status = NormaliseStatus(string(out.Status))
+	if out.ID == "" {
+		out.ID = videoID
+	}
+	return out, err
+}
+
+// VideoStatuses calls GET /v3/videos/statuses for up to 100 IDs and follows next_token.
+func (c *Client) VideoStatuses(ctx context.Context, videoIDs []string) ([]StatusEntry, error) {
+	if len(videoIDs) > 100 {
+		return nil, errorf("GET /v3/videos/statuses", 0, "%d ids, at most 100", len(videoIDs))
+	}
+	var all []StatusEntry
+	token := ""
+	for {
+		q := url.Values{"video_ids": {strings.Join(videoIDs, ",")}}
+		if token != "" {
+			q.Set("token", token)
+		}
+		var page struct {
+			Data      []StatusEntry `json:"data"`
+			HasMore   bool          `json:"has_more"`
+			NextToken string        `json:"next_token"`
+		}
+		if _, err := c.doRaw(ctx, http.MethodGet, "/v3/videos/statuses?"+q.Encode(), nil, "", &page); err != nil {
+			return nil, err
+		}
+		for _, e := range page.Data {
+			e.Status = NormaliseStatus(string(e.Status))
+			all = append(all, e)
+		}
+		if !page.HasMore || page.NextToken == "" || page.NextToken == token {
+			return all, nil
+		}
+		token = page.NextToken
+	}
+}
+
+// CreateWebhookEndpoint calls POST /v3/webhooks/endpoints. events nil means all events.
+// The returned endpoint carries the signing secret, which HeyGen shows only here.
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, endpointURL string, events []string) (WebhookEndpoint, error) {
+	body := map[string]any{"url": endpointURL}
+	if events != nil {
+		body["events"] = events
+	}
+	var out WebhookEndpoint
+	_, err := c.do(ctx, http.MethodPost, "/v3/webhooks/endpoints", body, "", &out)
+	return out, err
+}
+
+// ListWebhookEndpoints calls GET /v3/webhooks/endpoints and follows every page.
+func (c *Client) ListWebhookEndpoints(ctx context.Context) ([]WebhookEndpoint, error) {
+	var all []WebhookEndpoint
+	token := ""
+	for {
+		q := url.Values{"limit": {"100"}}
+		if token != "" {
+			q.Set("token", token)
+		}
+		var page struct {
+			Data      []WebhookEndpoint `json:"data"`
+			HasMore   bool              `json:"has_more"`
+			NextToken string            `json:"next_token"`
+		}
+		if _, err := c.doRaw(ctx, http.MethodGet, "/v3/webhooks/endpoints?"+q.Encode(), nil, "", &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Data...)
+		if !page.HasMore || page.NextToken == "" || page.NextToken == token {
+			return all, nil
+		}
+		token = page.NextToken
+	}
+}
+
+// DeleteWebhookEndpoint calls DELETE /v3/webhooks/endpoints/{id}.
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v3/webhooks/endpoints/"+url.PathEscape(endpointID), nil, "", nil)
+	return err
+}
+
+// RotateWebhookSecret calls POST /v3/webhooks/endpoints/{id}/rotate-secret. HeyGen stops
+// accepting the old secret at once, so receivers must be given both before the call.
+func (c *Client) RotateWebhookSecret(ctx context.Context, endpointID string) (WebhookEndpoint, error) {
+	var out WebhookEndpoint
+	_, err := c.do(ctx, http.MethodPost, "/v3/webhooks/endpoints/"+url.PathEscape(endpointID)+"/rotate-secret", nil, "", &out)
+	if out.ID == "" {
+		out.ID = endpointID
+	}
+	return out, err
+}
+
+// do sends a request and decodes the "data" member of the answer into out.
+func (c *Client) do(ctx context.Context, method, path string, body any, idemKey string, out any) (string, error) {
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	rid, err := c.doRaw(ctx, method, path, body, idemKey, &env)
+	if err != nil || out == nil {
+		return rid, err
+	}
+	if len(env.Data) == 0 || string(env.Data) == "null" {
+		return rid, errorf(opName(method, path), http.StatusOK, "response has no data")
+	}
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return rid, errorf(opName(method, path), http.StatusOK, "decode data: %v", err)
+	}
+	return rid, nil
+}
+
+// doRaw sends a request and decodes the whole answer into out.
+func (c *Client) doRaw(ctx context.Context, method, path string, body any, idemKey string, out any) (string, error) {
+	op := opName(method, path)
+	var rdr io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return "", errorf(op, 0, "encode body: %v", err)
+		}
+		rdr = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, rdr)
+	if err != nil {
+		return "", errorf(op, 0, "build request: %v", err)
+	}
+	req.Header.Set("X-Api-Key", c.apiKey)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", &APIError{Kind: KindRetryable, Op: op, Err: err}
+	}
+	defer resp.Body.Close()
+	rid := resp.Header.Get("X-Request-Id")
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return rid, &APIError{Kind: KindRetryable, Op: op, Status: resp.StatusCode, RequestID: rid, Err: err}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return rid, c.apiError(op, resp, raw)
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return rid, nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return rid, errorf(op, resp.StatusCode, "decode response: %v", err)
+	}
+	return rid, nil
+}
+
+// apiError reads HeyGen's error envelope in either generation's shape.
+func (c *Client) apiError(op string, resp *http.Response, raw []byte) *APIError {
+	e := &APIError{Op: op, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	var env struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Code    json.RawMessage `json:"code"`
+	}
+	if json.Unmarshal(raw, &env) == nil {
+		var body struct {
+			Code    FlexString `json:"code"`
+			Message string     `json:"message"`
+			Param   string     `json:"param"`
+		}
+		if len(env.Error) > 0 && json.Unmarshal(env.Error, &body) == nil {
+			e.Code, e.Message, e.Param = string(body.Code), body.Message, body.Param
+		} else if len(env.Error) > 0 {
+			var s string
+			if json.Unmarshal(env.Error, &s) == nil {
+				e.Message = s
+			}
+		}
+		if e.Message == "" {
+			e.Message = env.Message
+		}
+		if e.Code == "" && len(env.Code) > 0 {
+			var fs FlexString
+			if json.Unmarshal(env.Code, &fs) == nil {
+				e.Code = string(fs)
+			}
+		}
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	e.Kind = kindForStatus(resp.StatusCode, e.Code)
+	if e.Kind == KindRateLimited {
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	}
+	return e
+}
+
+// opName is "METHOD /path" without the query, for errors and logs.
+func opName(method, path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	return method + " " + path
+}
+
+// FlexString decodes a JSON string, number or boolean as a string. HeyGen sends some
+// fields (error codes, timestamps) as numbers in one API generation and strings in another.
+type FlexString string
+
+// UnmarshalJSON accepts a string, a number, a boolean or null.
+func (f *FlexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		*f = ""
+		return nil
+	}
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = FlexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*f = FlexString(n.String())
+		return nil
+	}
+	var v bool
+	if err := json.Unmarshal(b, &v); err == nil {
+		*f = FlexString(strconv.FormatBool(v))
+		return nil
+	}
+	return fmt.Errorf("heygen: want a string or number, got %.20s", b)
+}

@@ -1,0 +1,140 @@
+package heygen
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrorKind says what a caller should do about a failed call.
+type ErrorKind int
+
+const (
+	// KindPermanent is a 4xx other than 429: a bad request, a bad key, no credit.
+	// Retrying cannot help.
+	KindPermanent ErrorKind = iota
+	// KindRetryable is a 5xx, a 409 request_in_progress or a network failure.
+	KindRetryable
+	// KindRateLimited is a 429: retry after RetryAfter.
+	KindRateLimited
+)
+
+// String names the kind; the names double as Temporal ApplicationError types.
+func (k ErrorKind) String() string {
+	switch k {
+	case KindRetryable:
+		return "HeyGenRetryable"
+	case KindRateLimited:
+		return "HeyGenRateLimited"
+	default:
+		return "HeyGenPermanent"
+	}
+}
+
+// APIError is a failed HeyGen call.
+type APIError struct {
+	Kind       ErrorKind
+	Op         string // what was called, for example "POST /v3/videos"
+	Status     int    // HTTP status, 0 for a network failure
+	Code       string // HeyGen's error code, for example "rate_limit_exceeded"
+	Message    string
+	Param      string
+	RequestID  string        // X-Request-Id, for HeyGen support
+	RetryAfter time.Duration // set for KindRateLimited when HeyGen sent Retry-After
+	Err        error         // the network error, when Status is 0
+}
+
+// Error reads like "POST /v3/videos: 429 rate_limit_exceeded: too many jobs (request abc)".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	b.WriteString(": ")
+	if e.Status == 0 {
+		b.WriteString("network: ")
+		if e.Err != nil {
+			b.WriteString(e.Err.Error())
+		}
+		return b.String()
+	}
+	b.WriteString(strconv.Itoa(e.Status))
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request " + e.RequestID + ")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the network error, if any.
+func (e *APIError) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of err. Errors that are not *APIError count as retryable,
+// because they come from the transport or the context, not from HeyGen's verdict.
+func KindOf(err error) ErrorKind {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Kind
+	}
+	return KindRetryable
+}
+
+// IsPermanent reports whether err is a HeyGen verdict that retrying cannot change.
+func IsPermanent(err error) bool { return err != nil && KindOf(err) == KindPermanent }
+
+// RetryAfter returns how long HeyGen asked the caller to wait, and whether err is a 429.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Kind == KindRateLimited {
+		return ae.RetryAfter, true
+	}
+	return 0, false
+}
+
+// kindForStatus maps an HTTP status and HeyGen code to a kind.
+func kindForStatus(status int, code string) ErrorKind {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return KindRateLimited
+	case status >= 500:
+		return KindRetryable
+	case status == http.StatusConflict && code == "request_in_progress":
+		// The same Idempotency-Key is still being served: the answer will come.
+		return KindRetryable
+	case status == http.StatusRequestTimeout:
+		return KindRetryable
+	default:
+		return KindPermanent
+	}
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// errorf builds a permanent error for a response that could not be understood.
+func errorf(op string, status int, format string, args ...any) *APIError {
+	return &APIError{Kind: KindPermanent, Op: op, Status: status, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,9 @@
+// Package workflows holds reelflow's Temporal workflows, Pipeline and Job, and the
+// contracts other packages share with them: names, IDs, Input and Result structs.
+//
+// Workflow code here must be deterministic: use workflow.Now, workflow.NewTimer,
+// workflow.Go and workflow.NewSelector, never time.Now, goroutines, randomness, the
+// network, or a range over a map that issues commands.
+// Any change that could alter a running workflow's history is guarded with
+// workflow.GetVersion, and the replay tests in this package prove it.
+package workflows

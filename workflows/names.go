@@ -1,0 +1,60 @@
+package workflows
+
+import (
+	"regexp"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is the one task queue reelflow's workers poll.
+const TaskQueue = "reelflow"
+
+// SignalEvent is the signal that carries a heygen.Event to a Job workflow.
+const SignalEvent = "heygen.event"
+
+// QueryStatus returns a Pipeline's step table or a Job's state.
+const QueryStatus = "status"
+
+// Search attributes that the Temporal UI shows and filters on.
+const (
+	SearchAttrStage       = "ReelflowStage"
+	SearchAttrHeyGenJobID = "HeyGenJobID"
+)
+
+// SearchAttributes lists the custom search attributes reelflow upserts, all keywords.
+// The dev stack and docker-compose register exactly these.
+func SearchAttributes() []string { return []string{SearchAttrStage, SearchAttrHeyGenJobID} }
+
+// Typed keys for the search attributes.
+var (
+	stageKey       = temporal.NewSearchAttributeKeyKeyword(SearchAttrStage)
+	heygenJobIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrHeyGenJobID)
+)
+
+// Step names of a pipeline.
+const (
+	StepRender = "render"
+)
+
+var pipelineIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// stepPattern admits "render" and "translate/<slug>" style steps: lowercase words and
+// slugs joined by single slashes.
+var stepPattern = regexp.MustCompile(`^[a-z]+(/[A-Za-z0-9._-]{1,64})?$`)
+
+// ValidPipelineID reports whether id may name a pipeline (and its workflow).
+func ValidPipelineID(id string) bool { return pipelineIDPattern.MatchString(id) }
+
+// JobWorkflowID is the workflow ID, and the HeyGen callback_id, of a pipeline's step.
+func JobWorkflowID(pipelineID, step string) string { return pipelineID + "/" + step }
+
+// ParseJobWorkflowID splits a callback_id into its pipeline ID and step. It reports false
+// for any ID reelflow did not make, so the receiver never signals a foreign workflow.
+func ParseJobWorkflowID(id string) (pipelineID, step string, ok bool) {
+	pipelineID, step, found := strings.Cut(id, "/")
+	if !found || !ValidPipelineID(pipelineID) || !stepPattern.MatchString(step) {
+		return "", "", false
+	}
+	return pipelineID, step, true
+}
