@@ -3,6 +3,8 @@ package heygen
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,12 +63,37 @@ func (c *Client) CreateVideo(ctx context.Context, req CreateVideoRequest) (Creat
 		key = req.CallbackID
 	}
 	var out CreatedVideo
-	rid, err := c.do(ctx, http.MethodPost, "/v3/videos", body, key, &out)
+	rid, err := c.do(ctx, http.MethodPost, "/v3/videos", body, idempotencyKey(key), &out)
 	out.RequestID = rid
+	if out.Status != "" {
+		out.Status = NormaliseStatus(string(out.Status))
+	}
 	if err == nil && out.VideoID == "" {
 		return out, errorf("POST /v3/videos", http.StatusOK, "response has no video_id")
 	}
 	return out, err
+}
+
+// maxIdempotencyKey is the longest Idempotency-Key HeyGen takes.
+const maxIdempotencyKey = 255
+
+// idempotencyKey returns k when HeyGen can take it as an Idempotency-Key, and otherwise a
+// digest of k. A key that is too long or not printable ASCII would be refused (a 400, or
+// by net/http before sending, which looks like a network error and retries forever); the
+// digest is just as stable across retries.
+func idempotencyKey(k string) string {
+	if k == "" {
+		return ""
+	}
+	ok := len(k) <= maxIdempotencyKey
+	for i := 0; ok && i < len(k); i++ {
+		ok = k[i] >= 0x20 && k[i] <= 0x7e
+	}
+	if ok && strings.TrimSpace(k) == k {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return "sha256-" + hex.EncodeToString(sum[:])
 }
 
 // GetVideo calls GET /v3/videos/{id}.
@@ -85,8 +112,12 @@ func (c *Client) VideoStatuses(ctx context.Context, videoIDs []string) ([]Status
 	if len(videoIDs) > 100 {
 		return nil, errorf("GET /v3/videos/statuses", 0, "%d ids, at most 100", len(videoIDs))
 	}
+	if len(videoIDs) == 0 {
+		return nil, nil
+	}
 	var all []StatusEntry
 	token := ""
+	seen := map[string]bool{}
 	for {
 		q := url.Values{"video_ids": {strings.Join(videoIDs, ",")}}
 		if token != "" {
@@ -104,9 +135,11 @@ func (c *Client) VideoStatuses(ctx context.Context, videoIDs []string) ([]Status
 			e.Status = NormaliseStatus(string(e.Status))
 			all = append(all, e)
 		}
-		if !page.HasMore || page.NextToken == "" || page.NextToken == token {
+		// A token seen before would loop forever.
+		if !page.HasMore || page.NextToken == "" || seen[page.NextToken] {
 			return all, nil
 		}
+		seen[page.NextToken] = true
 		token = page.NextToken
 	}
 }
@@ -127,6 +160,7 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, endpointURL string, 
 func (c *Client) ListWebhookEndpoints(ctx context.Context) ([]WebhookEndpoint, error) {
 	var all []WebhookEndpoint
 	token := ""
+	seen := map[string]bool{}
 	for {
 		q := url.Values{"limit": {"100"}}
 		if token != "" {
@@ -141,9 +175,11 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context) ([]WebhookEndpoint, e
 			return nil, err
 		}
 		all = append(all, page.Data...)
-		if !page.HasMore || page.NextToken == "" || page.NextToken == token {
+		// A token seen before would loop forever.
+		if !page.HasMore || page.NextToken == "" || seen[page.NextToken] {
 			return all, nil
 		}
+		seen[page.NextToken] = true
 		token = page.NextToken
 	}
 }
@@ -156,9 +192,29 @@ func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID string) e
 
 // RotateWebhookSecret calls POST /v3/webhooks/endpoints/{id}/rotate-secret. HeyGen stops
 // accepting the old secret at once, so receivers must be given both before the call.
+//
+// The answer is read both as {"data":{endpoint_id, secret}} and as a bare
+// {endpoint_id, secret}, because the documentation shows the latter: once HeyGen has
+// rotated, the old secret is dead, so refusing an unexpected envelope would lose the new one.
 func (c *Client) RotateWebhookSecret(ctx context.Context, endpointID string) (WebhookEndpoint, error) {
+	path := "/v3/webhooks/endpoints/" + url.PathEscape(endpointID) + "/rotate-secret"
+	var raw json.RawMessage
 	var out WebhookEndpoint
-	_, err := c.do(ctx, http.MethodPost, "/v3/webhooks/endpoints/"+url.PathEscape(endpointID)+"/rotate-secret", nil, "", &out)
+	_, err := c.doRaw(ctx, http.MethodPost, path, nil, "", &raw)
+	if err == nil {
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		src := []byte(raw)
+		if json.Unmarshal(raw, &env) == nil && len(env.Data) > 0 && string(env.Data) != "null" {
+			src = env.Data
+		}
+		if len(src) == 0 || json.Unmarshal(src, &out) != nil {
+			err = errorf(opName(http.MethodPost, path), http.StatusOK, "cannot read the answer")
+		} else if out.Secret == "" {
+			err = errorf(opName(http.MethodPost, path), http.StatusOK, "response has no secret")
+		}
+	}
 	if out.ID == "" {
 		out.ID = endpointID
 	}

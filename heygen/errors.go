@@ -52,19 +52,27 @@ func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
 	b.WriteString(": ")
-	if e.Status == 0 {
+	if e.Status == 0 && e.Err != nil {
 		b.WriteString("network: ")
-		if e.Err != nil {
-			b.WriteString(e.Err.Error())
-		}
+		b.WriteString(e.Err.Error())
 		return b.String()
 	}
-	b.WriteString(strconv.Itoa(e.Status))
+	// Status 0 without Err is a call refused before it was sent (see errorf).
+	if e.Status != 0 {
+		b.WriteString(strconv.Itoa(e.Status))
+	}
 	if e.Code != "" {
 		b.WriteString(" " + e.Code)
 	}
 	if e.Message != "" {
-		b.WriteString(": " + e.Message)
+		if e.Status != 0 || e.Code != "" {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Message)
+	}
+	if e.Err != nil {
+		// A failure to read the body of an answer: keep the cause.
+		b.WriteString(": " + e.Err.Error())
 	}
 	if e.RequestID != "" {
 		b.WriteString(" (request " + e.RequestID + ")")
@@ -114,24 +122,48 @@ func kindForStatus(status int, code string) ErrorKind {
 	}
 }
 
-// parseRetryAfter reads Retry-After as seconds or an HTTP date.
+// maxRetryAfter caps a Retry-After: a longer wait is nonsense from a 429 and would
+// overflow time.Duration when given in seconds.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads Retry-After as seconds (RFC 9110 delay-seconds; a decimal
+// fraction is tolerated) or an HTTP date. Anything else, negative, NaN or Inf is 0.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 {
-			return 0
+	if isDecimal(v) {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs >= maxRetryAfter.Seconds() {
+			// Only a range error can fail here: the value is all digits, so it is huge.
+			return maxRetryAfter
 		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
+}
+
+// isDecimal reports whether s is digits with at most one '.', and at least one digit.
+// strconv.ParseFloat alone would also take "Inf", "NaN", "1e9" and "0x1p4".
+func isDecimal(s string) bool {
+	digits, dots := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 // errorf builds a permanent error for a response that could not be understood.

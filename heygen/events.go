@@ -85,46 +85,34 @@ func (e Event) DedupeKey() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// rawEventData lists every spelling of every field reelflow reads.
-type rawEventData struct {
-	CallbackID       FlexString      `json:"callback_id"`
-	VideoID          FlexString      `json:"video_id"`
-	VideoTranslateID FlexString      `json:"video_translate_id"`
-	ID               FlexString      `json:"id"`
-	URL              string          `json:"url"`
-	VideoURL         string          `json:"video_url"`
-	ThumbnailURL     string          `json:"thumbnail_url"`
-	GIFURL           string          `json:"gif_url"`
-	GIFDownloadURL   string          `json:"gif_download_url"`
-	CaptionURL       string          `json:"caption_url"`
-	SharePageURL     string          `json:"video_share_page_url"`
-	Duration         json.Number     `json:"duration"`
-	OutputLanguage   string          `json:"output_language"`
-	Msg              string          `json:"msg"`
-	Message          string          `json:"message"`
-	Error            json.RawMessage `json:"error"`
-}
+// Every spelling of every event_data field reelflow reads, best first.
+var (
+	callbackIDKeys     = []string{"callback_id"}
+	videoJobIDKeys     = []string{"video_id", "video_translate_id", "id"}
+	translateJobIDKeys = []string{"video_translate_id", "video_id", "id"}
+	urlKeys            = []string{"url", "video_url"}
+	gifURLKeys         = []string{"gif_url", "gif_download_url"}
+	messageKeys        = []string{"msg", "message"}
+)
 
 // ParseEvent reads a webhook body. It needs a JSON object with a string event_type;
-// event_data, when present, must be an object. Every other oddity is tolerated.
+// event_data, when present, must be an object. Every other oddity is tolerated: a known
+// field of an unexpected type reads as empty rather than failing the whole delivery,
+// because refusing a terminal event would leave its job waiting until its deadline.
 func ParseEvent(body []byte) (Event, error) {
 	var env struct {
 		EventType *string         `json:"event_type"`
-		EventID   FlexString      `json:"event_id"`
-		CreatedAt FlexString      `json:"created_at"`
+		EventID   flexText        `json:"event_id"`
+		CreatedAt flexText        `json:"created_at"`
 		EventData json.RawMessage `json:"event_data"`
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return Event{}, fmt.Errorf("%w: body is not a JSON object", ErrMalformedEvent)
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	if err := dec.Decode(&env); err != nil {
+	// json.Unmarshal, unlike a Decoder, refuses anything after the object (even a stray '}').
+	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
-	}
-	if dec.More() {
-		return Event{}, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedEvent)
 	}
 	if env.EventType == nil || strings.TrimSpace(*env.EventType) == "" {
 		return Event{}, fmt.Errorf("%w: no event_type", ErrMalformedEvent)
@@ -138,38 +126,57 @@ func ParseEvent(body []byte) (Event, error) {
 	if len(data) == 0 || string(data) == "null" {
 		return ev, nil
 	}
-	if data[0] != '{' {
+	var d map[string]json.RawMessage
+	if data[0] != '{' || json.Unmarshal(data, &d) != nil {
 		return Event{}, fmt.Errorf("%w: event_data is not an object", ErrMalformedEvent)
 	}
-	var d rawEventData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return Event{}, fmt.Errorf("%w: event_data: %v", ErrMalformedEvent, err)
-	}
 	ev.Data = json.RawMessage(data)
-	ev.CallbackID = strings.TrimSpace(string(d.CallbackID))
-	ev.JobID = firstNonEmpty(string(d.VideoID), string(d.VideoTranslateID), string(d.ID))
-	ev.URL = firstNonEmpty(d.URL, d.VideoURL)
-	ev.ThumbnailURL = d.ThumbnailURL
-	ev.GIFURL = firstNonEmpty(d.GIFURL, d.GIFDownloadURL)
-	ev.CaptionURL = d.CaptionURL
-	ev.SharePageURL = d.SharePageURL
-	if f, err := d.Duration.Float64(); err == nil {
-		ev.Duration = f
+	ev.CallbackID = field(d, callbackIDKeys...)
+	if strings.HasPrefix(ev.Type, "video_translate") {
+		ev.JobID = field(d, translateJobIDKeys...)
+	} else {
+		ev.JobID = field(d, videoJobIDKeys...)
 	}
-	ev.OutputLanguage = d.OutputLanguage
-	ev.Message = firstNonEmpty(d.Msg, d.Message, errorText(d.Error))
+	ev.URL = field(d, urlKeys...)
+	ev.ThumbnailURL = field(d, "thumbnail_url")
+	ev.GIFURL = field(d, gifURLKeys...)
+	ev.CaptionURL = field(d, "caption_url")
+	ev.SharePageURL = field(d, "video_share_page_url")
+	if raw, ok := d["duration"]; ok {
+		var n flexNumber
+		_ = n.UnmarshalJSON(raw) // never fails
+		ev.Duration = float64(n)
+	}
+	ev.OutputLanguage = field(d, "output_language")
+	ev.Message = firstNonEmpty(field(d, messageKeys...), errorText(d["error"]))
 	return ev, nil
+}
+
+// field returns the first of keys in d that holds a non-empty string, number or boolean.
+func field(d map[string]json.RawMessage, keys ...string) string {
+	for _, k := range keys {
+		raw, ok := d[k]
+		if !ok {
+			continue
+		}
+		var t flexText
+		_ = t.UnmarshalJSON(raw) // never fails
+		if t != "" {
+			return string(t)
+		}
+	}
+	return ""
 }
 
 // errorText reads an error given as a string or as {code, message, detail}.
 func errorText(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "false" {
 		return ""
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return s
+		return strings.TrimSpace(s)
 	}
 	var obj struct {
 		Code    FlexString `json:"code"`

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -33,17 +34,21 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// SignatureFrom returns the signature a request carries, from either header name
-// (header lookup is case-insensitive). Two differing values are refused.
+// SignatureFrom returns the signature a request carries, from either header name.
+// Header names match case-insensitively, also in a Header built by hand with
+// non-canonical keys. Two differing values are refused.
 func SignatureFrom(h http.Header) (string, error) {
 	var found string
-	for _, name := range []string{SignatureHeader, AltSignatureHeader} {
-		for _, v := range h.Values(name) {
+	for name, values := range h {
+		if !strings.EqualFold(name, SignatureHeader) && !strings.EqualFold(name, AltSignatureHeader) {
+			continue
+		}
+		for _, v := range values {
 			v = strings.TrimSpace(v)
 			if v == "" {
 				continue
 			}
-			if found != "" && found != v {
+			if found != "" && !strings.EqualFold(found, v) {
 				return "", ErrBadSignature
 			}
 			found = v
@@ -57,8 +62,10 @@ func SignatureFrom(h http.Header) (string, error) {
 
 // Verify checks sig against the raw body under each secret, in constant time per secret.
 // Several secrets are accepted so that a secret can be rotated without losing events.
+// Empty secrets are ignored; a list of only empty secrets is ErrNoSecrets, since it is a
+// configuration mistake and not a bad delivery.
 func Verify(body []byte, sig string, secrets []string) error {
-	if len(secrets) == 0 {
+	if !slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
 		return ErrNoSecrets
 	}
 	sig = strings.TrimSpace(sig)

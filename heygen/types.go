@@ -1,5 +1,14 @@
 package heygen
 
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Status is a job's state, normalised across API generations and endpoints.
 type Status string
 
@@ -14,7 +23,9 @@ const (
 )
 
 // NormaliseStatus maps any status spelling HeyGen uses to a Status.
+// Case and surrounding spaces are ignored.
 func NormaliseStatus(s string) Status {
+	s = strings.ToLower(strings.TrimSpace(s))
 	switch s {
 	case "waiting", "queued", "pending":
 		return StatusPending
@@ -54,6 +65,37 @@ type Video struct {
 	FolderID          string  `json:"folder_id,omitempty"`
 }
 
+// UnmarshalJSON reads a video tolerantly: timestamps and duration may come as numbers
+// (integer or not), numeric strings or RFC 3339 strings, and failure_code as a string or
+// a number. A field of an odd shape must not turn a poll into a permanent error.
+func (v *Video) UnmarshalJSON(b []byte) error {
+	type plain Video // no methods, so no recursion
+	var aux struct {
+		plain
+		ID          FlexString `json:"id"`
+		Status      flexText   `json:"status"`
+		Duration    flexNumber `json:"duration"`
+		CreatedAt   flexNumber `json:"created_at"`
+		CompletedAt flexNumber `json:"completed_at"`
+		FailureCode flexText   `json:"failure_code"`
+		CallbackID  flexText   `json:"callback_id"`
+		FolderID    flexText   `json:"folder_id"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*v = Video(aux.plain)
+	v.ID = string(aux.ID)
+	v.Status = Status(aux.Status)
+	v.Duration = float64(aux.Duration)
+	v.CreatedAt = unixSeconds(float64(aux.CreatedAt))
+	v.CompletedAt = unixSeconds(float64(aux.CompletedAt))
+	v.FailureCode = string(aux.FailureCode)
+	v.CallbackID = string(aux.CallbackID)
+	v.FolderID = string(aux.FolderID)
+	return nil
+}
+
 // CreateVideoRequest is a POST /v3/videos call. Body is the caller's v3 body, passed
 // through untouched except for callback_id and callback_url, which the client sets.
 type CreateVideoRequest struct {
@@ -78,13 +120,82 @@ type StatusEntry struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// UnmarshalJSON reads a status row; error may be a string, {code, message, detail} or null.
+func (e *StatusEntry) UnmarshalJSON(b []byte) error {
+	var aux struct {
+		VideoID FlexString      `json:"video_id"`
+		Status  flexText        `json:"status"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*e = StatusEntry{VideoID: string(aux.VideoID), Status: Status(aux.Status), Error: errorText(aux.Error)}
+	return nil
+}
+
 // WebhookEndpoint is a registered webhook endpoint. Secret is set only by create and
 // rotate, the two calls where HeyGen reveals it.
 type WebhookEndpoint struct {
-	ID        string   `json:"endpoint_id"`
-	URL       string   `json:"url"`
-	Events    []string `json:"events,omitempty"`
-	Status    string   `json:"status,omitempty"`
+	ID        string     `json:"endpoint_id"`
+	URL       string     `json:"url"`
+	Events    []string   `json:"events,omitempty"`
+	Status    string     `json:"status,omitempty"`
 	CreatedAt FlexString `json:"created_at,omitempty"`
-	Secret    string   `json:"secret,omitempty"`
+	Secret    string     `json:"secret,omitempty"`
+}
+
+// flexText reads a JSON string or number as text and never fails: anything else (an
+// object, an array, a boolean) reads as "", because none of those is a usable ID, URL
+// or message.
+type flexText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *flexText) UnmarshalJSON(b []byte) error {
+	var f FlexString
+	switch s := string(bytes.TrimSpace(b)); {
+	case s == "true" || s == "false":
+		f = ""
+	case f.UnmarshalJSON(b) != nil:
+		f = ""
+	}
+	*t = flexText(strings.TrimSpace(string(f)))
+	return nil
+}
+
+// flexNumber reads a number given as a JSON number, a numeric string or an RFC 3339
+// time (as unix seconds). It never fails: anything else, NaN and Inf read as 0.
+type flexNumber float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *flexNumber) UnmarshalJSON(b []byte) error {
+	*n = 0
+	b = bytes.TrimSpace(b)
+	var s string
+	if len(b) > 0 && b[0] == '"' {
+		if json.Unmarshal(b, &s) != nil {
+			return nil
+		}
+		s = strings.TrimSpace(s)
+	} else {
+		s = string(b)
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if !math.IsNaN(f) && !math.IsInf(f, 0) {
+			*n = flexNumber(f)
+		}
+		return nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		*n = flexNumber(t.Unix())
+	}
+	return nil
+}
+
+// unixSeconds truncates f to whole seconds, 0 when it does not fit an int64.
+func unixSeconds(f float64) int64 {
+	if f <= math.MinInt64 || f >= math.MaxInt64 {
+		return 0
+	}
+	return int64(f)
 }

@@ -1,0 +1,816 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/reelflow/reelflow/heygen"
+	"go.uber.org/zap"
+)
+
+// Request limits, as HeyGen documents them.
+const (
+	maxBodyBytes      = 1 << 20
+	maxScriptChars    = 5000
+	maxIdemKeyLen     = 255
+	maxBulkStatusIDs  = 100
+	maxEndpointsPage  = 100
+	defaultListLimit  = 10
+	optionsCheckLimit = time.Second // HeyGen's OPTIONS check on registration
+)
+
+// videoTypes are the union members of a v3 create body.
+var videoTypes = map[string]bool{"avatar": true, "image": true, "studio": true, "cinematic_avatar": true}
+
+// eventTypes are the webhook event types HeyGen lists; subscriptions must name these.
+var eventTypes = map[string]bool{
+	"avatar_video.success": true, "avatar_video.fail": true,
+	"avatar_video_gif.success": true, "avatar_video_gif.fail": true,
+	"avatar_video_caption.success": true, "avatar_video_caption.fail": true,
+	"video_translate.success": true, "video_translate.fail": true,
+	"video_translate.preflight.validation_failed": true, "video_translate.preflight.download_failed": true,
+	"personalized_video": true, "batch.finished": true,
+	"instant_avatar.success": true, "instant_avatar.fail": true,
+	"photo_avatar_generation.success": true, "photo_avatar_generation.fail": true,
+	"photo_avatar_train.success": true, "photo_avatar_train.fail": true,
+	"photo_avatar_add_motion.success": true, "photo_avatar_add_motion.fail": true,
+	"proofread_creation.success": true, "proofread_creation.fail": true,
+	"live_avatar.success": true, "live_avatar.fail": true,
+	"video_agent.success": true, "video_agent.fail": true,
+	"hyperframes_video.success": true, "hyperframes_video.fail": true,
+	"ai_clipping.success": true, "ai_clipping.fail": true,
+}
+
+// apiError is an answer in the v3 error envelope. RegisterEndpoint returns it as an error.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	param   string
+}
+
+// Error reads like "sandbox: 400 invalid_parameter: url must be absolute (param url)".
+func (e *apiError) Error() string {
+	s := fmt.Sprintf("sandbox: %d %s: %s", e.status, e.code, e.message)
+	if e.param != "" {
+		s += " (param " + e.param + ")"
+	}
+	return s
+}
+
+func invalid(param, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "invalid_parameter", message: fmt.Sprintf(format, args...), param: param}
+}
+
+func notFound(what string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "not_found", message: what + " not found"}
+}
+
+// routes builds the handler. Go's ServeMux patterns are enough for a dozen fixed routes,
+// so no router library is pulled in.
+func (s *Sandbox) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v3/videos", s.createVideo)
+	mux.HandleFunc("GET /v3/videos/statuses", s.videoStatuses)
+	mux.HandleFunc("GET /v3/videos/{id}", s.getVideo)
+	mux.HandleFunc("POST /v3/webhooks/endpoints", s.createEndpoint)
+	mux.HandleFunc("GET /v3/webhooks/endpoints", s.listEndpoints)
+	mux.HandleFunc("PATCH /v3/webhooks/endpoints/{id}", s.updateEndpoint)
+	mux.HandleFunc("DELETE /v3/webhooks/endpoints/{id}", s.deleteEndpoint)
+	mux.HandleFunc("POST /v3/webhooks/endpoints/{id}/rotate-secret", s.rotateSecret)
+	mux.HandleFunc("GET /files/{name}", s.serveFile)
+	mux.HandleFunc("GET /share/{id}", s.serveShare)
+	mux.HandleFunc("GET /_sandbox/stats", s.serveStats)
+	mux.HandleFunc("POST /_sandbox/drop-rate", s.setDropRate)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{status: http.StatusNotFound, code: "not_found", message: "no route " + r.Method + " " + r.URL.Path})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rid := newID()
+		w.Header().Set("X-Request-Id", rid)
+		if strings.HasPrefix(r.URL.Path, "/v3/") && !s.authorised(r) {
+			writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "missing or invalid X-Api-Key"})
+			return
+		}
+		s.log.Debug("sandbox request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("request_id", rid))
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// authorised checks X-Api-Key in constant time; an empty Config.APIKey accepts anything.
+func (s *Sandbox) authorised(r *http.Request) bool {
+	if s.apiKey == "" {
+		return true
+	}
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Api-Key")), []byte(s.apiKey)) == 1
+}
+
+// baseURL is where file links point: PublicURL, or the host the caller used.
+func (s *Sandbox) baseURL(r *http.Request) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// createSpec is a validated create body.
+type createSpec struct {
+	Type, AvatarID, Title, FolderID, OutputFormat string
+	CallbackID, CallbackURL, Script               string
+}
+
+func (s *Sandbox) createVideo(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.CreateRequests++
+	s.dirtyLocked()
+	s.mu.Unlock()
+
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdemKeyLen {
+		writeError(w, invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters", maxIdemKeyLen))
+		return
+	}
+	body, aerr := readObject(w, r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	spec, aerr := validateCreate(body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	base := s.baseURL(r)
+
+	status, resp, replayed, aerr := s.createJob(spec, key, base)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeRaw(w, status, resp)
+}
+
+// createJob creates a job, or replays the answer remembered under key. The replay check
+// and the create share one critical section, so two concurrent requests with the same key
+// cannot both create.
+func (s *Sandbox) createJob(spec createSpec, key, base string) (int, []byte, bool, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return 0, nil, false, &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable", message: errClosed.Error()}
+	}
+	now := time.Now()
+	if key != "" {
+		if e := s.idem[key]; e != nil && now.Sub(e.At) < idempotencyTTL {
+			return e.Status, e.Body, true, nil
+		}
+	}
+	j := &job{
+		ID:           newID(),
+		Type:         spec.Type,
+		AvatarID:     spec.AvatarID,
+		Title:        spec.Title,
+		FolderID:     spec.FolderID,
+		OutputFormat: spec.OutputFormat,
+		CallbackID:   spec.CallbackID,
+		CallbackURL:  spec.CallbackURL,
+		BaseURL:      base,
+		CreatedAt:    now,
+		ProcessingAt: now.Add(s.renderTime / 4),
+		DueAt:        now.Add(s.renderTime),
+		Fail:         spec.AvatarID == MagicAvatarFail,
+		Stuck:        spec.AvatarID == MagicAvatarStuck,
+	}
+	j.Duration = videoDuration(j.ID, spec.Script)
+	s.jobs[j.ID] = j
+	if !j.Stuck {
+		s.scheduleLocked(j.DueAt, itemJob, j.ID)
+	}
+	s.stats.Creates++
+	s.stats.CreatesByCallbackID[j.CallbackID]++
+	resp := mustJSON(map[string]any{"data": map[string]any{
+		"video_id": j.ID, "status": "pending", "output_format": j.OutputFormat,
+	}})
+	if key != "" {
+		s.idem[key] = &idemEntry{At: now, Status: http.StatusOK, Body: resp}
+	}
+	s.dirtyLocked()
+	s.log.Debug("sandbox job created", zap.String("video_id", j.ID), zap.String("callback_id", j.CallbackID))
+	return http.StatusOK, resp, false, nil
+}
+
+// validateCreate checks a create body the way HeyGen does, for the fields the sandbox knows.
+func validateCreate(b map[string]any) (createSpec, *apiError) {
+	var sp createSpec
+	var aerr *apiError
+	str := func(name string) string {
+		if aerr != nil {
+			return ""
+		}
+		v, ok := b[name]
+		if !ok || v == nil {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			aerr = invalid(name, "%s must be a string", name)
+		}
+		return s
+	}
+	sp.Type = str("type")
+	sp.AvatarID = str("avatar_id")
+	sp.Script = str("script")
+	voiceID := str("voice_id")
+	audioURL := str("audio_url")
+	audioAsset := str("audio_asset_id")
+	sp.Title = str("title")
+	sp.FolderID = str("folder_id")
+	sp.OutputFormat = str("output_format")
+	sp.CallbackID = str("callback_id")
+	sp.CallbackURL = str("callback_url")
+	resolution := str("resolution")
+	if aerr != nil {
+		return sp, aerr
+	}
+	switch {
+	case sp.Type == "":
+		return sp, invalid("type", "type is required")
+	case !videoTypes[sp.Type]:
+		return sp, invalid("type", "type must be one of avatar, image, studio, cinematic_avatar")
+	}
+	if n := utf8.RuneCountInString(sp.Script); n > maxScriptChars {
+		return sp, invalid("script", "script is %d characters, at most %d", n, maxScriptChars)
+	}
+	if sp.Type == "avatar" {
+		hasScript := strings.TrimSpace(sp.Script) != ""
+		hasAudio := audioURL != "" || audioAsset != ""
+		switch {
+		case sp.AvatarID == "":
+			return sp, invalid("avatar_id", "avatar_id is required")
+		case hasScript && hasAudio:
+			return sp, invalid("script", "give either script and voice_id, or audio_url or audio_asset_id, not both")
+		case !hasScript && !hasAudio:
+			return sp, invalid("script", "script and voice_id, or audio_url or audio_asset_id, is required")
+		case hasScript && voiceID == "":
+			return sp, invalid("voice_id", "voice_id is required with script")
+		}
+	}
+	switch sp.OutputFormat {
+	case "":
+		sp.OutputFormat = "mp4"
+	case "mp4", "webm":
+	default:
+		return sp, invalid("output_format", "output_format must be mp4 or webm")
+	}
+	switch resolution {
+	case "", "4k", "1080p", "720p":
+	default:
+		return sp, invalid("resolution", "resolution must be 4k, 1080p or 720p")
+	}
+	if sp.CallbackURL != "" {
+		if err := checkHTTPURL(sp.CallbackURL); err != nil {
+			return sp, invalid("callback_url", "callback_url %v", err)
+		}
+	}
+	return sp, nil
+}
+
+// videoDuration is a plausible, deterministic length: speech at 15 characters a second,
+// or 5-65 s derived from the ID for audio-driven and non-avatar videos.
+func videoDuration(id, script string) float64 {
+	if n := utf8.RuneCountInString(script); n > 0 {
+		return math.Round(math.Max(1, float64(n)/15)*100) / 100
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return 5 + float64(h.Sum32()%601)/10
+}
+
+// videoView is GET /v3/videos/{id}'s data.
+type videoView struct {
+	ID             string  `json:"id"`
+	Status         string  `json:"status"`
+	Title          string  `json:"title,omitempty"`
+	VideoURL       string  `json:"video_url,omitempty"`
+	ThumbnailURL   string  `json:"thumbnail_url,omitempty"`
+	GIFURL         string  `json:"gif_url,omitempty"`
+	VideoPageURL   string  `json:"video_page_url,omitempty"`
+	Duration       float64 `json:"duration,omitempty"`
+	CreatedAt      int64   `json:"created_at"`
+	CompletedAt    int64   `json:"completed_at,omitempty"`
+	FailureCode    string  `json:"failure_code,omitempty"`
+	FailureMessage string  `json:"failure_message,omitempty"`
+	CallbackID     string  `json:"callback_id,omitempty"`
+	FolderID       string  `json:"folder_id,omitempty"`
+}
+
+func (s *Sandbox) getVideo(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	base := s.baseURL(r)
+	s.mu.Lock()
+	s.stats.StatusCalls++
+	s.dirtyLocked()
+	j := s.jobs[id]
+	if j == nil {
+		s.mu.Unlock()
+		writeError(w, notFound("video "+id))
+		return
+	}
+	now := time.Now()
+	// A read past the due time ends the job at once rather than waiting for the loop,
+	// so what a caller sees never goes backwards.
+	s.finishLocked(j, now)
+	v := videoView{
+		ID:         j.ID,
+		Status:     j.status(now),
+		Title:      j.Title,
+		CreatedAt:  j.CreatedAt.Unix(),
+		CallbackID: j.CallbackID,
+		FolderID:   j.FolderID,
+	}
+	switch v.Status {
+	case "completed":
+		// Like HeyGen's presigned links, URLs are minted fresh on every read.
+		l := links(base, j)
+		v.VideoURL, v.ThumbnailURL, v.GIFURL, v.VideoPageURL = l.video, l.thumbnail, l.gif, l.share
+		v.Duration = j.Duration
+		v.CompletedAt = j.CompletedAt.Unix()
+	case "failed":
+		v.CompletedAt = j.CompletedAt.Unix()
+		v.FailureCode, v.FailureMessage = j.FailureCode, j.FailureMessage
+	}
+	s.mu.Unlock()
+	writeData(w, v)
+}
+
+// statusEntry is one row of the bulk status answer.
+type statusEntry struct {
+	VideoID string `json:"video_id"`
+	Status  string `json:"status"`
+	Error   string `json:"error,omitempty"`
+}
+
+func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.BulkStatusCalls++
+	s.dirtyLocked()
+	s.mu.Unlock()
+	var ids []string
+	for _, v := range r.URL.Query()["video_ids"] {
+		for id := range strings.SplitSeq(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		writeError(w, invalid("video_ids", "video_ids is required"))
+		return
+	case len(ids) > maxBulkStatusIDs:
+		writeError(w, invalid("video_ids", "%d video_ids, at most %d", len(ids), maxBulkStatusIDs))
+		return
+	}
+	out := make([]statusEntry, 0, len(ids))
+	s.mu.Lock()
+	now := time.Now()
+	for _, id := range ids {
+		j := s.jobs[id]
+		if j == nil {
+			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: "video not found"})
+			continue
+		}
+		s.finishLocked(j, now)
+		e := statusEntry{VideoID: id, Status: j.status(now)}
+		switch e.Status {
+		case "pending":
+			e.Status = "queued" // this endpoint's spelling
+		case "failed":
+			e.Error = j.FailureMessage
+		}
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": out, "has_more": false})
+}
+
+// endpointView is a webhook endpoint as the API shows it. Secret is set only on create
+// and rotate.
+type endpointView struct {
+	EndpointID string   `json:"endpoint_id"`
+	URL        string   `json:"url"`
+	Events     []string `json:"events"` // null = all events
+	Status     string   `json:"status"`
+	CreatedAt  int64    `json:"created_at"`
+	Secret     string   `json:"secret,omitempty"`
+}
+
+func viewOf(e *endpoint, withSecret bool) endpointView {
+	v := endpointView{EndpointID: e.ID, URL: e.URL, Events: e.Events, Status: e.Status, CreatedAt: e.CreatedAt.Unix()}
+	if withSecret {
+		v.Secret = e.Secret
+	}
+	return v
+}
+
+// RegisterEndpoint registers a webhook endpoint as POST /v3/webhooks/endpoints does, with
+// the same checks (including the OPTIONS request), and returns it with its secret. events
+// nil or empty means all events.
+func (s *Sandbox) RegisterEndpoint(endpointURL string, events []string) (heygen.WebhookEndpoint, error) {
+	v, aerr := s.register(context.Background(), endpointURL, events)
+	if aerr != nil {
+		return heygen.WebhookEndpoint{}, aerr
+	}
+	// Decoding the wire form keeps this shortcut exactly what a heygen.Client would get.
+	var out heygen.WebhookEndpoint
+	if err := json.Unmarshal(mustJSON(v), &out); err != nil {
+		return heygen.WebhookEndpoint{}, fmt.Errorf("sandbox: decode endpoint: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Sandbox) register(ctx context.Context, rawURL string, events []string) (endpointView, *apiError) {
+	if err := checkHTTPURL(rawURL); err != nil {
+		return endpointView{}, invalid("url", "url %v", err)
+	}
+	events, aerr := checkEvents(events)
+	if aerr != nil {
+		return endpointView{}, aerr
+	}
+	if aerr := s.checkOptions(ctx, rawURL); aerr != nil {
+		return endpointView{}, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return endpointView{}, &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable", message: errClosed.Error()}
+	}
+	s.seq++
+	e := &endpoint{
+		ID:        newID(),
+		URL:       rawURL,
+		Events:    events,
+		Status:    "enabled",
+		CreatedAt: time.Now(),
+		Secret:    newSecret(),
+		Seq:       s.seq,
+	}
+	s.endpoints[e.ID] = e
+	s.dirtyLocked()
+	s.log.Info("sandbox webhook endpoint registered", zap.String("endpoint_id", e.ID), zap.String("url", e.URL))
+	return viewOf(e, true), nil
+}
+
+// checkEvents validates a subscription list; empty means all events.
+func checkEvents(events []string) ([]string, *apiError) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(events))
+	for _, ev := range events {
+		if !eventTypes[ev] {
+			return nil, invalid("events", "unknown event type %q", ev)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// checkOptions is HeyGen's reachability check: OPTIONS must answer 2xx within a second.
+// It runs without the lock: a slow receiver must not stall the sandbox.
+func (s *Sandbox) checkOptions(ctx context.Context, rawURL string) *apiError {
+	ctx, cancel := context.WithTimeout(ctx, optionsCheckLimit)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, rawURL, nil)
+	if err != nil {
+		return invalid("url", "url: %v", err)
+	}
+	req.Header.Set("User-Agent", "reelflow-sandbox")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return invalid("url", "url did not answer OPTIONS within %s: %v", optionsCheckLimit, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return invalid("url", "url answered OPTIONS with %d, want 2xx", resp.StatusCode)
+	}
+	return nil
+}
+
+// endpointBody is the body of create and update.
+type endpointBody struct {
+	URL    *string   `json:"url"`
+	Events *[]string `json:"events"`
+}
+
+func decodeEndpointBody(w http.ResponseWriter, r *http.Request) (endpointBody, *apiError) {
+	var b endpointBody
+	obj, aerr := readObject(w, r)
+	if aerr != nil {
+		return b, aerr
+	}
+	raw := mustJSON(obj)
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return b, invalid("", "body: %v", err)
+	}
+	return b, nil
+}
+
+func (s *Sandbox) createEndpoint(w http.ResponseWriter, r *http.Request) {
+	b, aerr := decodeEndpointBody(w, r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if b.URL == nil || *b.URL == "" {
+		writeError(w, invalid("url", "url is required"))
+		return
+	}
+	var events []string
+	if b.Events != nil {
+		events = *b.Events
+	}
+	v, aerr := s.register(r.Context(), *b.URL, events)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeData(w, v)
+}
+
+func (s *Sandbox) listEndpoints(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := defaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxEndpointsPage {
+			writeError(w, invalid("limit", "limit must be 1 to %d", maxEndpointsPage))
+			return
+		}
+		limit = n
+	}
+	var after int64
+	if v := q.Get("token"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, invalid("token", "token is not one this API returned"))
+			return
+		}
+		after = n
+	}
+	s.mu.Lock()
+	all := s.endpointsInOrderLocked()
+	page := make([]endpointView, 0, limit)
+	hasMore := false
+	var last int64
+	for _, e := range all {
+		if e.Seq <= after {
+			continue
+		}
+		if len(page) == limit {
+			hasMore = true
+			break
+		}
+		page = append(page, viewOf(e, false))
+		last = e.Seq
+	}
+	s.mu.Unlock()
+	resp := map[string]any{"data": page, "has_more": hasMore}
+	if hasMore {
+		resp["next_token"] = strconv.FormatInt(last, 10)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Sandbox) updateEndpoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	b, aerr := decodeEndpointBody(w, r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	s.mu.Lock()
+	_, ok := s.endpoints[id]
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, notFound("endpoint "+id))
+		return
+	}
+	var events []string
+	if b.Events != nil {
+		if events, aerr = checkEvents(*b.Events); aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+	}
+	if b.URL != nil {
+		if err := checkHTTPURL(*b.URL); err != nil {
+			writeError(w, invalid("url", "url %v", err))
+			return
+		}
+		if aerr := s.checkOptions(r.Context(), *b.URL); aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+	}
+	s.mu.Lock()
+	e := s.endpoints[id]
+	if e == nil { // deleted while the URL was checked
+		s.mu.Unlock()
+		writeError(w, notFound("endpoint "+id))
+		return
+	}
+	if b.URL != nil {
+		e.URL = *b.URL
+	}
+	if b.Events != nil {
+		e.Events = events // replaced, not merged, as HeyGen does
+	}
+	v := viewOf(e, false)
+	s.dirtyLocked()
+	s.mu.Unlock()
+	writeData(w, v)
+}
+
+func (s *Sandbox) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	_, ok := s.endpoints[id]
+	delete(s.endpoints, id)
+	s.dirtyLocked()
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, notFound("endpoint "+id))
+		return
+	}
+	writeData(w, map[string]any{"endpoint_id": id, "deleted": true})
+}
+
+func (s *Sandbox) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	e := s.endpoints[id]
+	if e == nil {
+		s.mu.Unlock()
+		writeError(w, notFound("endpoint "+id))
+		return
+	}
+	// The old secret stops working at once: deliveries read the secret per attempt.
+	e.Secret = newSecret()
+	v := map[string]any{"endpoint_id": e.ID, "secret": e.Secret}
+	s.dirtyLocked()
+	s.mu.Unlock()
+	writeData(w, v)
+}
+
+func (s *Sandbox) serveFile(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	dot := strings.LastIndexByte(name, '.')
+	if dot <= 0 {
+		writeError(w, notFound("file "+name))
+		return
+	}
+	id, ext := name[:dot], name[dot+1:]
+	s.mu.Lock()
+	j := s.jobs[id]
+	var modTime time.Time
+	completed := false
+	format := ""
+	if j != nil {
+		now := time.Now()
+		s.finishLocked(j, now)
+		completed = j.status(now) == "completed"
+		modTime, format = j.CompletedAt, j.OutputFormat
+	}
+	s.mu.Unlock()
+	if !completed {
+		writeError(w, notFound("file "+name))
+		return
+	}
+	var data []byte
+	var ctype string
+	switch ext {
+	case format:
+		data, ctype = FileBytes(id), "video/"+format
+	case "jpg":
+		data, ctype = thumbnailBytes(id), "image/jpeg"
+	case "gif":
+		data, ctype = gifBytes(id), "image/gif"
+	default:
+		writeError(w, notFound("file "+name))
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	// ServeContent sets Content-Length and honours Range and HEAD, so resumable
+	// downloaders can be tested too.
+	http.ServeContent(w, r, name, modTime, bytes.NewReader(data))
+}
+
+func (s *Sandbox) serveShare(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	base := s.baseURL(r)
+	s.mu.Lock()
+	j := s.jobs[id]
+	ok := false
+	var videoURL string
+	if j != nil {
+		now := time.Now()
+		s.finishLocked(j, now)
+		ok = j.status(now) == "completed"
+		videoURL = links(base, j).video
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, notFound("video "+id))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(sharePage(videoURL))
+}
+
+func (s *Sandbox) serveStats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Stats())
+}
+
+func (s *Sandbox) setDropRate(w http.ResponseWriter, r *http.Request) {
+	f, err := strconv.ParseFloat(r.URL.Query().Get("value"), 64)
+	if err != nil || f < 0 || f > 1 || math.IsNaN(f) {
+		writeError(w, invalid("value", "value must be a number in [0,1]"))
+		return
+	}
+	s.SetDropRate(f)
+	writeJSON(w, http.StatusOK, map[string]any{"drop_rate": f})
+}
+
+// checkHTTPURL accepts absolute http and https URLs only.
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("is not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http or https URL")
+	}
+	return nil
+}
+
+// readObject reads a JSON object body of at most maxBodyBytes.
+func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, *apiError) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large", message: fmt.Sprintf("body is larger than %d bytes", maxBodyBytes)}
+		}
+		return nil, &apiError{status: http.StatusBadRequest, code: "invalid_request", message: "read body: " + err.Error()}
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, &apiError{status: http.StatusBadRequest, code: "invalid_request", message: "body must be a JSON object"}
+	}
+	return obj, nil
+}
+
+func writeData(w http.ResponseWriter, v any) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": v})
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	body := map[string]any{"code": e.code, "message": e.message}
+	if e.param != "" {
+		body["param"] = e.param
+	}
+	writeJSON(w, e.status, map[string]any{"error": body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeRaw(w, status, mustJSON(v))
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
