@@ -35,6 +35,7 @@ func TestTemporalSurvivesRestart(t *testing.T) {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "restart-1", TaskQueue: "tq"}, waitForSignal)
 	require.NoError(t, err)
 	c.Close()
+	require.NoError(t, srv.Stop())
 
 	srv, err = StartTemporal(ctx, TemporalConfig{DBPath: db, SearchAttributes: attrs})
 	require.NoError(t, err)

@@ -58,3 +58,24 @@ func ParseJobWorkflowID(id string) (pipelineID, step string, ok bool) {
 	}
 	return pipelineID, step, true
 }
+
+// ApplicationError types a Job or Pipeline fails with. Callers match on them with
+// errors.As and (*temporal.ApplicationError).Type; all are non-retryable.
+const (
+	// ErrTypeHeyGenJobFailed: HeyGen reported the job failed. The message carries
+	// HeyGen's failure message, and the details carry the Job's final JobStatus.
+	ErrTypeHeyGenJobFailed = "HeyGenJobFailed"
+	// ErrTypeJobDeadlineExceeded: the job did not finish within Timeouts.Deadline. The
+	// message names the HeyGen job and how long it waited.
+	ErrTypeJobDeadlineExceeded = "JobDeadlineExceeded"
+	// ErrTypeInvalidInput: a workflow input that no retry can fix.
+	ErrTypeInvalidInput = "InvalidInput"
+)
+
+// Pipeline stages: the values of ReelflowStage on a Pipeline workflow, besides the name
+// of the running step (StepRender). A Job's ReelflowStage is its JobState.
+const (
+	StageDone      = "done"
+	StageFailed    = "failed"
+	StageCancelled = "cancelled"
+)
