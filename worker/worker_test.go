@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/heygen"
+	"github.com/reelflow/reelflow/workflows"
+)
+
+// fakeHeyGen renders every video at once and records the creates it saw.
+type fakeHeyGen struct {
+	mu      sync.Mutex
+	creates []heygen.CreateVideoRequest
+}
+
+func (f *fakeHeyGen) CreateVideo(_ context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.creates = append(f.creates, req)
+	return heygen.CreatedVideo{VideoID: "v_1", Status: heygen.StatusPending}, nil
+}
+
+func (f *fakeHeyGen) GetVideo(_ context.Context, id string) (heygen.Video, error) {
+	return heygen.Video{ID: id, Status: heygen.StatusCompleted, VideoURL: "https://cdn.example/" + id + ".mp4"}, nil
+}
+
+// TestRegisterRunsPipeline runs a pipeline with real activities over a fake HeyGen, with
+// nothing registered but through Register: the names the workflows call must resolve.
+func TestRegisterRunsPipeline(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestWorkflowEnvironment()
+	fake := &fakeHeyGen{}
+	Register(env, activities.New(fake))
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "p1"})
+
+	env.ExecuteWorkflow(workflows.Pipeline, workflows.PipelineInput{
+		ID: "p1", Video: map[string]any{"type": "avatar"},
+		Timeouts: workflows.Timeouts{PushWindow: time.Minute},
+	})
+
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.PipelineResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.NotNil(t, res.Render)
+	assert.Equal(t, "https://cdn.example/v_1.mp4", res.Render.VideoURL)
+	assert.Equal(t, workflows.FinishedByPoll, res.Render.FinishedBy)
+	require.Len(t, fake.creates, 1)
+	assert.Equal(t, "p1/render", fake.creates[0].CallbackID)
+	assert.Contains(t, fake.creates[0].IdempotencyKey, "p1/render@", "the key is the callback_id plus the run ID")
+}
+
+func TestRegisterWorkflowsOnlyForReplay(t *testing.T) {
+	r := sdkworker.NewWorkflowReplayer()
+	assert.NotPanics(t, func() { Register(r, nil) })
+	assert.Panics(t, func() { Register(sdkworker.NewWorkflowReplayer(), activities.New(&fakeHeyGen{})) },
+		"a replayer cannot take activities")
+}
+
+func TestOptions(t *testing.T) {
+	got := Options{}.sdkOptions()
+	assert.Equal(t, DefaultMaxConcurrentActivities, got.MaxConcurrentActivityExecutionSize)
+	assert.Equal(t, DefaultMaxConcurrentWorkflowTasks, got.MaxConcurrentWorkflowTaskExecutionSize)
+	assert.Equal(t, DefaultStopTimeout, got.WorkerStopTimeout)
+
+	got = Options{MaxConcurrentActivities: 7, MaxConcurrentWorkflowTasks: 9, StopTimeout: time.Second}.sdkOptions()
+	assert.Equal(t, 7, got.MaxConcurrentActivityExecutionSize)
+	assert.Equal(t, 9, got.MaxConcurrentWorkflowTaskExecutionSize)
+	assert.Equal(t, time.Second, got.WorkerStopTimeout)
+}

@@ -1,0 +1,460 @@
+package workflows
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/heygen"
+)
+
+// Activity settings of a Job.
+const (
+	// createStartToClose bounds one create call. HeyGen answers a create in seconds; a
+	// minute leaves room for a slow upload of a large body without hiding a hung call.
+	createStartToClose = time.Minute
+	// pollStartToClose bounds one status call, which is a small GET.
+	pollStartToClose = 30 * time.Second
+	// pollAttempts is how often one poll is tried before the Job gives up on it and
+	// waits for the next poll on its own schedule.
+	pollAttempts = 5
+)
+
+// Job runs one HeyGen job: it creates it, then waits for its webhook and, when none comes
+// within the push window, polls with backoff until the job is terminal or the deadline
+// passes. The first terminal answer, from a webhook or a poll, wins; every later one is
+// ignored. The workflow's own ID is the job's callback_id.
+//
+// A Job fails with an ApplicationError of type ErrTypeHeyGenJobFailed when HeyGen says
+// the job failed, ErrTypeJobDeadlineExceeded when the deadline passes, or the HeyGen
+// error type (heygen.KindPermanent) when the create call is refused.
+func Job(ctx workflow.Context, in JobInput) (JobResult, error) {
+	j := newJobRun(ctx, in)
+	// Registered before anything else, so the status query answers from the first
+	// workflow task on.
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (JobStatus, error) { return j.st, nil }); err != nil {
+		return JobResult{}, fmt.Errorf("set status query handler: %w", err)
+	}
+	return j.run(ctx)
+}
+
+// outcome is how a job ended, as far as the Job has learnt.
+type outcome int
+
+const (
+	outcomeNone outcome = iota
+	outcomeSuccess
+	outcomeFailure
+)
+
+// waitKind says what the Job's current wait future is.
+type waitKind int
+
+const (
+	waitPush  waitKind = iota // the push window timer
+	waitPoll                  // a poll activity in flight
+	waitSleep                 // the backoff timer before the next poll
+)
+
+// jobRun is the state of one Job execution.
+type jobRun struct {
+	in       JobInput
+	t        Timeouts
+	kind     string
+	label    string // the step name, for summaries in the Temporal UI
+	start    time.Time
+	st       JobStatus
+	logger   log.Logger
+	events   workflow.ReceiveChannel
+	createAO workflow.ActivityOptions
+	pollAO   workflow.ActivityOptions
+	outcome  outcome
+	jobIDSet bool // HeyGenJobID has been upserted
+}
+
+func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
+	info := workflow.GetInfo(ctx)
+	now := workflow.Now(ctx)
+	// The deadline counts from the workflow's start, even when its first task ran late.
+	start := info.WorkflowStartTime
+	if start.IsZero() || start.After(now) {
+		start = now
+	}
+	t := in.Timeouts.WithDefaults()
+	kind := in.Kind
+	if kind == "" {
+		kind = KindVideo
+	}
+	label := in.Step
+	if label == "" {
+		label = "job"
+	}
+	j := &jobRun{
+		in:     in,
+		t:      t,
+		kind:   string(kind),
+		label:  label,
+		start:  start,
+		logger: log.With(workflow.GetLogger(ctx), "Step", in.Step),
+		events: workflow.GetSignalChannel(ctx, SignalEvent),
+		st: JobStatus{
+			Step:       in.Step,
+			CallbackID: info.WorkflowExecution.ID,
+			State:      StateCreating,
+			StartedAt:  start,
+		},
+	}
+	// Activity options, set once. Create retries without an attempt limit, because
+	// HeyGen's 5xx and 429 pass, but never past the job's deadline; the Idempotency-Key
+	// makes every retry safe. A permanent HeyGen error ends it at once.
+	j.createAO = workflow.ActivityOptions{
+		StartToCloseTimeout: createStartToClose,
+		// Zero would mean no limit, so a job already past its deadline gets a token second.
+		ScheduleToCloseTimeout: max(t.Deadline-now.Sub(start), time.Second),
+		Summary:                label + ": create",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
+		},
+	}
+	// A poll gets a few quick attempts. When they all fail the Job logs it and polls
+	// again on its own backoff schedule: a failed poll never fails the job.
+	j.pollAO = workflow.ActivityOptions{
+		StartToCloseTimeout: pollStartToClose,
+		Summary:             label + ": poll",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        10 * time.Second,
+			MaximumAttempts:        pollAttempts,
+			NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
+		},
+	}
+	return j
+}
+
+func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
+	var a *activities.Activities
+	j.setState(ctx, StateCreating)
+
+	// 1. Create. Signals that arrive meanwhile wait in the channel; they are drained below.
+	var created activities.CreateJobResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.createAO), a.CreateJob, activities.CreateJobInput{
+		CallbackID:  j.st.CallbackID,
+		Kind:        j.kind,
+		Body:        j.in.Body,
+		CallbackURL: j.in.CallbackURL,
+		// The run ID keeps the key stable across retries within this run, while a new run
+		// of a failed job (the pipeline re-run) gets a new render instead of HeyGen's
+		// 24-hour replay of the failed one.
+		IdempotencyKey: j.st.CallbackID + "@" + workflow.GetInfo(ctx).WorkflowExecution.RunID,
+	}).Get(ctx, &created)
+	if ctx.Err() != nil {
+		return JobResult{}, j.cancelled(ctx)
+	}
+	if err != nil {
+		return JobResult{}, j.fail(ctx, j.createError(err))
+	}
+	j.st.HeyGenJobID = created.HeyGenJobID
+	j.st.HeyGenStatus = created.Status
+	j.logger = log.With(j.logger, "HeyGenJobID", created.HeyGenJobID)
+	j.setState(ctx, StateWaiting)
+
+	// 2. Wait, unless a signal buffered during the create already answered.
+	j.drain()
+	if j.outcome == outcomeNone {
+		if err := j.wait(ctx); err != nil {
+			return JobResult{}, err
+		}
+	}
+
+	// 3. A success webhook without a URL: fetch it, because the next steps need it.
+	if j.outcome == outcomeSuccess && j.st.VideoURL == "" {
+		j.fetchURLs(ctx)
+		if ctx.Err() != nil {
+			return JobResult{}, j.cancelled(ctx)
+		}
+	}
+	// Count and log what arrived after the answer, so nothing is silently dropped.
+	j.drain()
+
+	if j.outcome == outcomeFailure {
+		msg := j.st.FailureMessage
+		if msg == "" {
+			msg = "no reason given"
+		}
+		return JobResult{}, j.fail(ctx, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("heygen job %s failed: %s", j.st.HeyGenJobID, msg), ErrTypeHeyGenJobFailed, nil, j.finalStatus(ctx, StateFailed)))
+	}
+	j.finish(ctx, StateDone)
+	j.logger.Info("heygen job done", "FinishedBy", j.st.FinishedBy, "Polls", j.st.Polls, "Events", j.st.Events)
+	return j.st, nil
+}
+
+// wait races webhooks against the push window, then against polls on a growing
+// interval, until an answer or the deadline. It returns nil once j.outcome is set, or
+// the Job's error for the deadline or a cancellation. Every timer and poll hangs off
+// waitCtx, so that the first answer cancels whatever is still outstanding.
+func (j *jobRun) wait(ctx workflow.Context) error {
+	waitCtx, cancelWait := workflow.WithCancel(ctx)
+	defer cancelWait()
+	deadline := workflow.NewTimerWithOptions(waitCtx, j.t.Deadline-workflow.Now(ctx).Sub(j.start),
+		workflow.TimerOptions{Summary: j.label + ": deadline"})
+	wait := workflow.NewTimerWithOptions(waitCtx, j.t.PushWindow,
+		workflow.TimerOptions{Summary: j.label + ": waiting for webhook"})
+	kind := waitPush
+	interval := j.t.PollInitial
+	for j.outcome == outcomeNone {
+		var (
+			event                    *heygen.Event
+			deadlineFired, waitFired bool
+		)
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(j.events, func(c workflow.ReceiveChannel, _ bool) {
+			var ev heygen.Event
+			c.Receive(ctx, &ev)
+			event = &ev
+		})
+		// The deadline timer can only end by firing or by ctx's cancellation, which the
+		// switch below checks first.
+		sel.AddFuture(deadline, func(workflow.Future) { deadlineFired = true })
+		sel.AddFuture(wait, func(workflow.Future) { waitFired = true })
+		sel.Select(ctx)
+
+		switch {
+		case ctx.Err() != nil:
+			return j.cancelled(ctx)
+		case event != nil:
+			j.onEvent(*event)
+		case deadlineFired:
+			// An answer that arrived together with the deadline still counts.
+			j.drain()
+			if j.outcome == outcomeNone {
+				return j.fail(ctx, j.deadlineError(ctx))
+			}
+		case waitFired:
+			switch kind {
+			case waitPush, waitSleep:
+				if kind == waitPush {
+					j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
+					j.setState(ctx, StatePolling)
+				}
+				wait, kind = j.startPoll(waitCtx), waitPoll
+			case waitPoll:
+				j.onPoll(ctx, wait)
+				if j.outcome == outcomeNone {
+					wait, kind = workflow.NewTimerWithOptions(waitCtx, interval,
+						workflow.TimerOptions{Summary: j.label + ": next poll"}), waitSleep
+					interval = min(2*interval, j.t.PollMax)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// drain handles every signal already buffered, without blocking.
+func (j *jobRun) drain() {
+	for {
+		var ev heygen.Event
+		if !j.events.ReceiveAsync(&ev) {
+			return
+		}
+		j.onEvent(ev)
+	}
+}
+
+// onEvent applies a webhook event. Only the first terminal answer counts.
+func (j *jobRun) onEvent(ev heygen.Event) {
+	j.st.Events++
+	switch {
+	case j.outcome != outcomeNone:
+		j.logger.Info("event after the outcome ignored", "EventType", ev.Type, "EventJobID", ev.JobID, "FinishedBy", j.st.FinishedBy)
+		return
+	case ev.Outcome() == heygen.OutcomeOther || !ev.Known():
+		// Known() matters too: avatar_video_gif.success names the same video and ends in
+		// ".success", but it says nothing about the render being done.
+		j.logger.Info("event type ignored", "EventType", ev.Type)
+		return
+	case ev.JobID != "" && ev.JobID != j.st.HeyGenJobID:
+		j.logger.Warn("event for another heygen job ignored", "EventType", ev.Type, "EventJobID", ev.JobID)
+		return
+	}
+	j.st.FinishedBy = FinishedByWebhook
+	if ev.Outcome() == heygen.OutcomeFailure {
+		j.outcome = outcomeFailure
+		j.st.HeyGenStatus = heygen.StatusFailed
+		j.st.FailureMessage = ev.Message
+		return
+	}
+	j.outcome = outcomeSuccess
+	j.st.HeyGenStatus = heygen.StatusCompleted
+	j.st.VideoURL = ev.URL
+	j.st.ThumbnailURL = ev.ThumbnailURL
+	j.st.CaptionURL = ev.CaptionURL
+	j.st.Duration = ev.Duration
+}
+
+func (j *jobRun) startPoll(ctx workflow.Context) workflow.Future {
+	var a *activities.Activities
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.pollAO), a.PollJob,
+		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID})
+}
+
+// onPoll applies the answer of a finished poll. A failed poll is logged, not fatal.
+func (j *jobRun) onPoll(ctx workflow.Context, f workflow.Future) {
+	j.st.Polls++
+	var r activities.PollJobResult
+	if err := f.Get(ctx, &r); err != nil {
+		j.logger.Warn("poll failed; polling again later", "Error", err, "Polls", j.st.Polls)
+		return
+	}
+	j.st.HeyGenStatus = r.Status
+	switch r.Status {
+	case heygen.StatusCompleted:
+		j.outcome = outcomeSuccess
+		j.st.FinishedBy = FinishedByPoll
+		j.applyPoll(r)
+	case heygen.StatusFailed:
+		j.outcome = outcomeFailure
+		j.st.FinishedBy = FinishedByPoll
+		j.st.FailureMessage = failureText(r.FailureCode, r.FailureMessage)
+	}
+}
+
+// applyPoll fills the result's URLs from a poll, keeping any a webhook already gave.
+func (j *jobRun) applyPoll(r activities.PollJobResult) {
+	j.st.VideoURL = cmp.Or(j.st.VideoURL, r.VideoURL)
+	j.st.ThumbnailURL = cmp.Or(j.st.ThumbnailURL, r.ThumbnailURL)
+	j.st.CaptionURL = cmp.Or(j.st.CaptionURL, r.CaptionURL)
+	if j.st.Duration == 0 {
+		j.st.Duration = r.Duration
+	}
+}
+
+// fetchURLs reads the job once after a success webhook that carried no video URL.
+// Failing that, the job still succeeded; the missing URL is logged.
+func (j *jobRun) fetchURLs(ctx workflow.Context) {
+	var a *activities.Activities
+	ao := j.pollAO
+	ao.Summary = j.label + ": fetch video URL"
+	var r activities.PollJobResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), a.PollJob,
+		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID}).Get(ctx, &r)
+	j.st.Polls++
+	if err != nil {
+		j.logger.Warn("success webhook had no video URL and the fetch failed", "Error", err)
+		return
+	}
+	j.applyPoll(r)
+}
+
+// setState records a state and upserts it, with the HeyGen job ID once known, as the
+// search attributes the Temporal UI shows.
+func (j *jobRun) setState(ctx workflow.Context, s JobState) {
+	j.st.State = s
+	updates := []temporal.SearchAttributeUpdate{stageKey.ValueSet(string(s))}
+	if j.st.HeyGenJobID != "" && !j.jobIDSet {
+		updates = append(updates, heygenJobIDKey.ValueSet(j.st.HeyGenJobID))
+		j.jobIDSet = true
+	}
+	// Only local validation fails here; the UI attributes are not worth failing a job.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		j.logger.Warn("upsert search attributes", "Error", err)
+	}
+}
+
+// finish records the final state and time.
+func (j *jobRun) finish(ctx workflow.Context, s JobState) {
+	j.st.FinishedAt = workflow.Now(ctx)
+	j.setState(ctx, s)
+}
+
+// finalStatus finishes with s and returns the status, for error details.
+func (j *jobRun) finalStatus(ctx workflow.Context, s JobState) JobStatus {
+	j.finish(ctx, s)
+	return j.st
+}
+
+// fail ends the Job with err and returns it; the query keeps answering, with state failed.
+func (j *jobRun) fail(ctx workflow.Context, err error) error {
+	if j.st.State != StateFailed {
+		j.finish(ctx, StateFailed)
+	}
+	j.logger.Error("heygen job failed", "Error", err)
+	return err
+}
+
+// cancelled ends a cancelled Job. Its context is done, so the final upsert uses a
+// disconnected one.
+func (j *jobRun) cancelled(ctx workflow.Context) error {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	j.finish(dctx, StateCancelled)
+	j.logger.Info("heygen job cancelled")
+	return ctx.Err()
+}
+
+// createError turns a failed create into the Job's error, keeping the activity error as
+// the cause and HeyGen's own words in the message. Create retries without an attempt
+// limit, so it fails for one of two reasons: a non-retryable error (HeyGen refused), or
+// the retries ran into ScheduleToClose, the job's deadline. The server reports the
+// latter as a timeout or as the last attempt's error; either way it is not refused.
+func (j *jobRun) createError(err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.NonRetryable() || appErr.Type() == heygen.KindPermanent.String()) {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("create heygen job %s: %s", j.st.CallbackID, rootMessage(err)), appErr.Type(), err)
+	}
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("heygen job %s not created within its %s deadline: %s", j.st.CallbackID, j.t.Deadline, rootMessage(err)),
+		ErrTypeJobDeadlineExceeded, err)
+}
+
+// deadlineError says which HeyGen job ran out of time, in what state, after how long.
+func (j *jobRun) deadlineError(ctx workflow.Context) error {
+	state := string(j.st.HeyGenStatus)
+	if state == "" {
+		state = string(heygen.StatusProcessing)
+	}
+	waited := workflow.Now(ctx).Sub(j.start)
+	st := j.finalStatus(ctx, StateFailed)
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("heygen job %s still %s after %s", j.st.HeyGenJobID, state, waited),
+		ErrTypeJobDeadlineExceeded, nil, st)
+}
+
+// rootMessage is the message of the innermost ApplicationError in err's chain (for an
+// activity, HeyGen's own error text), or err's text when there is none.
+func rootMessage(err error) string {
+	msg := ""
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if appErr, ok := e.(*temporal.ApplicationError); ok && appErr.Message() != "" {
+			msg = appErr.Message()
+		}
+	}
+	if msg == "" && err != nil {
+		msg = err.Error()
+	}
+	return msg
+}
+
+// failureText joins HeyGen's failure code and message.
+func failureText(code, msg string) string {
+	switch {
+	case code != "" && msg != "":
+		return code + ": " + msg
+	case msg != "":
+		return msg
+	default:
+		return code
+	}
+}

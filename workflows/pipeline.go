@@ -1,0 +1,159 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Pipeline runs a spec's steps, each as a child Job workflow whose ID is the step's
+// callback_id. For now it has one step: the render.
+//
+// When a step fails, the Pipeline fails with a non-retryable ApplicationError whose type
+// and message are the step's (for a failed render, ErrTypeHeyGenJobFailed and HeyGen's
+// failure message), prefixed with the step name, and whose cause is the child's error.
+func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
+	id := in.ID
+	if id == "" {
+		id = workflow.GetInfo(ctx).WorkflowExecution.ID
+	}
+	p := &pipelineRun{
+		logger: log.With(workflow.GetLogger(ctx), "PipelineID", id),
+		st: PipelineStatus{
+			ID:    id,
+			Title: in.Title,
+			Stage: StepRender,
+			Steps: []JobStatus{{Step: StepRender, CallbackID: JobWorkflowID(id, StepRender), State: StatePending}},
+		},
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PipelineStatus, error) { return p.st, nil }); err != nil {
+		return PipelineResult{}, fmt.Errorf("set status query handler: %w", err)
+	}
+	if !ValidPipelineID(id) {
+		p.setStage(ctx, StageFailed)
+		return PipelineResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("pipeline id %q does not match [A-Za-z0-9._-]{1,128}", id), ErrTypeInvalidInput, nil)
+	}
+	p.setStage(ctx, StepRender)
+
+	render, err := p.runStep(ctx, 0, JobInput{
+		PipelineID: id,
+		Step:       StepRender,
+		Kind:       KindVideo,
+		Body:       in.Video,
+		Timeouts:   in.Timeouts,
+	})
+	if err != nil {
+		return PipelineResult{}, p.end(ctx, err)
+	}
+	p.setStage(ctx, StageDone)
+	p.logger.Info("pipeline done")
+	return PipelineResult{ID: id, Title: in.Title, Render: &render, Steps: p.st.Steps}, nil
+}
+
+// pipelineRun is the state of one Pipeline execution.
+type pipelineRun struct {
+	logger log.Logger
+	st     PipelineStatus
+}
+
+// runStep runs the Job of step row i as a child workflow and keeps the row current.
+func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResult, error) {
+	row := &p.st.Steps[i]
+	row.State = StateCreating
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: row.CallbackID,
+		TaskQueue:  TaskQueue,
+		// A step that completed is never rendered again: starting the pipeline again
+		// after a crash or a failure of a later step must not spend a second render. A
+		// step that failed, timed out or was cancelled may run again.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		// Cancelling the pipeline cancels the Job, which records that it was cancelled;
+		// waiting for it keeps the step table true to the end.
+		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation: true,
+		StaticSummary:       in.Step,
+	})
+	fut := workflow.ExecuteChildWorkflow(cctx, Job, in)
+	var exec workflow.Execution
+	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err == nil {
+		// The Job is running; it creates the HeyGen job and then waits for its webhook.
+		// The row does not follow the Job's inner state: the Job's own query does.
+		row.State = StateWaiting
+		row.StartedAt = workflow.Now(ctx)
+	}
+	var res JobResult
+	err := fut.Get(ctx, &res)
+	if err != nil {
+		p.failRow(ctx, row, err)
+		return JobResult{}, err
+	}
+	*row = res
+	return res, nil
+}
+
+// failRow records a failed or cancelled step, from the Job's final status when its error
+// carries one.
+func (p *pipelineRun) failRow(ctx workflow.Context, row *JobStatus, err error) {
+	var js JobStatus
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&js) == nil && js.Step != "" {
+		*row = js
+	}
+	if temporal.IsCanceledError(err) {
+		row.State = StateCancelled
+	} else {
+		row.State = StateFailed
+		if row.FailureMessage == "" {
+			row.FailureMessage = rootMessage(err)
+		}
+	}
+	if row.FinishedAt.IsZero() {
+		row.FinishedAt = workflow.Now(ctx)
+	}
+}
+
+// end finishes a pipeline whose step failed with err, and returns the pipeline's error.
+func (p *pipelineRun) end(ctx workflow.Context, err error) error {
+	if ctx.Err() != nil || temporal.IsCanceledError(err) {
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		p.setStage(dctx, StageCancelled)
+		p.logger.Info("pipeline cancelled")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	p.setStage(ctx, StageFailed)
+	step := p.failedStep()
+	typ, msg := "StepFailed", err.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		typ, msg = appErr.Type(), appErr.Message()
+	}
+	p.logger.Error("pipeline failed", "Step", step, "Error", err)
+	return temporal.NewNonRetryableApplicationError(step+": "+msg, typ, err, p.st)
+}
+
+// failedStep names the first step that did not finish.
+func (p *pipelineRun) failedStep() string {
+	for _, s := range p.st.Steps {
+		if s.State != StateDone {
+			return s.Step
+		}
+	}
+	return "pipeline"
+}
+
+// setStage records the pipeline's stage and upserts it for the Temporal UI.
+func (p *pipelineRun) setStage(ctx workflow.Context, stage string) {
+	p.st.Stage = stage
+	if err := workflow.UpsertTypedSearchAttributes(ctx, stageKey.ValueSet(stage)); err != nil {
+		p.logger.Warn("upsert search attributes", "Error", err)
+	}
+}
