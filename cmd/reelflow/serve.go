@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/heygen"
+	"github.com/reelflow/reelflow/receiver"
+	"github.com/reelflow/reelflow/sandbox"
+	"github.com/reelflow/reelflow/worker"
+)
+
+// shutdownTimeout bounds a graceful stop after SIGINT or SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+// heygenFlags are the HeyGen settings of the commands that talk to HeyGen.
+type heygenFlags struct {
+	apiKey, baseURL string
+}
+
+func (a *app) bindHeyGen(cmd *cobra.Command, h *heygenFlags) {
+	a.env.String(cmd.Flags(), &h.apiKey, "heygen-api-key", "HEYGEN_API_KEY", "", "HeyGen API key")
+	a.env.String(cmd.Flags(), &h.baseURL, "heygen-base-url", "HEYGEN_BASE_URL", "", "HeyGen API base URL (default "+heygen.DefaultBaseURL+")")
+}
+
+func (a *app) bindWorker(cmd *cobra.Command, o *worker.Options) {
+	fs := cmd.Flags()
+	a.env.Int(fs, &o.MaxConcurrentActivities, "max-concurrent-activities", "REELFLOW_MAX_CONCURRENT_ACTIVITIES", worker.DefaultMaxConcurrentActivities, "activities one worker runs at once")
+	a.env.Int(fs, &o.MaxConcurrentWorkflowTasks, "max-concurrent-workflow-tasks", "REELFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", worker.DefaultMaxConcurrentWorkflowTasks, "workflow tasks one worker runs at once")
+	a.env.Int(fs, &o.StickyCacheSize, "sticky-cache-size", "REELFLOW_STICKY_CACHE_SIZE", 0, "workflows kept in memory between tasks (0 = SDK default, 10000)")
+	a.env.Duration(fs, &o.StopTimeout, "stop-timeout", "REELFLOW_STOP_TIMEOUT", worker.DefaultStopTimeout, "how long a stopping worker waits for running activities")
+}
+
+func (a *app) devCommand() *cobra.Command {
+	var (
+		cfg     devstack.Config
+		hg      heygenFlags
+		secrets string
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run Temporal, its UI, the HeyGen sandbox, the receiver and the worker in one process",
+		Long: `dev runs the whole stack in one process, with no external service and no API key.
+State lives under --dir, so Ctrl-C and a restart resume whatever was in flight.
+With HEYGEN_API_KEY set it talks to real HeyGen instead of the sandbox; webhooks cannot
+reach localhost then, and polling carries the jobs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			if cfg.DropRate < 0 || cfg.DropRate > 1 {
+				return &exitError{code: 2, err: fmt.Errorf("--drop-rate %v: want a fraction from 0 to 1", cfg.DropRate)}
+			}
+			cfg.Logger = log
+			cfg.HeyGenAPIKey, cfg.HeyGenBaseURL = hg.apiKey, hg.baseURL
+			cfg.WebhookSecrets = splitList(secrets)
+			st, err := devstack.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(a.out, st.Banner())
+			<-cmd.Context().Done()
+			fmt.Fprintln(a.out, "stopping; in-flight pipelines resume on the next start")
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			return st.Stop(ctx)
+		},
+	}
+	fs := cmd.Flags()
+	a.env.String(fs, &cfg.Dir, "dir", "REELFLOW_DIR", ".reelflow", "directory for the dev stack's state (Temporal's SQLite file, the sandbox's jobs, the webhook secret)")
+	a.env.Int(fs, &cfg.TemporalPort, "temporal-port", "REELFLOW_TEMPORAL_PORT", 7233, "embedded Temporal frontend port")
+	a.env.Int(fs, &cfg.UIPort, "ui-port", "REELFLOW_UI_PORT", 8233, "Temporal Web UI port (-1 to disable)")
+	a.env.String(fs, &cfg.SandboxAddr, "sandbox-addr", "REELFLOW_SANDBOX_ADDR", "127.0.0.1:8090", "HeyGen sandbox listen address")
+	a.env.String(fs, &cfg.ReceiverAddr, "addr", "REELFLOW_RECEIVER_ADDR", "127.0.0.1:8080", "webhook receiver listen address")
+	a.env.Duration(fs, &cfg.RenderTime, "render-time", "REELFLOW_SANDBOX_RENDER_TIME", 3*time.Second, "how long the sandbox takes to render a video")
+	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
+	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
+	a.bindHeyGen(cmd, &hg)
+	a.bindWorker(cmd, &cfg.Worker)
+	return cmd
+}
+
+func (a *app) workerCommand() *cobra.Command {
+	var (
+		hg   heygenFlags
+		opts worker.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker: the Pipeline and Job workflows and their HeyGen activities",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if hg.apiKey == "" {
+				return &exitError{code: 2, err: errors.New("HEYGEN_API_KEY is not set: the worker needs it to call HeyGen (point HEYGEN_BASE_URL at `reelflow sandbox` to run without one)")}
+			}
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			copts, err := a.clientOptions(log.Named("sdk"))
+			if err != nil {
+				return err
+			}
+			c, err := client.DialContext(cmd.Context(), copts)
+			if err != nil {
+				return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
+			}
+			defer c.Close()
+			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, nil)), opts)
+			log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace))
+			// Run returns after the interrupt once running activities finished or the
+			// stop timeout passed.
+			return w.Run(interruptOn(cmd.Context()))
+		},
+	}
+	a.bindHeyGen(cmd, &hg)
+	a.bindWorker(cmd, &opts)
+	return cmd
+}
+
+// interruptOn adapts a context to the worker's interrupt channel.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any, 1)
+	go func() {
+		<-ctx.Done()
+		ch <- struct{}{}
+	}()
+	return ch
+}
+
+func (a *app) receiverCommand() *cobra.Command {
+	var (
+		addr     string
+		secrets  string
+		insecure bool
+		cfg      receiver.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "receiver",
+		Short: "Run the HeyGen webhook receiver: verify, then signal the job's workflow, then answer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			cfg.Secrets, cfg.InsecureSkipVerify, cfg.Logger = splitList(secrets), insecure, log.Named("receiver")
+			copts, err := a.clientOptions(log.Named("sdk"))
+			if err != nil {
+				return err
+			}
+			c, err := client.DialContext(cmd.Context(), copts)
+			if err != nil {
+				return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
+			}
+			defer c.Close()
+			rcv, err := receiver.New(cfg, receiver.NewTemporalSignaler(c, copts.Namespace), receiver.NewTemporalHealthChecker(c))
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			log.Info("receiver listening", zap.String("addr", addr), zap.String("path", receiver.WebhookPath))
+			return serveUntilDone(cmd.Context(), rcv.Server(addr))
+		},
+	}
+	fs := cmd.Flags()
+	a.env.String(fs, &addr, "addr", "REELFLOW_RECEIVER_ADDR", "127.0.0.1:8080", "listen address")
+	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "endpoint signing secrets, comma-separated; several are accepted during a rotation")
+	a.env.Bool(fs, &insecure, "insecure-skip-verify", "REELFLOW_INSECURE_SKIP_VERIFY", false, "accept unsigned deliveries (never in production)")
+	a.env.Int64(fs, &cfg.MaxBodyBytes, "max-body", "REELFLOW_MAX_BODY", receiver.DefaultMaxBodyBytes, "largest delivery accepted, in bytes; larger ones get 413")
+	a.env.Duration(fs, &cfg.SignalTimeout, "signal-timeout", "REELFLOW_SIGNAL_TIMEOUT", receiver.DefaultSignalTimeout, "longest wait for Temporal before answering 503")
+	return cmd
+}
+
+func (a *app) sandboxCommand() *cobra.Command {
+	var (
+		addr string
+		cfg  sandbox.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Run the HeyGen sandbox alone: a working fake of HeyGen's API for development",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			cfg.Logger = log.Named("sandbox")
+			sb, err := sandbox.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = sb.Close() }()
+			log.Info("sandbox listening", zap.String("addr", addr))
+			return serveUntilDone(cmd.Context(), &http.Server{Addr: addr, Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second})
+		},
+	}
+	fs := cmd.Flags()
+	a.env.String(fs, &addr, "addr", "REELFLOW_SANDBOX_ADDR", "127.0.0.1:8090", "listen address")
+	a.env.Duration(fs, &cfg.RenderTime, "render-time", "REELFLOW_SANDBOX_RENDER_TIME", 3*time.Second, "simulated render time")
+	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks dropped (0-1)")
+	a.env.String(fs, &cfg.StatePath, "state", "REELFLOW_SANDBOX_STATE", "", "JSON file that keeps jobs and endpoints across restarts")
+	a.env.String(fs, &cfg.PublicURL, "public-url", "REELFLOW_SANDBOX_PUBLIC_URL", "", "base URL of file links (default: from each request's Host)")
+	a.env.String(fs, &cfg.APIKey, "api-key", "REELFLOW_SANDBOX_API_KEY", "", "API key the sandbox requires (default: any)")
+	return cmd
+}
+
+// serveUntilDone serves until ctx ends, then shuts down gracefully: the listener closes
+// first, and in-flight requests get up to shutdownTimeout to finish.
+func serveUntilDone(ctx context.Context, srv *http.Server) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "reelflow: shutdown:", err)
+	}
+	return nil
+}
