@@ -49,6 +49,7 @@ type Temporal struct {
 	srv       temporal.Server
 	addr      string
 	namespace string
+	logLevel  zap.AtomicLevel
 }
 
 // transferPollRPS lifts the server's internal queue polling from its default of 20/s,
@@ -71,8 +72,9 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		logger = zap.NewNop()
 	}
 	// The server logs at info for every shard and membership change; only its
-	// warnings help a reelflow user.
-	logger = logger.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
+	// warnings help a reelflow user, and none at all while it shuts down.
+	level := zap.NewAtomicLevelAt(zapcore.WarnLevel)
+	logger = logger.WithOptions(zap.IncreaseLevel(level))
 
 	if cfg.DBPath != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o755); err != nil {
@@ -178,7 +180,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	t := &Temporal{srv: srv, addr: addr, namespace: cfg.Namespace}
+	t := &Temporal{srv: srv, addr: addr, namespace: cfg.Namespace, logLevel: level}
 	if err := t.ensureSearchAttributes(ctx, cfg.SearchAttributes); err != nil {
 		_ = srv.Stop()
 		return nil, err
@@ -193,7 +195,11 @@ func (t *Temporal) Address() string { return t.addr }
 func (t *Temporal) Namespace() string { return t.namespace }
 
 // Stop stops the server. Workflows stay in the database and resume on the next start.
-func (t *Temporal) Stop() error { return t.srv.Stop() }
+// Its services report each other's departure as errors while they stop, which is noise.
+func (t *Temporal) Stop() error {
+	t.logLevel.SetLevel(zapcore.FatalLevel)
+	return t.srv.Stop()
+}
 
 // ensureSearchAttributes waits for the frontend, then adds any of names the namespace
 // lacks, so that a database made by an older reelflow gains new attributes.

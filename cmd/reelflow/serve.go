@@ -165,9 +165,11 @@ func (a *app) receiverCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := client.DialContext(cmd.Context(), copts)
+			// Lazy: the receiver starts while Temporal is down, answers 503 so that
+			// HeyGen retries, and reports not ready until Temporal answers.
+			c, err := client.NewLazyClient(copts)
 			if err != nil {
-				return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
+				return fmt.Errorf("temporal client for %s: %w", copts.HostPort, err)
 			}
 			defer c.Close()
 			rcv, err := receiver.New(cfg, receiver.NewTemporalSignaler(c, copts.Namespace), receiver.NewTemporalHealthChecker(c))

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/reelflow/reelflow/devstack"
+)
+
+// syncBuffer is a bytes.Buffer that a running command and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runCLI(t *testing.T, ctx context.Context, args ...string) (string, error) {
+	t.Helper()
+	var out syncBuffer
+	err := run(ctx, args, &out, &out)
+	return out.String(), err
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// TestStartWaitStatus runs the README's path against an in-process dev stack: start
+// the welcome example, wait for it, then read its step table.
+func TestStartWaitStatus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, devstack.Config{
+		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
+		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 300 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Stop(context.Background())) }()
+	addr := "--address=" + st.Temporal.Address()
+	example := filepath.Join("..", "..", "examples", "welcome.yaml")
+
+	out, err := runCLI(t, ctx, "start", example, "--wait", addr)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "started pipeline welcome-42")
+	require.Contains(t, out, "pipeline welcome-42 completed")
+	require.Contains(t, out, "webhook")
+	require.Contains(t, out, "/files/")
+
+	out, err = runCLI(t, ctx, "status", "welcome-42", addr)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "pipeline welcome-42")
+	require.Contains(t, out, "completed")
+	require.Regexp(t, `render\s+done`, out)
+
+	// Started again, it is not started twice; --wait follows the finished run.
+	out, err = runCLI(t, ctx, "start", example, "--wait", addr)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "already started")
+	require.Equal(t, 1, st.Sandbox.Stats().CreatesByCallbackID["welcome-42/render"])
+
+	// A failing render exits 1 with HeyGen's message.
+	spec := filepath.Join(t.TempDir(), "fail.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte("id: fails-1\nvideo:\n  type: avatar\n  avatar_id: sandbox-fail\n  voice_id: v\n  script: hi\n"), 0o644))
+	out, err = runCLI(t, ctx, "start", spec, "--wait", addr)
+	require.Equal(t, 1, exitCode(err), out)
+	require.Contains(t, err.Error(), `avatar "sandbox-fail" is unavailable`)
+
+	out, err = runCLI(t, ctx, "status", "no-such-pipeline", addr)
+	require.Error(t, err, out)
+	require.Contains(t, err.Error(), "no pipeline")
+}
+
+func TestUsageErrors(t *testing.T) {
+	ctx := context.Background()
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("id: ok\nvideo:\n  type: avatar\ntimeouts:\n  deadline: soon\n"), 0o644))
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		msg  string
+	}{
+		{"invalid spec exits 2 before connecting", []string{"start", bad}, nil, 2, "bad.yaml:5: timeouts.deadline"},
+		{"missing file", []string{"start", "nope.yaml"}, nil, 1, "read spec"},
+		{"no args", []string{"status"}, nil, 1, "accepts 1 arg"},
+		{"bad env value", []string{"dev"}, map[string]string{"REELFLOW_SANDBOX_DROP_RATE": "lots"}, 2, "REELFLOW_SANDBOX_DROP_RATE"},
+		{"drop rate out of range", []string{"dev", "--drop-rate", "2"}, nil, 2, "--drop-rate"},
+		{"receiver without secrets", []string{"receiver", "--address", "127.0.0.1:1"}, nil, 2, "HEYGEN_WEBHOOK_SECRETS"},
+		{"worker without key", []string{"worker"}, nil, 2, "HEYGEN_API_KEY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			out, err := runCLI(t, ctx, tc.args...)
+			require.Equal(t, tc.code, exitCode(err), "%v\n%s", err, out)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestDevBanner runs `reelflow dev` until its banner appears, then interrupts it.
+func TestDevBanner(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "--dir", dir, "--temporal-port", freePort(t), "--ui-port", freePort(t),
+			"--sandbox-addr", "127.0.0.1:" + freePort(t), "--addr", "127.0.0.1:" + freePort(t), "--log-level", "warn"}, &out, &out)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "reelflow dev is up") }, time.Minute, 20*time.Millisecond, out.String())
+	for _, want := range []string{"Temporal UI  http://127.0.0.1:", "HeyGen       http://127.0.0.1:", "Receiver     http://127.0.0.1:", "/webhooks/heygen", "temporal.db"} {
+		require.Contains(t, out.String(), want)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("dev did not stop after the interrupt")
+	}
+	require.FileExists(t, filepath.Join(dir, "temporal.db"))
+	require.FileExists(t, filepath.Join(dir, "webhook.json"))
+}
