@@ -140,6 +140,9 @@ func freePort(t *testing.T) string {
 
 // TestDevBanner runs `reelflow dev` until its banner appears, then interrupts it.
 func TestDevBanner(t *testing.T) {
+	if !devstackIncluded {
+		t.Skip("built with -tags nodev")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()

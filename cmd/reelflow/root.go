@@ -73,7 +73,13 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 			Use:   "version",
 			Short: "Print reelflow's version",
 			Args:  cobra.NoArgs,
-			Run:   func(*cobra.Command, []string) { fmt.Fprintln(a.out, "reelflow", version) },
+			Run: func(*cobra.Command, []string) {
+				dev := "with the dev stack"
+				if !devstackIncluded {
+					dev = "without the dev stack (-tags nodev)"
+				}
+				fmt.Fprintln(a.out, "reelflow", version, dev)
+			},
 		},
 	)
 	return root

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reelflow/reelflow/activities"
-	"github.com/reelflow/reelflow/devstack"
 	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/sandbox"
@@ -40,58 +39,6 @@ func (a *app) bindWorker(cmd *cobra.Command, o *worker.Options) {
 	a.env.Int(fs, &o.MaxConcurrentWorkflowTasks, "max-concurrent-workflow-tasks", "REELFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", worker.DefaultMaxConcurrentWorkflowTasks, "workflow tasks one worker runs at once")
 	a.env.Int(fs, &o.StickyCacheSize, "sticky-cache-size", "REELFLOW_STICKY_CACHE_SIZE", 0, "workflows kept in memory between tasks (0 = SDK default, 10000)")
 	a.env.Duration(fs, &o.StopTimeout, "stop-timeout", "REELFLOW_STOP_TIMEOUT", worker.DefaultStopTimeout, "how long a stopping worker waits for running activities")
-}
-
-func (a *app) devCommand() *cobra.Command {
-	var (
-		cfg     devstack.Config
-		hg      heygenFlags
-		secrets string
-	)
-	cmd := &cobra.Command{
-		Use:   "dev",
-		Short: "Run Temporal, its UI, the HeyGen sandbox, the receiver and the worker in one process",
-		Long: `dev runs the whole stack in one process, with no external service and no API key.
-State lives under --dir, so Ctrl-C and a restart resume whatever was in flight.
-With HEYGEN_API_KEY set it talks to real HeyGen instead of the sandbox; webhooks cannot
-reach localhost then, and polling carries the jobs.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := a.logger()
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			if cfg.DropRate < 0 || cfg.DropRate > 1 {
-				return &exitError{code: 2, err: fmt.Errorf("--drop-rate %v: want a fraction from 0 to 1", cfg.DropRate)}
-			}
-			cfg.Logger = log
-			cfg.HeyGenAPIKey, cfg.HeyGenBaseURL = hg.apiKey, hg.baseURL
-			cfg.WebhookSecrets = splitList(secrets)
-			st, err := devstack.Start(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(a.out, st.Banner())
-			<-cmd.Context().Done()
-			fmt.Fprintln(a.out, "stopping; in-flight pipelines resume on the next start")
-			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			defer cancel()
-			return st.Stop(ctx)
-		},
-	}
-	fs := cmd.Flags()
-	a.env.String(fs, &cfg.Dir, "dir", "REELFLOW_DIR", ".reelflow", "directory for the dev stack's state (Temporal's SQLite file, the sandbox's jobs, the webhook secret)")
-	a.env.Int(fs, &cfg.TemporalPort, "temporal-port", "REELFLOW_TEMPORAL_PORT", 7233, "embedded Temporal frontend port")
-	a.env.Int(fs, &cfg.UIPort, "ui-port", "REELFLOW_UI_PORT", 8233, "Temporal Web UI port (-1 to disable)")
-	a.env.String(fs, &cfg.SandboxAddr, "sandbox-addr", "REELFLOW_SANDBOX_ADDR", "127.0.0.1:8090", "HeyGen sandbox listen address")
-	a.env.String(fs, &cfg.ReceiverAddr, "addr", "REELFLOW_RECEIVER_ADDR", "127.0.0.1:8080", "webhook receiver listen address")
-	a.env.Duration(fs, &cfg.RenderTime, "render-time", "REELFLOW_SANDBOX_RENDER_TIME", 3*time.Second, "how long the sandbox takes to render a video")
-	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
-	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
-	a.bindHeyGen(cmd, &hg)
-	a.bindWorker(cmd, &cfg.Worker)
-	return cmd
 }
 
 func (a *app) workerCommand() *cobra.Command {
