@@ -1,0 +1,30 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadmeDocumentsEveryVariable keeps the README true to the binary: every
+// environment variable a flag reads is documented, and the two first commands are the
+// ones a new user runs.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	readme := string(b)
+	a := &app{out: &strings.Builder{}, errOut: &strings.Builder{}, env: newEnvFlags()}
+	a.rootCommand()
+	vars := a.env.Vars()
+	require.NotEmpty(t, vars)
+	for _, v := range vars {
+		require.Contains(t, readme, "`"+v+"`", "README.md does not document $%s", v)
+	}
+	first := readme[strings.Index(readme, "```"):]
+	first = first[:strings.Index(first[3:], "```")+3]
+	require.Contains(t, first, "go run ./cmd/reelflow dev")
+	require.Contains(t, first, "go test ./...")
+}
