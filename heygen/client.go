@@ -48,30 +48,41 @@ func (c *Client) BaseURL() string { return c.baseURL }
 // CreateVideo calls POST /v3/videos with the caller's body, callback_id and an
 // Idempotency-Key, so that a retried create does not render twice.
 func (c *Client) CreateVideo(ctx context.Context, req CreateVideoRequest) (CreatedVideo, error) {
-	body := maps.Clone(req.Body)
-	if body == nil {
-		body = map[string]any{}
-	}
-	if req.CallbackID != "" {
-		body["callback_id"] = req.CallbackID
-	}
-	if req.CallbackURL != "" {
-		body["callback_url"] = req.CallbackURL
-	}
-	key := req.IdempotencyKey
-	if key == "" {
-		key = req.CallbackID
-	}
+	return c.create(ctx, "/v3/videos", req)
+}
+
+// create sends a v3 video create ({"data":{"video_id",...}}) to path.
+func (c *Client) create(ctx context.Context, path string, req CreateVideoRequest) (CreatedVideo, error) {
+	body, key := createBody(req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
 	var out CreatedVideo
-	rid, err := c.do(ctx, http.MethodPost, "/v3/videos", body, idempotencyKey(key), &out)
+	rid, err := c.do(ctx, http.MethodPost, path, body, key, &out)
 	out.RequestID = rid
 	if out.Status != "" {
 		out.Status = NormaliseStatus(string(out.Status))
 	}
 	if err == nil && out.VideoID == "" {
-		return out, errorf("POST /v3/videos", http.StatusOK, "response has no video_id")
+		return out, errorf(opName(http.MethodPost, path), http.StatusOK, "response has no video_id")
 	}
 	return out, err
+}
+
+// createBody copies the caller's body (never mutating it), sets callback_id and
+// callback_url, and returns the Idempotency-Key to send: key, else callbackID.
+func createBody(src map[string]any, callbackID, callbackURL, key string) (map[string]any, string) {
+	body := maps.Clone(src)
+	if body == nil {
+		body = map[string]any{}
+	}
+	if callbackID != "" {
+		body["callback_id"] = callbackID
+	}
+	if callbackURL != "" {
+		body["callback_url"] = callbackURL
+	}
+	if key == "" {
+		key = callbackID
+	}
+	return body, idempotencyKey(key)
 }
 
 // maxIdempotencyKey is the longest Idempotency-Key HeyGen takes.
@@ -109,17 +120,23 @@ func (c *Client) GetVideo(ctx context.Context, videoID string) (Video, error) {
 
 // VideoStatuses calls GET /v3/videos/statuses for up to 100 IDs and follows next_token.
 func (c *Client) VideoStatuses(ctx context.Context, videoIDs []string) ([]StatusEntry, error) {
-	if len(videoIDs) > 100 {
-		return nil, errorf("GET /v3/videos/statuses", 0, "%d ids, at most 100", len(videoIDs))
+	return c.bulkStatuses(ctx, "/v3/videos/statuses", "video_ids", videoIDs)
+}
+
+// bulkStatuses asks path for the status of up to 100 IDs, given as a comma-separated
+// param, and follows next_token.
+func (c *Client) bulkStatuses(ctx context.Context, path, param string, ids []string) ([]StatusEntry, error) {
+	if len(ids) > 100 {
+		return nil, errorf("GET "+path, 0, "%d ids, at most 100", len(ids))
 	}
-	if len(videoIDs) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
 	var all []StatusEntry
 	token := ""
 	seen := map[string]bool{}
 	for {
-		q := url.Values{"video_ids": {strings.Join(videoIDs, ",")}}
+		q := url.Values{param: {strings.Join(ids, ",")}}
 		if token != "" {
 			q.Set("token", token)
 		}
@@ -128,7 +145,7 @@ func (c *Client) VideoStatuses(ctx context.Context, videoIDs []string) ([]Status
 			HasMore   bool          `json:"has_more"`
 			NextToken string        `json:"next_token"`
 		}
-		if _, err := c.doRaw(ctx, http.MethodGet, "/v3/videos/statuses?"+q.Encode(), nil, "", &page); err != nil {
+		if _, err := c.doRaw(ctx, http.MethodGet, path+"?"+q.Encode(), nil, "", &page); err != nil {
 			return nil, err
 		}
 		for _, e := range page.Data {

@@ -1,5 +1,6 @@
-// Package heygen speaks HeyGen's HTTP API: the v3 video and webhook endpoints, the legacy
-// v2 video generation, typed errors, the webhook event model and webhook signatures.
+// Package heygen speaks HeyGen's HTTP API: the v3 video, template, video translation and
+// webhook endpoints, the legacy v2 video generation with its v1 status call, typed errors,
+// the webhook event model and webhook signatures.
 //
 // Rules of the package:
 //   - It imports the standard library only, so every other package may depend on it.

@@ -121,16 +121,21 @@ type StatusEntry struct {
 }
 
 // UnmarshalJSON reads a status row; error may be a string, {code, message, detail} or null.
+// The ID is read from video_id, and failing that from video_translation_id or id, because
+// the translation statuses carry their ID as video_id by the documentation only.
 func (e *StatusEntry) UnmarshalJSON(b []byte) error {
 	var aux struct {
-		VideoID FlexString      `json:"video_id"`
-		Status  flexText        `json:"status"`
-		Error   json.RawMessage `json:"error"`
+		VideoID       FlexString      `json:"video_id"`
+		TranslationID flexText        `json:"video_translation_id"`
+		ID            flexText        `json:"id"`
+		Status        flexText        `json:"status"`
+		Error         json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	*e = StatusEntry{VideoID: string(aux.VideoID), Status: Status(aux.Status), Error: errorText(aux.Error)}
+	id := firstNonEmpty(string(aux.VideoID), string(aux.TranslationID), string(aux.ID))
+	*e = StatusEntry{VideoID: id, Status: Status(aux.Status), Error: errorText(aux.Error)}
 	return nil
 }
 

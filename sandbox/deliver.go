@@ -34,6 +34,22 @@ type failData struct {
 	CallbackID string `json:"callback_id,omitempty"`
 }
 
+// translateSuccessData is video_translate.success's event_data.
+type translateSuccessData struct {
+	ID             string `json:"video_translate_id"`
+	URL            string `json:"url"`
+	CallbackID     string `json:"callback_id,omitempty"`
+	OutputLanguage string `json:"output_language"`
+}
+
+// translateFailData is video_translate.fail's event_data.
+type translateFailData struct {
+	ID             string `json:"video_translate_id"`
+	Message        string `json:"message"`
+	CallbackID     string `json:"callback_id,omitempty"`
+	OutputLanguage string `json:"output_language"`
+}
+
 // worker sends ready deliveries one at a time until Close.
 func (s *Sandbox) worker() {
 	defer s.wg.Done()
@@ -107,11 +123,22 @@ func (s *Sandbox) afterAttemptLocked(d *delivery, status int, err error) {
 	case err == nil && status >= 200 && status <= 299:
 		if d.EndpointID != "" {
 			s.stats.DeliveriesAcked++
+			if j := s.jobs[d.JobID]; j != nil && !d.Contra {
+				j.Acked++
+			}
 		} else {
 			s.stats.CallbackURLAcked++
 		}
 		delete(s.deliveries, d.ID)
 		log.Debug("sandbox delivery acked", zap.Int("status", status))
+		if d.FollowUp != nil {
+			// The contradicting event goes only once the real one is known to have
+			// arrived, so it always comes second.
+			s.stats.ContradictionsSent++
+			c := &delivery{ID: newID(), JobID: d.JobID, EndpointID: d.EndpointID, URL: d.URL, Body: d.FollowUp, Contra: true, NextAt: now}
+			s.deliveries[c.ID] = c
+			s.readyLocked(c)
+		}
 	case d.Attempts >= maxAttempts:
 		s.stats.DeliveriesExhausted++
 		delete(s.deliveries, d.ID)

@@ -1,49 +1,97 @@
-// Package sandbox is a working fake of HeyGen's v3 HTTP API for development, tests and
-// benchmarks. It renders nothing: a job simply completes (or fails) a fixed RenderTime after
-// it was created, then the sandbox delivers signed webhooks exactly as HeyGen does. Point a
-// heygen.Client at a server running Handler() and everything runs offline, for free.
+// Package sandbox is a working fake of HeyGen's HTTP API for development, tests and
+// benchmarks. It renders nothing: a job simply completes (or fails) RenderTime after it was
+// created, then the sandbox delivers signed webhooks exactly as HeyGen does. Point a
+// heygen.Client at a server running Handler() and everything runs offline, for free. It can
+// also be a hostile HeyGen: see Faults.
 //
 // What it speaks:
-//   - POST /v3/videos (with Idempotency-Key), GET /v3/videos/{id},
-//     GET /v3/videos/statuses?video_ids=a,b (at most 100);
+//   - POST /v3/videos, GET /v3/videos/{id}, GET /v3/videos/statuses?video_ids=a,b (at most
+//     100), and GET /v3/videos?title=&folder_id=&limit=&token= (every video of every
+//     generation, newest first, title as a case-insensitive substring, pages of at most
+//     100 with has_more and next_token; each row carries callback_id);
+//   - POST /v3/templates/{template_id} (variables, title, caption, dimension ...; any ID
+//     renders; the answer is {"data":{"video_id"}});
+//   - POST /v2/video/generate (1 to 50 video_inputs, each with a character and a voice,
+//     answered {"error":null,"data":{"video_id"}}; errors {"error":{"code","message"},
+//     "data":null}) and GET /v1/video_status.get?video_id= ({"code":100,"data":{...}},
+//     "waiting" for the first quarter of a render, caption_url, and on failure
+//     error {code (LegacyErrorCode), message, detail}). The sandbox is lenient where HeyGen
+//     may not be: every video answers on both generations' status calls;
+//   - POST /v3/video-translations (video {type:url,url} or {type:asset_id,asset_id};
+//     output_languages non-empty, each listed by the languages call; mode speed|precision;
+//     one translation ID per language, each keeping the body's callback_id),
+//     GET /v3/video-translations/{id} (pending|running|completed|failed, video_url or,
+//     with translate_audio_only, audio_url; srt_caption_url, vtt_caption_url),
+//     GET /v3/video-translations/statuses?video_translation_ids= (each row's ID in video_id)
+//     and GET /v3/video-translations/languages ({"data":{"languages":[...]}});
 //   - POST, GET, PATCH and DELETE /v3/webhooks/endpoints[/{id}] and
 //     POST /v3/webhooks/endpoints/{id}/rotate-secret. Registration first sends OPTIONS to
 //     the URL, which must answer 2xx within 1 second, as HeyGen does;
-//   - file links GET /files/{video_id}.mp4|.webm|.jpg|.gif and /share/{video_id}, serving
-//     small deterministic bytes (FileBytes) so downloads can be checked byte for byte;
-//   - GET /_sandbox/stats (the Stats ground truth as JSON) and
-//     POST /_sandbox/drop-rate?value=0.3 (SetDropRate over HTTP, for demos).
+//   - file links GET /files/{id}.{mp4|webm|jpg|gif|srt|vtt|mp3} and /share/{video_id},
+//     serving small deterministic bytes (FileBytes, ArtifactBytes) so downloads can be
+//     checked byte for byte. Completed videos have video_url, thumbnail_url (.jpg), gif_url
+//     and subtitle_url / caption_url (.srt; a .vtt twin is served too);
+//   - GET /_sandbox/stats (the Stats ground truth as JSON), POST /_sandbox/drop-rate?value=0.3
+//     (SetDropRate), and GET or POST /_sandbox/faults (Faults as JSON, durations as "2s").
 //
-// Every response carries X-Request-Id; errors use the v3 envelope
+// Every response carries X-Request-Id; v3 errors use the envelope
 // {"error":{"code","message","param"}} with a real HTTP status.
+//
+// Expiring links: with Config.LinkTTL (or SetLinkTTL) above 0, file links carry
+// ?expires=<unix milliseconds>&sig=<hmac>; after the expiry, or with a bad or missing
+// signature, the file host answers 403, as a presigned S3 link does. Every GET of a job
+// mints fresh links. Webhook links are minted when the job ends. Stats counts downloads
+// served and refused.
 //
 // Webhooks: when a job ends, every enabled endpoint subscribed to the event type (or to all
 // types) gets {"event_type","event_data"} signed with heygen.Sign in the Signature header,
-// and the job's callback_url, if any, gets the same body unsigned. A delivery is retried with
-// exponential backoff (RetryBase, doubling) while the answer is not 2xx, up to 8 attempts.
-// The secret is read at each attempt, so after a rotation even retries use the new secret.
-// DropRate drops whole deliveries (both kinds) before the first attempt; they are counted in
-// Stats.DeliveriesDropped and never sent. At most 32 deliveries are in flight at once.
+// and the job's callback_url, if any, gets the same body unsigned. Videos of every kind send
+// avatar_video.success {video_id, url, callback_id, ...} or avatar_video.fail {video_id, msg,
+// callback_id}; translations send video_translate.success {video_translate_id, url,
+// callback_id, output_language} or video_translate.fail {video_translate_id, message,
+// callback_id, output_language}. A delivery is retried with exponential backoff (RetryBase,
+// doubling) while the answer is not 2xx, up to 8 attempts. The secret is read at each
+// attempt, so after a rotation even retries use the new secret. At most 32 deliveries are
+// in flight at once; thousands of jobs cost a heap and a map, not goroutines.
 //
-// Magic values, for tests and demos (the avatar_id of a type "avatar" create):
-//   - "sandbox-fail": the render fails after RenderTime with failure_code
-//     "AVATAR_UNAVAILABLE"; the webhook is avatar_video.fail.
-//   - "sandbox-stuck": the job reaches "processing" and never ends, as a few real HeyGen
-//     jobs do; no webhook is ever sent. Use it to test overall deadlines.
+// Faults (Config.Faults, SetFaults; all off by default, decided by a seeded RNG): webhooks
+// dropped, duplicated, delayed, followed by a contradicting event, or held until a poll has
+// seen the job terminal; creates refused with 429 (at a rate, or past a concurrency limit)
+// or 500, or made and then left unanswered (the connection is hijacked and closed); renders
+// failed, stuck for ever, or long-tailed. Every decision is counted in Stats, and
+// Stats.JobsByCallbackID is the ground truth per callback_id. A contradicting event never
+// changes that truth: the first terminal state is the truth, as reelflow must also hold.
+// Create faults apply to the create routes only, never to reads.
 //
-// Timing: a job is "pending" for the first quarter of RenderTime, then "processing".
+// Magic values, for tests and demos:
+//   - avatar_id "sandbox-fail" (v3 avatar body, or any v2 scene's character): the render
+//     fails with failure_code AVATAR_UNAVAILABLE; the webhook is avatar_video.fail.
+//   - avatar_id "sandbox-stuck": the job reaches "processing" and never ends, as a few real
+//     HeyGen jobs do; no webhook is ever sent. Use it to test overall deadlines.
+//   - template ID "tpl_missing": POST /v3/templates/tpl_missing is a 404 not_found.
+//     "tpl_fail" renders and fails (RENDER_FAILED); "tpl_stuck" never ends.
+//   - output language "Klingon": accepted by a translation create although the languages
+//     call does not list it; that translation fails (video_translate.fail), the others of
+//     the same request do not. It is the trigger of "one language fails" tests.
+//
+// Timing: a job is "pending" for the first quarter of RenderTime, then "processing"
+// ("running" for translations). Faults.RenderTail adds a long tail.
 //
 // Persistence: with Config.StatePath set, jobs, endpoints with their secrets, idempotency
-// keys, pending deliveries and the Stats counters are saved atomically (temporary file and
-// rename) at most every 100 ms while something changed, and on Close. New loads the file:
-// jobs whose time has passed end at once and pending deliveries resume, so a killed dev
-// stack finishes what was in flight. Stats therefore stay ground truth across restarts.
+// keys, pending and held deliveries, the link-signing key and the Stats counters are saved
+// atomically (temporary file and rename) at most every 100 ms while something changed, and
+// on Close. New loads the file: jobs whose time has passed end at once and pending
+// deliveries resume, so a killed dev stack finishes what was in flight. Stats therefore stay
+// ground truth across restarts. Faults are configuration, not state: they are not saved.
 //
-// Idempotency: a create with an Idempotency-Key seen in the last 24 h returns the original
-// answer (with the header Idempotent-Replayed: true) whatever its body, and creates nothing.
+// Idempotency: a create with an Idempotency-Key seen on the same route in the last 24 h
+// returns the original answer (with the header Idempotent-Replayed: true) whatever its body,
+// and creates nothing. Every create route honours it. A second request with a key whose
+// first request is still being served gets 409 request_in_progress (rare: creates are
+// quick). A create that was refused (4xx, 429, 5xx) is not remembered, so a corrected
+// retry with the same key goes through; an ambiguous create is remembered.
 //
-// Simplifications: only avatar bodies are validated in depth (image, studio and
-// cinematic_avatar need only their type); a create that was refused is not remembered under
-// its Idempotency-Key, so a corrected retry with the same key goes through; creates are
-// atomic, so 409 request_in_progress never happens; no rate limiting.
+// Simplifications: only avatar, template, v2 and translation bodies are validated in depth
+// (image, studio and cinematic_avatar need only their type); templates have no variables
+// to check; translations do not fetch their source URL.
 package sandbox

@@ -56,10 +56,11 @@ var eventTypes = map[string]bool{
 
 // apiError is an answer in the v3 error envelope. RegisterEndpoint returns it as an error.
 type apiError struct {
-	status  int
-	code    string
-	message string
-	param   string
+	status     int
+	code       string
+	message    string
+	param      string
+	retryAfter time.Duration // sent as Retry-After (seconds) when set
 }
 
 // Error reads like "sandbox: 400 invalid_parameter: url must be absolute (param url)".
@@ -84,8 +85,16 @@ func notFound(what string) *apiError {
 func (s *Sandbox) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v3/videos", s.createVideo)
+	mux.HandleFunc("GET /v3/videos", s.listVideos)
 	mux.HandleFunc("GET /v3/videos/statuses", s.videoStatuses)
 	mux.HandleFunc("GET /v3/videos/{id}", s.getVideo)
+	mux.HandleFunc("POST /v3/templates/{id}", s.createTemplateVideo)
+	mux.HandleFunc("POST /v2/video/generate", s.createLegacyVideo)
+	mux.HandleFunc("GET /v1/video_status.get", s.legacyStatus)
+	mux.HandleFunc("POST /v3/video-translations", s.createTranslation)
+	mux.HandleFunc("GET /v3/video-translations/statuses", s.translationStatuses)
+	mux.HandleFunc("GET /v3/video-translations/languages", s.translationLanguages)
+	mux.HandleFunc("GET /v3/video-translations/{id}", s.getTranslation)
 	mux.HandleFunc("POST /v3/webhooks/endpoints", s.createEndpoint)
 	mux.HandleFunc("GET /v3/webhooks/endpoints", s.listEndpoints)
 	mux.HandleFunc("PATCH /v3/webhooks/endpoints/{id}", s.updateEndpoint)
@@ -95,19 +104,26 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /share/{id}", s.serveShare)
 	mux.HandleFunc("GET /_sandbox/stats", s.serveStats)
 	mux.HandleFunc("POST /_sandbox/drop-rate", s.setDropRate)
+	mux.HandleFunc("GET /_sandbox/faults", s.serveFaults)
+	mux.HandleFunc("POST /_sandbox/faults", s.serveFaults)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, code: "not_found", message: "no route " + r.Method + " " + r.URL.Path})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rid := newID()
 		w.Header().Set("X-Request-Id", rid)
-		if strings.HasPrefix(r.URL.Path, "/v3/") && !s.authorised(r) {
+		if isAPIPath(r.URL.Path) && !s.authorised(r) {
 			writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "missing or invalid X-Api-Key"})
 			return
 		}
 		s.log.Debug("sandbox request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("request_id", rid))
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// isAPIPath reports whether a path is HeyGen's API (which needs X-Api-Key), not a file.
+func isAPIPath(p string) bool {
+	return strings.HasPrefix(p, "/v3/") || strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, "/v1/")
 }
 
 // authorised checks X-Api-Key in constant time; an empty Config.APIKey accepts anything.
@@ -134,89 +150,6 @@ func (s *Sandbox) baseURL(r *http.Request) string {
 type createSpec struct {
 	Type, AvatarID, Title, FolderID, OutputFormat string
 	CallbackID, CallbackURL, Script               string
-}
-
-func (s *Sandbox) createVideo(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.stats.CreateRequests++
-	s.dirtyLocked()
-	s.mu.Unlock()
-
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdemKeyLen {
-		writeError(w, invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters", maxIdemKeyLen))
-		return
-	}
-	body, aerr := readObject(w, r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	spec, aerr := validateCreate(body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	base := s.baseURL(r)
-
-	status, resp, replayed, aerr := s.createJob(spec, key, base)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-	writeRaw(w, status, resp)
-}
-
-// createJob creates a job, or replays the answer remembered under key. The replay check
-// and the create share one critical section, so two concurrent requests with the same key
-// cannot both create.
-func (s *Sandbox) createJob(spec createSpec, key, base string) (int, []byte, bool, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return 0, nil, false, &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable", message: errClosed.Error()}
-	}
-	now := time.Now()
-	if key != "" {
-		if e := s.idem[key]; e != nil && now.Sub(e.At) < idempotencyTTL {
-			return e.Status, e.Body, true, nil
-		}
-	}
-	j := &job{
-		ID:           newID(),
-		Type:         spec.Type,
-		AvatarID:     spec.AvatarID,
-		Title:        spec.Title,
-		FolderID:     spec.FolderID,
-		OutputFormat: spec.OutputFormat,
-		CallbackID:   spec.CallbackID,
-		CallbackURL:  spec.CallbackURL,
-		BaseURL:      base,
-		CreatedAt:    now,
-		ProcessingAt: now.Add(s.renderTime / 4),
-		DueAt:        now.Add(s.renderTime),
-		Fail:         spec.AvatarID == MagicAvatarFail,
-		Stuck:        spec.AvatarID == MagicAvatarStuck,
-	}
-	j.Duration = videoDuration(j.ID, spec.Script)
-	s.jobs[j.ID] = j
-	if !j.Stuck {
-		s.scheduleLocked(j.DueAt, itemJob, j.ID)
-	}
-	s.stats.Creates++
-	s.stats.CreatesByCallbackID[j.CallbackID]++
-	resp := mustJSON(map[string]any{"data": map[string]any{
-		"video_id": j.ID, "status": "pending", "output_format": j.OutputFormat,
-	}})
-	if key != "" {
-		s.idem[key] = &idemEntry{At: now, Status: http.StatusOK, Body: resp}
-	}
-	s.dirtyLocked()
-	s.log.Debug("sandbox job created", zap.String("video_id", j.ID), zap.String("callback_id", j.CallbackID))
-	return http.StatusOK, resp, false, nil
 }
 
 // validateCreate checks a create body the way HeyGen does, for the fields the sandbox knows.
@@ -306,7 +239,7 @@ func videoDuration(id, script string) float64 {
 	return 5 + float64(h.Sum32()%601)/10
 }
 
-// videoView is GET /v3/videos/{id}'s data.
+// videoView is GET /v3/videos/{id}'s data, and a row of the list.
 type videoView struct {
 	ID             string  `json:"id"`
 	Status         string  `json:"status"`
@@ -314,6 +247,7 @@ type videoView struct {
 	VideoURL       string  `json:"video_url,omitempty"`
 	ThumbnailURL   string  `json:"thumbnail_url,omitempty"`
 	GIFURL         string  `json:"gif_url,omitempty"`
+	SubtitleURL    string  `json:"subtitle_url,omitempty"`
 	VideoPageURL   string  `json:"video_page_url,omitempty"`
 	Duration       float64 `json:"duration,omitempty"`
 	CreatedAt      int64   `json:"created_at"`
@@ -324,22 +258,17 @@ type videoView struct {
 	FolderID       string  `json:"folder_id,omitempty"`
 }
 
-func (s *Sandbox) getVideo(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	base := s.baseURL(r)
-	s.mu.Lock()
-	s.stats.StatusCalls++
-	s.dirtyLocked()
-	j := s.jobs[id]
-	if j == nil {
-		s.mu.Unlock()
-		writeError(w, notFound("video "+id))
-		return
+// videoLocked returns the video job id, nil for an unknown ID or a translation.
+func (s *Sandbox) videoLocked(id string) *job {
+	if j := s.jobs[id]; j != nil && j.kind() != JobKindTranslation {
+		return j
 	}
-	now := time.Now()
-	// A read past the due time ends the job at once rather than waiting for the loop,
-	// so what a caller sees never goes backwards.
-	s.finishLocked(j, now)
+	return nil
+}
+
+// videoViewLocked is j as the v3 API shows it at now. Like HeyGen's presigned links,
+// URLs are minted fresh on every read.
+func (s *Sandbox) videoViewLocked(j *job, base string, now time.Time) videoView {
 	v := videoView{
 		ID:         j.ID,
 		Status:     j.status(now),
@@ -350,15 +279,35 @@ func (s *Sandbox) getVideo(w http.ResponseWriter, r *http.Request) {
 	}
 	switch v.Status {
 	case "completed":
-		// Like HeyGen's presigned links, URLs are minted fresh on every read.
-		l := links(base, j)
-		v.VideoURL, v.ThumbnailURL, v.GIFURL, v.VideoPageURL = l.video, l.thumbnail, l.gif, l.share
+		l := s.linksLocked(base, j, now)
+		v.VideoURL, v.ThumbnailURL, v.GIFURL, v.VideoPageURL, v.SubtitleURL = l.video, l.thumbnail, l.gif, l.share, l.srt
 		v.Duration = j.Duration
 		v.CompletedAt = j.CompletedAt.Unix()
 	case "failed":
 		v.CompletedAt = j.CompletedAt.Unix()
 		v.FailureCode, v.FailureMessage = j.FailureCode, j.FailureMessage
 	}
+	return v
+}
+
+func (s *Sandbox) getVideo(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	base := s.baseURL(r)
+	s.mu.Lock()
+	s.stats.StatusCalls++
+	s.stats.Polls++
+	s.dirtyLocked()
+	j := s.videoLocked(id)
+	if j == nil {
+		s.mu.Unlock()
+		writeError(w, notFound("video "+id))
+		return
+	}
+	now := time.Now()
+	// A read past the due time ends the job at once rather than waiting for the loop,
+	// so what a caller sees never goes backwards.
+	s.observeLocked(j, now)
+	v := s.videoViewLocked(j, base, now)
 	s.mu.Unlock()
 	writeData(w, v)
 }
@@ -373,34 +322,24 @@ type statusEntry struct {
 func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.BulkStatusCalls++
+	s.stats.Polls++
 	s.dirtyLocked()
 	s.mu.Unlock()
-	var ids []string
-	for _, v := range r.URL.Query()["video_ids"] {
-		for id := range strings.SplitSeq(v, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				ids = append(ids, id)
-			}
-		}
-	}
-	switch {
-	case len(ids) == 0:
-		writeError(w, invalid("video_ids", "video_ids is required"))
-		return
-	case len(ids) > maxBulkStatusIDs:
-		writeError(w, invalid("video_ids", "%d video_ids, at most %d", len(ids), maxBulkStatusIDs))
+	ids, aerr := idList(r, "video_ids")
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	out := make([]statusEntry, 0, len(ids))
 	s.mu.Lock()
 	now := time.Now()
 	for _, id := range ids {
-		j := s.jobs[id]
+		j := s.videoLocked(id)
 		if j == nil {
 			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: "video not found"})
 			continue
 		}
-		s.finishLocked(j, now)
+		s.observeLocked(j, now)
 		e := statusEntry{VideoID: id, Status: j.status(now)}
 		switch e.Status {
 		case "pending":
@@ -412,6 +351,25 @@ func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": out, "has_more": false})
+}
+
+// idList reads a bulk status call's comma-separated IDs: 1 to 100 of them.
+func idList(r *http.Request, param string) ([]string, *apiError) {
+	var ids []string
+	for _, v := range r.URL.Query()[param] {
+		for id := range strings.SplitSeq(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, invalid(param, "%s is required", param)
+	case len(ids) > maxBulkStatusIDs:
+		return nil, invalid(param, "%d %s, at most %d", len(ids), param, maxBulkStatusIDs)
+	}
+	return ids, nil
 }
 
 // endpointView is a webhook endpoint as the API shows it. Secret is set only on create
@@ -692,32 +650,35 @@ func (s *Sandbox) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, ext := name[:dot], name[dot+1:]
+	now := time.Now()
+	if ok, reason := s.checkLink(r, now); !ok {
+		// S3 and CloudFront answer an expired presigned link with 403.
+		s.mu.Lock()
+		s.stats.FileDownloadsRefused++
+		s.dirtyLocked()
+		s.mu.Unlock()
+		writeError(w, &apiError{status: http.StatusForbidden, code: "access_denied", message: reason})
+		return
+	}
 	s.mu.Lock()
 	j := s.jobs[id]
 	var modTime time.Time
-	completed := false
-	format := ""
-	if j != nil {
-		now := time.Now()
-		s.finishLocked(j, now)
-		completed = j.status(now) == "completed"
-		modTime, format = j.CompletedAt, j.OutputFormat
-	}
-	s.mu.Unlock()
-	if !completed {
-		writeError(w, notFound("file "+name))
-		return
-	}
 	var data []byte
 	var ctype string
-	switch ext {
-	case format:
-		data, ctype = FileBytes(id), "video/"+format
-	case "jpg":
-		data, ctype = thumbnailBytes(id), "image/jpeg"
-	case "gif":
-		data, ctype = gifBytes(id), "image/gif"
-	default:
+	ok := false
+	if j != nil {
+		s.finishLocked(j, now)
+		if j.status(now) == "completed" {
+			modTime = j.CompletedAt
+			data, ctype, ok = artifact(j, ext)
+		}
+	}
+	if ok && r.Method == http.MethodGet {
+		s.stats.FileDownloads++
+		s.dirtyLocked()
+	}
+	s.mu.Unlock()
+	if !ok {
 		writeError(w, notFound("file "+name))
 		return
 	}
@@ -731,14 +692,14 @@ func (s *Sandbox) serveShare(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	base := s.baseURL(r)
 	s.mu.Lock()
-	j := s.jobs[id]
+	j := s.videoLocked(id)
 	ok := false
 	var videoURL string
 	if j != nil {
 		now := time.Now()
 		s.finishLocked(j, now)
 		ok = j.status(now) == "completed"
-		videoURL = links(base, j).video
+		videoURL = s.linksLocked(base, j, now).video
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -801,7 +762,26 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.param != "" {
 		body["param"] = e.param
 	}
+	setRetryAfter(w, e)
 	writeJSON(w, e.status, map[string]any{"error": body})
+}
+
+// writeLegacyError answers in the v2 envelope: {"error":{"code","message"},"data":null}.
+func writeLegacyError(w http.ResponseWriter, e *apiError) {
+	body := map[string]any{"code": e.code, "message": e.message}
+	if e.param != "" {
+		body["param"] = e.param
+	}
+	setRetryAfter(w, e)
+	writeJSON(w, e.status, map[string]any{"error": body, "data": nil})
+}
+
+// setRetryAfter writes Retry-After in seconds, with a fraction when below one second
+// (HeyGen sends whole seconds; the fraction keeps tests fast).
+func setRetryAfter(w http.ResponseWriter, e *apiError) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatFloat(e.retryAfter.Seconds(), 'f', -1, 64))
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

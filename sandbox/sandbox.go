@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reelflow/reelflow/heygen"
 	"go.uber.org/zap"
 )
 
@@ -34,14 +36,33 @@ const (
 	idempotencyTTL = 24 * time.Hour
 )
 
-// Magic avatar IDs; see the package doc.
+// Magic values; see the package doc.
 const (
-	MagicAvatarFail  = "sandbox-fail"
-	MagicAvatarStuck = "sandbox-stuck"
+	MagicAvatarFail  = "sandbox-fail"  // avatar_id (v3 or v2 character) whose render fails
+	MagicAvatarStuck = "sandbox-stuck" // avatar_id whose render never ends
+	// MagicTemplateMissing is a template ID that POST /v3/templates/{id} answers with 404.
+	MagicTemplateMissing = "tpl_missing"
+	MagicTemplateFail    = "tpl_fail"  // template ID whose render fails
+	MagicTemplateStuck   = "tpl_stuck" // template ID whose render never ends
+	// MagicLanguageFail is an output language that a translation create accepts although
+	// GET /v3/video-translations/languages does not list it; that translation fails.
+	MagicLanguageFail = "Klingon"
 )
 
-// FailureCodeAvatarUnavailable is the failure_code of a job created with MagicAvatarFail.
-const FailureCodeAvatarUnavailable = "AVATAR_UNAVAILABLE"
+// Failure codes of failed renders, in failure_code (v3). The v1 status call gives them as
+// integers: see LegacyErrorCode.
+const (
+	FailureCodeAvatarUnavailable = "AVATAR_UNAVAILABLE" // MagicAvatarFail
+	FailureCodeRenderFailed      = "RENDER_FAILED"      // MagicTemplateFail and Faults.FailRate
+)
+
+// Job kinds, as JobTruth.Kind names them.
+const (
+	JobKindVideo       = "video"       // POST /v3/videos
+	JobKindTemplate    = "template"    // POST /v3/templates/{id}
+	JobKindLegacy      = "legacy"      // POST /v2/video/generate
+	JobKindTranslation = "translation" // POST /v3/video-translations, one job per language
+)
 
 // Config configures a Sandbox. The zero value is usable.
 type Config struct {
@@ -53,7 +74,14 @@ type Config struct {
 	Logger     *zap.Logger   // nil = zap.NewNop()
 	HTTPClient *http.Client  // for webhook deliveries; nil = a client with a 10s timeout
 	RetryBase  time.Duration // first delivery retry delay, doubling, default 1s; max 8 attempts
-	Seed       int64         // seeds the drop decision's RNG, for reproducible tests
+	Seed       int64         // seeds the RNG of every fault decision, for reproducible tests
+	// LinkTTL is how long a file link (video_url, thumbnail_url, captions ...) stays valid;
+	// after it the file host answers 403, and a fresh GET of the job gives fresh links.
+	// 0 means links never expire.
+	LinkTTL time.Duration
+	// Faults are the faults injected from the start; SetFaults changes them at run time.
+	// DropRate above is kept as an alias of Faults.DropRate, used when that is 0.
+	Faults Faults
 }
 
 // Stats is the sandbox's ground truth. Counters survive restarts when StatePath is set.
@@ -69,7 +97,55 @@ type Stats struct {
 	DeliveriesExhausted int               `json:"deliveries_exhausted"`   // deliveries (both kinds) abandoned after the last attempt
 	CallbackURLPosts    int               `json:"callback_url_posts"`     // unsigned POST attempts to callback_url
 	CallbackURLAcked    int               `json:"callback_url_acked"`     // of those, attempts answered 2xx
-	Jobs                map[string]string `json:"jobs,omitempty"`         // video_id -> current status (pending|processing|completed|failed)
+	Jobs                map[string]string `json:"jobs,omitempty"`         // job id (video or translation) -> current status (pending|processing|completed|failed)
+
+	// Reads. CreateRequests above counts the calls of every create route.
+	Polls                      int `json:"polls"`                         // every status read below, single or bulk, any generation
+	LegacyStatusCalls          int `json:"legacy_status_calls"`           // GET /v1/video_status.get
+	TranslationStatusCalls     int `json:"translation_status_calls"`      // GET /v3/video-translations/{id}
+	TranslationBulkStatusCalls int `json:"translation_bulk_status_calls"` // GET /v3/video-translations/statuses
+	ListCalls                  int `json:"list_calls"`                    // GET /v3/videos (the list)
+	FileDownloads              int `json:"file_downloads"`                // GETs of file links answered with the file
+	FileDownloadsRefused       int `json:"file_downloads_refused"`        // 403s: the link expired or was tampered with
+
+	// Creates refused or lost, and idempotency.
+	IdempotentReplays    int `json:"idempotent_replays"`    // creates answered from the Idempotency-Key memory
+	IdempotencyConflicts int `json:"idempotency_conflicts"` // 409 request_in_progress
+	RateLimited          int `json:"rate_limited"`          // 429s, from RateLimitRate and ConcurrencyLimit
+	ConcurrencyLimited   int `json:"concurrency_limited"`   // of those, refused by ConcurrencyLimit
+	ServerErrors         int `json:"server_errors"`         // 5xx from ServerErrorRate
+	AmbiguousCreates     int `json:"ambiguous_creates"`     // creates done (or replayed) whose answer was cut off
+
+	// Renders.
+	RendersFailed int `json:"renders_failed"` // jobs that ended failed: magic values, Klingon, FailRate
+	RendersStuck  int `json:"renders_stuck"`  // jobs that will never end: magic values, StuckRate
+
+	// Webhook faults, counted per delivery (one event to one URL).
+	DeliveriesDuplicated int `json:"deliveries_duplicated"` // extra copies queued
+	DeliveriesDelayed    int `json:"deliveries_delayed"`    // first attempts put off by up to DelayMax
+	DeliveriesReordered  int `json:"deliveries_reordered"`  // contradicting events queued to follow the real one
+	DeliveriesLate       int `json:"deliveries_late"`       // held until the job was polled to completion
+	ContradictionsSent   int `json:"contradictions_sent"`   // contradicting events actually queued (after the real one was acked)
+
+	// JobsByCallbackID is the ground truth per callback_id (jobs created without one are
+	// left out). Built by Stats(), never persisted.
+	JobsByCallbackID map[string]JobTruth `json:"jobs_by_callback_id,omitempty"`
+}
+
+// JobTruth is what really happened to the job(s) made under one callback_id. Contradicting
+// events sent by ReorderRate never change it: the first terminal state is the truth.
+type JobTruth struct {
+	VideoID        string `json:"video_id"` // the first job made (a translation ID for translations)
+	Kind           string `json:"kind"`     // JobKindVideo, JobKindTemplate, JobKindLegacy or JobKindTranslation
+	Status         string `json:"status"`   // that job's status now: pending|processing|completed|failed
+	Creates        int    `json:"creates"`  // create calls that made jobs under this callback_id; >1 means rendered twice
+	Jobs           int    `json:"jobs"`     // jobs made (a translation create makes one per language)
+	Stuck          bool   `json:"stuck,omitempty"`
+	FailureCode    string `json:"failure_code,omitempty"`
+	FailureMessage string `json:"failure_message,omitempty"`
+	OutputLanguage string `json:"output_language,omitempty"`
+	WebhooksAcked  int    `json:"webhooks_acked"` // registered-endpoint deliveries of its real event answered 2xx
+	Polled         bool   `json:"polled"`         // a status read has seen it terminal
 }
 
 // Sandbox is a fake HeyGen. It is safe for concurrent use.
@@ -94,7 +170,11 @@ type Sandbox struct {
 	mu         sync.Mutex
 	cond       *sync.Cond // on mu: delivery workers wait for ready deliveries
 	closing    bool
-	dropRate   float64
+	faults     Faults
+	linkTTL    time.Duration
+	linkKey    []byte // signs file links; persisted so links survive a restart
+	rendering  int    // jobs holding a concurrency slot (see releaseLocked)
+	inflight   map[string]bool
 	rng        *mrand.Rand
 	jobs       map[string]*job
 	endpoints  map[string]*endpoint
@@ -106,11 +186,18 @@ type Sandbox struct {
 	stats      Stats // counters only; Jobs is built by Stats()
 }
 
-// job is one video. Times are absolute so that a restarted sandbox keeps its schedule.
+// job is one video or one translation. Times are absolute so that a restarted sandbox
+// keeps its schedule.
 type job struct {
 	ID             string    `json:"id"`
+	Kind           string    `json:"kind,omitempty"`  // JobKind*; "" (older state files) is a video
+	Batch          string    `json:"batch,omitempty"` // ID of the first job of its create call
 	Type           string    `json:"type"`
 	AvatarID       string    `json:"avatar_id,omitempty"`
+	TemplateID     string    `json:"template_id,omitempty"`
+	Language       string    `json:"language,omitempty"`   // a translation's output language
+	SourceURL      string    `json:"source_url,omitempty"` // a translation's source video
+	AudioOnly      bool      `json:"audio_only,omitempty"` // translate_audio_only
 	Title          string    `json:"title,omitempty"`
 	FolderID       string    `json:"folder_id,omitempty"`
 	OutputFormat   string    `json:"output_format"`
@@ -127,6 +214,18 @@ type job struct {
 	CompletedAt    time.Time `json:"completed_at,omitzero"`
 	FailureCode    string    `json:"failure_code,omitempty"`
 	FailureMessage string    `json:"failure_message,omitempty"`
+	Polled         bool      `json:"polled,omitempty"` // a status read has seen it terminal
+	Held           []string  `json:"held,omitempty"`   // deliveries held until Polled (LateRate)
+	Acked          int       `json:"acked,omitempty"`  // endpoint deliveries of its real event acked
+	freed          bool      // its concurrency slot is released; recomputed on load
+}
+
+// kind is the job's kind, older state files included.
+func (j *job) kind() string {
+	if j.Kind == "" {
+		return JobKindVideo
+	}
+	return j.Kind
 }
 
 // status is the job's v3 status at now.
@@ -185,7 +284,13 @@ type delivery struct {
 	Body       json.RawMessage `json:"body"`                  // sent byte for byte at every attempt
 	Attempts   int             `json:"attempts"`
 	NextAt     time.Time       `json:"next_at"`
-	state      deliveryState
+	// FollowUp is a contradicting event (ReorderRate), queued to the same URL once this
+	// delivery is acked. It is dropped if this one is never acked, because HeyGen would
+	// never send a lie alone.
+	FollowUp json.RawMessage `json:"follow_up,omitempty"`
+	Contra   bool            `json:"contra,omitempty"` // this is such a contradicting event
+	Held     bool            `json:"held,omitempty"`   // waits for its job to be polled (LateRate)
+	state    deliveryState
 }
 
 type deliveryState int
@@ -194,12 +299,23 @@ const (
 	stateWaiting  deliveryState = iota // on the schedule
 	stateReady                         // in the ready queue
 	stateInFlight                      // a worker is sending it
+	stateHeld                          // waits for a poll to see its job terminal
 )
 
 // New builds a sandbox, loads StatePath if present and starts its background loop.
 func New(cfg Config) (*Sandbox, error) {
 	if cfg.DropRate < 0 || cfg.DropRate > 1 {
 		return nil, fmt.Errorf("sandbox: drop rate %v outside [0,1]", cfg.DropRate)
+	}
+	if err := cfg.Faults.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.LinkTTL < 0 {
+		return nil, fmt.Errorf("sandbox: link TTL %v is negative", cfg.LinkTTL)
+	}
+	faults := cfg.Faults
+	if faults.DropRate == 0 {
+		faults.DropRate = cfg.DropRate
 	}
 	s := &Sandbox{
 		renderTime: cfg.RenderTime,
@@ -211,7 +327,9 @@ func New(cfg Config) (*Sandbox, error) {
 		hc:         cfg.HTTPClient,
 		wake:       make(chan struct{}, 1),
 		saveCh:     make(chan struct{}, 1),
-		dropRate:   cfg.DropRate,
+		faults:     faults,
+		linkTTL:    cfg.LinkTTL,
+		inflight:   map[string]bool{},
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		jobs:       map[string]*job{},
 		endpoints:  map[string]*endpoint{},
@@ -232,6 +350,8 @@ func New(cfg Config) (*Sandbox, error) {
 		s.hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.linkKey = make([]byte, 32)
+	_, _ = rand.Read(s.linkKey) // crypto/rand.Read never fails
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -273,17 +393,48 @@ func (s *Sandbox) Stats() Stats {
 	st := s.stats
 	st.CreatesByCallbackID = maps.Clone(s.stats.CreatesByCallbackID)
 	st.Jobs = make(map[string]string, len(s.jobs))
+	st.JobsByCallbackID = map[string]JobTruth{}
+	first := map[string]*job{}
+	batches := map[string]map[string]bool{}
 	for id, j := range s.jobs {
 		st.Jobs[id] = j.status(now)
+		if j.CallbackID == "" {
+			continue
+		}
+		t := st.JobsByCallbackID[j.CallbackID]
+		t.Jobs++
+		t.WebhooksAcked += j.Acked
+		st.JobsByCallbackID[j.CallbackID] = t
+		if f := first[j.CallbackID]; f == nil || j.CreatedAt.Before(f.CreatedAt) || (j.CreatedAt.Equal(f.CreatedAt) && j.ID < f.ID) {
+			first[j.CallbackID] = j
+		}
+		b := batches[j.CallbackID]
+		if b == nil {
+			b = map[string]bool{}
+			batches[j.CallbackID] = b
+		}
+		b[cmp.Or(j.Batch, j.ID)] = true
+	}
+	for cb, j := range first {
+		t := st.JobsByCallbackID[cb]
+		t.VideoID, t.Kind, t.Status, t.Stuck = j.ID, j.kind(), j.status(now), j.Stuck
+		t.OutputLanguage, t.Polled = j.Language, j.Polled
+		if j.Done && j.Fail {
+			t.FailureCode, t.FailureMessage = j.FailureCode, j.FailureMessage
+		}
+		t.Creates = len(batches[cb])
+		st.JobsByCallbackID[cb] = t
 	}
 	return st
 }
 
-// SetDropRate changes the fraction of deliveries dropped from now on; it is clamped to [0,1].
+// SetDropRate changes the fraction of deliveries dropped from now on; it is clamped to
+// [0,1]. It is Faults.DropRate, and leaves the other faults alone.
 func (s *Sandbox) SetDropRate(f float64) {
-	f = min(max(f, 0), 1)
 	s.mu.Lock()
-	s.dropRate = f
+	fs := s.faults
+	fs.DropRate = f
+	s.faults = fs.clamped()
 	s.mu.Unlock()
 }
 
@@ -324,7 +475,10 @@ func (s *Sandbox) loop() {
 func (s *Sandbox) fireLocked(it item, now time.Time) {
 	switch it.kind {
 	case itemJob:
-		if j := s.jobs[it.id]; j != nil {
+		if j := s.jobs[it.id]; j != nil && !now.Before(j.DueAt) {
+			// A stuck job gives its concurrency slot back at its nominal end, so that
+			// stuck renders cannot block a ConcurrencyLimit for ever.
+			s.releaseLocked(j)
 			s.finishLocked(j, now)
 		}
 	case itemDelivery:
@@ -362,15 +516,59 @@ func (s *Sandbox) finishLocked(j *job, now time.Time) {
 	}
 	j.Done = true
 	j.CompletedAt = j.DueAt
-	eventType := "avatar_video.success"
-	var data any
+	s.releaseLocked(j)
 	if j.Fail {
-		j.FailureCode = FailureCodeAvatarUnavailable
-		j.FailureMessage = fmt.Sprintf("avatar %q is unavailable (sandbox magic value)", j.AvatarID)
-		eventType = "avatar_video.fail"
-		data = failData{VideoID: j.ID, Msg: j.FailureMessage, CallbackID: j.CallbackID}
-	} else {
-		l := links(j.BaseURL, j)
+		s.stats.RendersFailed++
+		if j.FailureCode == "" && j.FailureMessage == "" {
+			// A job from an older state file, which only knew the magic avatar.
+			j.FailureCode = FailureCodeAvatarUnavailable
+			j.FailureMessage = fmt.Sprintf("avatar %q is unavailable (sandbox magic value)", j.AvatarID)
+		}
+	}
+	eventType, body := s.eventLocked(j, !j.Fail, now)
+	var contra []byte
+	if s.faults.ReorderRate > 0 {
+		_, contra = s.eventLocked(j, j.Fail, now)
+	}
+	s.log.Debug("sandbox job finished", zap.String("job_id", j.ID), zap.String("event_type", eventType))
+	for _, e := range s.endpointsInOrderLocked() {
+		if e.wants(eventType) {
+			s.enqueueLocked(&delivery{JobID: j.ID, EndpointID: e.ID, Body: body}, j, contra, now)
+		}
+	}
+	if j.CallbackURL != "" {
+		s.enqueueLocked(&delivery{JobID: j.ID, URL: j.CallbackURL, Body: body}, j, contra, now)
+	}
+	s.dirtyLocked()
+}
+
+// releaseLocked gives the job's concurrency slot back, once.
+func (s *Sandbox) releaseLocked(j *job) {
+	if !j.freed {
+		j.freed = true
+		s.rendering--
+	}
+}
+
+// eventLocked builds the webhook a job sends: its success event or its failure event.
+// Asked for the opposite of the truth, it builds the contradicting event of ReorderRate.
+func (s *Sandbox) eventLocked(j *job, success bool, now time.Time) (string, []byte) {
+	l := s.linksLocked(j.BaseURL, j, now)
+	var eventType string
+	var data any
+	msg := j.FailureMessage
+	if !j.Fail {
+		msg = "contradicting event (sandbox reorder fault)"
+	}
+	switch {
+	case j.kind() == JobKindTranslation && success:
+		eventType = heygen.EventVideoTranslateSuccess
+		data = translateSuccessData{ID: j.ID, URL: cmp.Or(l.video, l.audio), CallbackID: j.CallbackID, OutputLanguage: j.Language}
+	case j.kind() == JobKindTranslation:
+		eventType = heygen.EventVideoTranslateFail
+		data = translateFailData{ID: j.ID, Message: msg, CallbackID: j.CallbackID, OutputLanguage: j.Language}
+	case success:
+		eventType = heygen.EventAvatarVideoSuccess
 		data = successData{
 			VideoID:           j.ID,
 			URL:               l.video,
@@ -379,31 +577,89 @@ func (s *Sandbox) finishLocked(j *job, now time.Time) {
 			VideoSharePageURL: l.share,
 			FolderID:          j.FolderID,
 		}
+	default:
+		eventType = heygen.EventAvatarVideoFail
+		data = failData{VideoID: j.ID, Msg: msg, CallbackID: j.CallbackID}
 	}
-	body := mustJSON(eventBody{EventType: eventType, EventData: data})
-	s.log.Debug("sandbox job finished", zap.String("video_id", j.ID), zap.String("event_type", eventType))
-	for _, e := range s.endpointsInOrderLocked() {
-		if e.wants(eventType) {
-			s.enqueueLocked(&delivery{JobID: j.ID, EndpointID: e.ID, Body: body}, now)
+	return eventType, mustJSON(eventBody{EventType: eventType, EventData: data})
+}
+
+// enqueueLocked queues a new delivery of a job's real event, deciding its faults: drop,
+// late (held until a poll), delay, a contradicting follow-up, a duplicate.
+func (s *Sandbox) enqueueLocked(d *delivery, j *job, contra []byte, now time.Time) {
+	f := s.faults
+	if s.roll(f.DropRate) {
+		s.stats.DeliveriesDropped++
+		s.log.Debug("sandbox delivery dropped", zap.String("job_id", d.JobID), zap.Bool("callback_url", d.EndpointID == ""))
+		return
+	}
+	if contra != nil && s.roll(f.ReorderRate) {
+		d.FollowUp = contra
+		s.stats.DeliveriesReordered++
+	}
+	dup := s.roll(f.DuplicateRate)
+	d.NextAt = now
+	switch {
+	case s.roll(f.LateRate):
+		d.Held = true
+		s.stats.DeliveriesLate++
+	case s.roll(f.DelayRate):
+		d.NextAt = now.Add(time.Duration(1 + s.rng.Int64N(int64(s.delayMaxLocked()))))
+		s.stats.DeliveriesDelayed++
+	}
+	s.placeLocked(d, j, now)
+	if dup {
+		c := &delivery{JobID: d.JobID, EndpointID: d.EndpointID, URL: d.URL, Body: d.Body, NextAt: d.NextAt, Held: d.Held}
+		s.placeLocked(c, j, now)
+		s.stats.DeliveriesDuplicated++
+	}
+}
+
+// placeLocked stores a new delivery and puts it where its fields say: held on its job,
+// on the schedule, or ready now.
+func (s *Sandbox) placeLocked(d *delivery, j *job, now time.Time) {
+	d.ID = newID()
+	s.deliveries[d.ID] = d
+	switch {
+	case d.Held:
+		d.state = stateHeld
+		j.Held = append(j.Held, d.ID)
+	case d.NextAt.After(now):
+		d.state = stateWaiting
+		s.scheduleLocked(d.NextAt, itemDelivery, d.ID)
+	default:
+		s.readyLocked(d)
+	}
+}
+
+// lateGap is how long after the poll that saw a job terminal its held deliveries go, so
+// that they arrive after the poll's answer.
+const lateGap = 50 * time.Millisecond
+
+// observeLocked is a status read of j: it ends j if due and, the first time a read sees
+// j terminal, releases the deliveries LateRate held.
+func (s *Sandbox) observeLocked(j *job, now time.Time) {
+	s.finishLocked(j, now)
+	if !j.Done || j.Polled {
+		return
+	}
+	j.Polled = true
+	for _, id := range j.Held {
+		if d := s.deliveries[id]; d != nil && d.state == stateHeld {
+			d.Held = false
+			d.state = stateWaiting
+			d.NextAt = now.Add(lateGap)
+			s.scheduleLocked(d.NextAt, itemDelivery, d.ID)
 		}
 	}
-	if j.CallbackURL != "" {
-		s.enqueueLocked(&delivery{JobID: j.ID, URL: j.CallbackURL, Body: body}, now)
-	}
+	j.Held = nil
 	s.dirtyLocked()
 }
 
-// enqueueLocked drops a new delivery by DropRate or makes it ready at once.
-func (s *Sandbox) enqueueLocked(d *delivery, now time.Time) {
-	if s.dropRate > 0 && s.rng.Float64() < s.dropRate {
-		s.stats.DeliveriesDropped++
-		s.log.Debug("sandbox delivery dropped", zap.String("video_id", d.JobID), zap.Bool("callback_url", d.EndpointID == ""))
-		return
-	}
-	d.ID = newID()
-	d.NextAt = now
-	s.deliveries[d.ID] = d
-	s.readyLocked(d)
+// roll draws a fault decision with probability p. It draws nothing when p is 0, so a
+// seeded run's decisions do not shift when an unrelated fault is off.
+func (s *Sandbox) roll(p float64) bool {
+	return p > 0 && s.rng.Float64() < p
 }
 
 // dirtyLocked asks the saver to write the state file soon.

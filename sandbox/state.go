@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ type stateFile struct {
 	Endpoints   []*endpoint           `json:"endpoints"`
 	Idempotency map[string]*idemEntry `json:"idempotency"`
 	Deliveries  []*delivery           `json:"deliveries"`
+	LinkKey     string                `json:"link_key,omitempty"` // hex; signs file links
 }
 
 // load reads StatePath, if set and present, and puts unfinished work back on the schedule.
@@ -54,22 +56,37 @@ func (s *Sandbox) load() error {
 	if s.stats.CreatesByCallbackID == nil {
 		s.stats.CreatesByCallbackID = map[string]int{}
 	}
+	if k, err := hex.DecodeString(st.LinkKey); err == nil && len(k) > 0 {
+		s.linkKey = k
+	}
+	now := time.Now()
 	for _, j := range st.Jobs {
 		s.jobs[j.ID] = j
-		if !j.Done && !j.Stuck {
+		// A job holds a concurrency slot until it ends, or, when stuck, until its due time.
+		if !j.Done && now.Before(j.DueAt) {
+			s.rendering++
+		} else {
+			j.freed = true
+		}
+		if !j.Done && (!j.Stuck || now.Before(j.DueAt)) {
 			s.scheduleLocked(j.DueAt, itemJob, j.ID)
 		}
 	}
 	for _, e := range st.Endpoints {
 		s.endpoints[e.ID] = e
 	}
-	now := time.Now()
 	for k, e := range st.Idempotency {
 		if now.Sub(e.At) < idempotencyTTL {
 			s.idem[k] = e
 		}
 	}
 	for _, d := range st.Deliveries {
+		if d.Held {
+			// Still waiting for a poll of its job (LateRate); the job lists it in Held.
+			d.state = stateHeld
+			s.deliveries[d.ID] = d
+			continue
+		}
 		// A restart retries at once: the pause while the sandbox was down is backoff enough.
 		d.state = stateWaiting
 		if d.NextAt.After(now) {
@@ -144,11 +161,14 @@ func (s *Sandbox) snapshot() ([]byte, error) {
 		Endpoints:   make([]*endpoint, 0, len(s.endpoints)),
 		Idempotency: maps.Clone(s.idem),
 		Deliveries:  make([]*delivery, 0, len(s.deliveries)),
+		LinkKey:     hex.EncodeToString(s.linkKey),
 	}
 	st.Stats.CreatesByCallbackID = maps.Clone(s.stats.CreatesByCallbackID)
 	jobs := make([]job, 0, len(s.jobs))
 	for _, j := range s.jobs {
-		jobs = append(jobs, *j)
+		c := *j
+		c.Held = slices.Clone(j.Held) // appended to in place
+		jobs = append(jobs, c)
 	}
 	for _, e := range s.endpointsInOrderLocked() {
 		c := *e

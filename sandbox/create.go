@@ -1,0 +1,623 @@
+package sandbox
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+)
+
+// Limits of the legacy and translation bodies.
+const (
+	maxVideoInputs = 50
+)
+
+// jobSpec is one job a validated create body asks for.
+type jobSpec struct {
+	Kind, Type, AvatarID, TemplateID, Title, FolderID, OutputFormat string
+	CallbackID, CallbackURL, Script, Language, SourceURL            string
+	AudioOnly, Fail, Stuck                                          bool
+	FailureCode, FailureMessage                                     string
+}
+
+// createRoute is what differs between the create endpoints.
+type createRoute struct {
+	// scope prefixes the Idempotency-Key in memory, so that the same key on two routes
+	// makes two jobs. /v3/videos has none, which keeps older state files valid.
+	scope  string
+	legacy bool                  // answers and errors in the v2 envelope
+	answer func(jobs []*job) any // the success body
+	parse  func(map[string]any) ([]jobSpec, *apiError)
+}
+
+func (rt createRoute) writeError(w http.ResponseWriter, e *apiError) {
+	if rt.legacy {
+		writeLegacyError(w, e)
+		return
+	}
+	writeError(w, e)
+}
+
+func (s *Sandbox) createVideo(w http.ResponseWriter, r *http.Request) {
+	s.handleCreate(w, r, createRoute{
+		parse: func(b map[string]any) ([]jobSpec, *apiError) {
+			sp, aerr := validateCreate(b)
+			if aerr != nil {
+				return nil, aerr
+			}
+			js := jobSpec{
+				Kind: JobKindVideo, Type: sp.Type, AvatarID: sp.AvatarID, Title: sp.Title, FolderID: sp.FolderID,
+				OutputFormat: sp.OutputFormat, CallbackID: sp.CallbackID, CallbackURL: sp.CallbackURL, Script: sp.Script,
+			}
+			magicAvatar(&js, sp.AvatarID)
+			return []jobSpec{js}, nil
+		},
+		answer: func(jobs []*job) any {
+			return map[string]any{"data": map[string]any{"video_id": jobs[0].ID, "status": "pending", "output_format": jobs[0].OutputFormat}}
+		},
+	})
+}
+
+func (s *Sandbox) createTemplateVideo(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.handleCreate(w, r, createRoute{
+		scope: "template\x00",
+		parse: func(b map[string]any) ([]jobSpec, *apiError) { return validateTemplate(id, b) },
+		answer: func(jobs []*job) any {
+			return map[string]any{"data": map[string]any{"video_id": jobs[0].ID}}
+		},
+	})
+}
+
+func (s *Sandbox) createLegacyVideo(w http.ResponseWriter, r *http.Request) {
+	s.handleCreate(w, r, createRoute{
+		scope:  "legacy\x00",
+		legacy: true,
+		parse:  validateLegacy,
+		answer: func(jobs []*job) any {
+			return map[string]any{"error": nil, "data": map[string]any{"video_id": jobs[0].ID}}
+		},
+	})
+}
+
+func (s *Sandbox) createTranslation(w http.ResponseWriter, r *http.Request) {
+	s.handleCreate(w, r, createRoute{
+		scope: "translation\x00",
+		parse: validateTranslation,
+		answer: func(jobs []*job) any {
+			ids := make([]string, len(jobs))
+			for i, j := range jobs {
+				ids[i] = j.ID
+			}
+			return map[string]any{"data": map[string]any{"video_translation_ids": ids}}
+		},
+	})
+}
+
+// handleCreate is every create route: count, validate, refuse by fault or in-flight key,
+// create or replay, then answer or (AmbiguousCreateRate) hang up.
+func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt createRoute) {
+	s.mu.Lock()
+	s.stats.CreateRequests++
+	s.dirtyLocked()
+	s.mu.Unlock()
+
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdemKeyLen {
+		rt.writeError(w, invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters", maxIdemKeyLen))
+		return
+	}
+	body, aerr := readObject(w, r)
+	if aerr != nil {
+		rt.writeError(w, aerr)
+		return
+	}
+	specs, aerr := rt.parse(body)
+	if aerr != nil {
+		rt.writeError(w, aerr)
+		return
+	}
+	res := s.createJobs(rt, specs, key, s.baseURL(r))
+	switch {
+	case res.err != nil:
+		rt.writeError(w, res.err)
+	case res.ambiguous:
+		hangUp(w)
+	default:
+		if res.replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		writeRaw(w, http.StatusOK, res.body)
+	}
+}
+
+// createResult is the outcome of createJobs.
+type createResult struct {
+	body      []byte
+	replayed  bool
+	ambiguous bool // the job exists (or existed), but the caller gets no answer
+	err       *apiError
+}
+
+// createJobs creates the jobs of one create call, or replays the answer remembered under
+// key. The replay check and the create share one critical section, so two concurrent
+// requests with the same key cannot both create; the in-flight mark makes the second of
+// two overlapping requests a 409, as HeyGen documents.
+func (s *Sandbox) createJobs(rt createRoute, specs []jobSpec, key, base string) createResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return createResult{err: &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable", message: errClosed.Error()}}
+	}
+	idemKey := rt.scope + key
+	if key != "" {
+		if s.inflight[idemKey] {
+			s.stats.IdempotencyConflicts++
+			return createResult{err: &apiError{status: http.StatusConflict, code: "request_in_progress", message: "a request with this Idempotency-Key is in progress"}}
+		}
+		s.inflight[idemKey] = true
+		defer delete(s.inflight, idemKey)
+	}
+	f := s.faults
+	if s.roll(f.RateLimitRate) {
+		s.stats.RateLimited++
+		return createResult{err: &apiError{status: http.StatusTooManyRequests, code: "rate_limit_exceeded", message: "too many requests (sandbox fault)", retryAfter: s.retryAfterLocked()}}
+	}
+	if s.roll(f.ServerErrorRate) {
+		s.stats.ServerErrors++
+		return createResult{err: &apiError{status: http.StatusInternalServerError, code: "internal_error", message: "internal error (sandbox fault)"}}
+	}
+	ambiguous := s.roll(f.AmbiguousCreateRate)
+	if ambiguous {
+		s.stats.AmbiguousCreates++
+	}
+	now := time.Now()
+	if key != "" {
+		if e := s.idem[idemKey]; e != nil && now.Sub(e.At) < idempotencyTTL {
+			s.stats.IdempotentReplays++
+			return createResult{body: e.Body, replayed: true, ambiguous: ambiguous}
+		}
+	}
+	if f.ConcurrencyLimit > 0 && s.rendering >= f.ConcurrencyLimit {
+		s.stats.RateLimited++
+		s.stats.ConcurrencyLimited++
+		// Creates that 429 are not remembered under their key, so a retry goes through.
+		return createResult{err: &apiError{
+			status: http.StatusTooManyRequests, code: "rate_limit_exceeded", retryAfter: s.retryAfterLocked(),
+			message: fmt.Sprintf("%d jobs in flight, the plan allows %d", s.rendering, f.ConcurrencyLimit),
+		}}
+	}
+	jobs := make([]*job, 0, len(specs))
+	for _, sp := range specs {
+		j := s.newJobLocked(sp, base, now)
+		if len(jobs) > 0 {
+			j.Batch = jobs[0].ID
+		}
+		jobs = append(jobs, j)
+	}
+	jobs[0].Batch = jobs[0].ID
+	body := mustJSON(rt.answer(jobs))
+	if key != "" {
+		s.idem[idemKey] = &idemEntry{At: now, Status: http.StatusOK, Body: body}
+	}
+	s.dirtyLocked()
+	return createResult{body: body, ambiguous: ambiguous}
+}
+
+// newJobLocked makes and schedules one job, deciding its render faults.
+func (s *Sandbox) newJobLocked(sp jobSpec, base string, now time.Time) *job {
+	j := &job{
+		ID:             newID(),
+		Kind:           sp.Kind,
+		Type:           sp.Type,
+		AvatarID:       sp.AvatarID,
+		TemplateID:     sp.TemplateID,
+		Language:       sp.Language,
+		SourceURL:      sp.SourceURL,
+		AudioOnly:      sp.AudioOnly,
+		Title:          sp.Title,
+		FolderID:       sp.FolderID,
+		OutputFormat:   cmp.Or(sp.OutputFormat, "mp4"),
+		CallbackID:     sp.CallbackID,
+		CallbackURL:    sp.CallbackURL,
+		BaseURL:        base,
+		CreatedAt:      now,
+		ProcessingAt:   now.Add(s.renderTime / 4),
+		DueAt:          now.Add(s.renderTime + s.renderTailLocked()),
+		Fail:           sp.Fail,
+		Stuck:          sp.Stuck,
+		FailureCode:    sp.FailureCode,
+		FailureMessage: sp.FailureMessage,
+	}
+	if !j.Fail && !j.Stuck {
+		switch {
+		case s.roll(s.faults.StuckRate):
+			j.Stuck = true
+		case s.roll(s.faults.FailRate):
+			j.Fail = true
+			j.FailureCode = FailureCodeRenderFailed
+			j.FailureMessage = "render failed (sandbox fault)"
+		}
+	}
+	if j.Stuck {
+		s.stats.RendersStuck++
+	}
+	j.Duration = videoDuration(j.ID, sp.Script)
+	s.jobs[j.ID] = j
+	s.rendering++
+	// Stuck jobs are scheduled too: at their due time they give their slot back.
+	s.scheduleLocked(j.DueAt, itemJob, j.ID)
+	s.stats.Creates++
+	s.stats.CreatesByCallbackID[j.CallbackID]++
+	s.log.Debug("sandbox job created", zap.String("job_id", j.ID), zap.String("kind", j.Kind), zap.String("callback_id", j.CallbackID))
+	return j
+}
+
+// magicAvatar applies the magic avatar IDs to a spec.
+func magicAvatar(sp *jobSpec, avatarID string) {
+	switch avatarID {
+	case MagicAvatarFail:
+		sp.Fail = true
+		sp.FailureCode = FailureCodeAvatarUnavailable
+		sp.FailureMessage = fmt.Sprintf("avatar %q is unavailable (sandbox magic value)", avatarID)
+	case MagicAvatarStuck:
+		sp.Stuck = true
+	}
+}
+
+// hangUp closes the connection without an answer: the ambiguous create. A writer that
+// cannot be hijacked (HTTP/2) is aborted instead, which resets the stream.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// fields reads typed members of a JSON object, remembering the first error. Names in
+// errors carry prefix, for example "video_inputs[0].voice.".
+type fields struct {
+	m      map[string]any
+	prefix string
+	err    *apiError
+}
+
+func (f *fields) get(name string) (any, bool) {
+	if f.err != nil || f.m == nil {
+		return nil, false
+	}
+	v, ok := f.m[name]
+	if !ok || v == nil {
+		return nil, false
+	}
+	return v, true
+}
+
+func (f *fields) str(name string) string {
+	v, ok := f.get(name)
+	if !ok {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		f.err = invalid(f.prefix+name, "%s%s must be a string", f.prefix, name)
+	}
+	return s
+}
+
+func (f *fields) boolean(name string) bool {
+	v, ok := f.get(name)
+	if !ok {
+		return false
+	}
+	b, ok := v.(bool)
+	if !ok {
+		f.err = invalid(f.prefix+name, "%s%s must be a boolean", f.prefix, name)
+	}
+	return b
+}
+
+func (f *fields) object(name string) map[string]any {
+	v, ok := f.get(name)
+	if !ok {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		f.err = invalid(f.prefix+name, "%s%s must be an object", f.prefix, name)
+	}
+	return m
+}
+
+func (f *fields) array(name string) ([]any, bool) {
+	v, ok := f.get(name)
+	if !ok {
+		return nil, false
+	}
+	a, ok := v.([]any)
+	if !ok {
+		f.err = invalid(f.prefix+name, "%s%s must be an array", f.prefix, name)
+	}
+	return a, ok
+}
+
+// positiveInt reads an optional whole number above 0.
+func (f *fields) positiveInt(name string) {
+	v, ok := f.get(name)
+	if !ok {
+		return
+	}
+	n, ok := v.(float64)
+	if !ok || n < 1 || n != math.Trunc(n) || n > 1<<20 {
+		f.err = invalid(f.prefix+name, "%s%s must be a positive whole number", f.prefix, name)
+	}
+}
+
+// dimension checks an optional {width, height}.
+func (f *fields) dimension(name string) {
+	d := f.object(name)
+	if d == nil || f.err != nil {
+		return
+	}
+	sub := fields{m: d, prefix: f.prefix + name + "."}
+	for _, k := range []string{"width", "height"} {
+		if _, ok := d[k]; !ok {
+			f.err = invalid(sub.prefix+k, "%s%s is required", sub.prefix, k)
+			return
+		}
+		sub.positiveInt(k)
+	}
+	f.err = sub.err
+}
+
+// callback reads callback_id and a valid callback_url.
+func (f *fields) callback(sp *jobSpec) {
+	sp.CallbackID = f.str("callback_id")
+	sp.CallbackURL = f.str("callback_url")
+	if f.err == nil && sp.CallbackURL != "" {
+		if err := checkHTTPURL(sp.CallbackURL); err != nil {
+			f.err = invalid("callback_url", "callback_url %v", err)
+		}
+	}
+}
+
+// validateTemplate checks POST /v3/templates/{id}. The sandbox knows no templates: any ID
+// renders, except the magic ones.
+func validateTemplate(id string, b map[string]any) ([]jobSpec, *apiError) {
+	if strings.TrimSpace(id) == "" {
+		return nil, invalid("template_id", "template_id is required")
+	}
+	if id == MagicTemplateMissing {
+		return nil, notFound("template " + id)
+	}
+	f := fields{m: b}
+	sp := jobSpec{Kind: JobKindTemplate, TemplateID: id, Type: "template"}
+	f.object("variables")
+	sp.Title = f.str("title")
+	sp.FolderID = f.str("folder_id")
+	f.boolean("caption")
+	f.boolean("include_gif")
+	f.boolean("test")
+	f.dimension("dimension")
+	f.callback(&sp)
+	if f.err != nil {
+		return nil, f.err
+	}
+	switch id {
+	case MagicTemplateFail:
+		sp.Fail = true
+		sp.FailureCode = FailureCodeRenderFailed
+		sp.FailureMessage = fmt.Sprintf("template %q failed to render (sandbox magic value)", id)
+	case MagicTemplateStuck:
+		sp.Stuck = true
+	}
+	return []jobSpec{sp}, nil
+}
+
+// validateLegacy checks POST /v2/video/generate: 1 to 50 video_inputs, each with a
+// character and a voice, plus the optional top-level fields.
+func validateLegacy(b map[string]any) ([]jobSpec, *apiError) {
+	f := fields{m: b}
+	sp := jobSpec{Kind: JobKindLegacy, Type: "legacy"}
+	inputs, ok := f.array("video_inputs")
+	switch {
+	case f.err != nil:
+		return nil, f.err
+	case !ok || len(inputs) == 0:
+		return nil, invalid("video_inputs", "video_inputs is required: 1 to %d scenes", maxVideoInputs)
+	case len(inputs) > maxVideoInputs:
+		return nil, invalid("video_inputs", "%d video_inputs, at most %d", len(inputs), maxVideoInputs)
+	}
+	var script strings.Builder
+	for i, in := range inputs {
+		prefix := fmt.Sprintf("video_inputs[%d].", i)
+		scene, ok := in.(map[string]any)
+		if !ok {
+			return nil, invalid(strings.TrimSuffix(prefix, "."), "%s must be an object", strings.TrimSuffix(prefix, "."))
+		}
+		text, avatarID, aerr := validateScene(scene, prefix)
+		if aerr != nil {
+			return nil, aerr
+		}
+		script.WriteString(text)
+		if sp.AvatarID == "" || avatarID == MagicAvatarFail || avatarID == MagicAvatarStuck {
+			sp.AvatarID = avatarID
+		}
+	}
+	sp.Title = f.str("title")
+	sp.FolderID = f.str("folder_id")
+	f.boolean("caption")
+	f.boolean("test")
+	f.dimension("dimension")
+	f.callback(&sp)
+	if f.err != nil {
+		return nil, f.err
+	}
+	sp.Script = script.String()
+	magicAvatar(&sp, sp.AvatarID)
+	return []jobSpec{sp}, nil
+}
+
+// validateScene checks one video_inputs item and returns its spoken text and avatar.
+func validateScene(scene map[string]any, prefix string) (text, avatarID string, _ *apiError) {
+	f := fields{m: scene, prefix: prefix}
+	ch := f.object("character")
+	voice := f.object("voice")
+	f.object("background")
+	switch {
+	case f.err != nil:
+		return "", "", f.err
+	case ch == nil:
+		return "", "", invalid(prefix+"character", "%scharacter is required", prefix)
+	case voice == nil:
+		return "", "", invalid(prefix+"voice", "%svoice is required", prefix)
+	}
+	c := fields{m: ch, prefix: prefix + "character."}
+	switch typ := c.str("type"); typ {
+	case "avatar":
+		if avatarID = c.str("avatar_id"); avatarID == "" && c.err == nil {
+			c.err = invalid(c.prefix+"avatar_id", "%savatar_id is required", c.prefix)
+		}
+		c.str("avatar_style")
+	case "talking_photo":
+		if c.str("talking_photo_id") == "" && c.err == nil {
+			c.err = invalid(c.prefix+"talking_photo_id", "%stalking_photo_id is required", c.prefix)
+		}
+	default:
+		if c.err == nil {
+			c.err = invalid(c.prefix+"type", "%stype must be avatar or talking_photo", c.prefix)
+		}
+	}
+	if c.err != nil {
+		return "", "", c.err
+	}
+	v := fields{m: voice, prefix: prefix + "voice."}
+	switch typ := v.str("type"); typ {
+	case "text":
+		text = v.str("input_text")
+		switch {
+		case v.err != nil:
+		case v.str("voice_id") == "" && v.err == nil:
+			v.err = invalid(v.prefix+"voice_id", "%svoice_id is required", v.prefix)
+		case strings.TrimSpace(text) == "":
+			v.err = invalid(v.prefix+"input_text", "%sinput_text is required", v.prefix)
+		case utf8.RuneCountInString(text) > maxScriptChars:
+			v.err = invalid(v.prefix+"input_text", "%sinput_text is %d characters, at most %d", v.prefix, utf8.RuneCountInString(text), maxScriptChars)
+		}
+	case "audio":
+		if v.str("audio_url") == "" && v.str("audio_asset_id") == "" && v.err == nil {
+			v.err = invalid(v.prefix+"audio_url", "%saudio_url or audio_asset_id is required", v.prefix)
+		}
+	case "silence":
+	default:
+		if v.err == nil {
+			v.err = invalid(v.prefix+"type", "%stype must be text, audio or silence", v.prefix)
+		}
+	}
+	if v.err != nil {
+		return "", "", v.err
+	}
+	return text, avatarID, nil
+}
+
+// TranslationLanguages returns the output languages GET /v3/video-translations/languages
+// lists, in its order. MagicLanguageFail is accepted too, though not listed.
+func TranslationLanguages() []string {
+	return []string{
+		"English", "Spanish (Spain)", "Spanish (Mexico)", "French", "German", "Italian",
+		"Portuguese (Brazil)", "Portuguese (Portugal)", "Dutch", "Polish", "Swedish", "Turkish",
+		"Russian", "Ukrainian", "Arabic", "Hindi", "Indonesian", "Vietnamese", "Thai",
+		"Japanese", "Korean", "Chinese (Mandarin, Simplified)", "Chinese (Cantonese, Traditional)",
+	}
+}
+
+// validateTranslation checks POST /v3/video-translations and makes one job per output
+// language, all sharing the body's callback_id.
+func validateTranslation(b map[string]any) ([]jobSpec, *apiError) {
+	f := fields{m: b}
+	base := jobSpec{Kind: JobKindTranslation, Type: "translation"}
+	video := f.object("video")
+	langs, hasLangs := f.array("output_languages")
+	mode := f.str("mode")
+	base.Title = f.str("title")
+	base.FolderID = f.str("folder_id")
+	f.boolean("enable_caption")
+	base.AudioOnly = f.boolean("translate_audio_only")
+	f.positiveInt("speaker_num")
+	f.callback(&base)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if video == nil {
+		return nil, invalid("video", "video is required: {type: url, url} or {type: asset_id, asset_id}")
+	}
+	v := fields{m: video, prefix: "video."}
+	typ, u, asset := v.str("type"), v.str("url"), v.str("asset_id")
+	if v.err != nil {
+		return nil, v.err
+	}
+	if typ == "" { // tolerated: the member present says which
+		typ = "asset_id"
+		if u != "" {
+			typ = "url"
+		}
+	}
+	switch typ {
+	case "url":
+		if u == "" {
+			return nil, invalid("video.url", "video.url is required")
+		}
+		if err := checkHTTPURL(u); err != nil {
+			return nil, invalid("video.url", "video.url %v", err)
+		}
+		base.SourceURL = u
+	case "asset_id":
+		if asset == "" {
+			return nil, invalid("video.asset_id", "video.url or video.asset_id is required")
+		}
+		base.SourceURL = "asset:" + asset
+	default:
+		return nil, invalid("video.type", "video.type must be url or asset_id")
+	}
+	switch mode {
+	case "", "speed", "precision":
+	default:
+		return nil, invalid("mode", "mode must be speed or precision")
+	}
+	if !hasLangs || len(langs) == 0 {
+		return nil, invalid("output_languages", "output_languages is required: at least one language")
+	}
+	known := TranslationLanguages()
+	var specs []jobSpec
+	seen := map[string]bool{}
+	for i, l := range langs {
+		name, ok := l.(string)
+		param := fmt.Sprintf("output_languages[%d]", i)
+		switch {
+		case !ok || strings.TrimSpace(name) == "":
+			return nil, invalid(param, "%s must be a language name", param)
+		case seen[name]:
+			return nil, invalid(param, "%s: %q appears twice", param, name)
+		case name != MagicLanguageFail && !slices.Contains(known, name):
+			return nil, invalid(param, "%s: unsupported language %q; see GET /v3/video-translations/languages", param, name)
+		}
+		seen[name] = true
+		sp := base
+		sp.Language = name
+		if name == MagicLanguageFail {
+			sp.Fail = true
+			sp.FailureMessage = fmt.Sprintf("output language %q could not be synthesised (sandbox magic value)", name)
+		}
+		specs = append(specs, sp)
+	}
+	return specs, nil
+}

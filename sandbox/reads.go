@@ -1,0 +1,269 @@
+package sandbox
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Legacy v1 answers.
+const (
+	legacyCodeOK = 100
+	// maxListPage is the largest (and default) page of GET /v3/videos.
+	maxListPage = 100
+)
+
+// LegacyErrorCode is the integer error.code GET /v1/video_status.get gives for a failure
+// code: 40001 for FailureCodeAvatarUnavailable, 50001 for anything else.
+func LegacyErrorCode(failureCode string) int {
+	if failureCode == FailureCodeAvatarUnavailable {
+		return 40001
+	}
+	return 50001
+}
+
+// legacyView is GET /v1/video_status.get's data.
+type legacyView struct {
+	ID           string       `json:"id"`
+	Status       string       `json:"status"`
+	VideoURL     string       `json:"video_url,omitempty"`
+	ThumbnailURL string       `json:"thumbnail_url,omitempty"`
+	GIFURL       string       `json:"gif_url,omitempty"`
+	CaptionURL   string       `json:"caption_url,omitempty"`
+	Duration     float64      `json:"duration,omitempty"`
+	CallbackID   string       `json:"callback_id,omitempty"`
+	CreatedAt    int64        `json:"created_at"`
+	Error        *legacyError `json:"error"`
+}
+
+type legacyError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Detail  string `json:"detail"`
+}
+
+// writeV1 answers in the v1 envelope {"code","data","message"}.
+func writeV1(w http.ResponseWriter, status, code int, data any, message string) {
+	writeJSON(w, status, map[string]any{"code": code, "data": data, "message": message})
+}
+
+// legacyStatus is GET /v1/video_status.get. It answers for videos of every generation
+// (HeyGen may not), and spells the first quarter of a render "waiting".
+func (s *Sandbox) legacyStatus(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimSpace(r.URL.Query().Get("video_id"))
+	base := s.baseURL(r)
+	s.mu.Lock()
+	s.stats.LegacyStatusCalls++
+	s.stats.Polls++
+	s.dirtyLocked()
+	var j *job
+	if id != "" {
+		j = s.videoLocked(id)
+	}
+	if j == nil {
+		s.mu.Unlock()
+		if id == "" {
+			writeV1(w, http.StatusBadRequest, 400, nil, "video_id is required")
+			return
+		}
+		writeV1(w, http.StatusNotFound, 404, nil, "video "+id+" not found")
+		return
+	}
+	now := time.Now()
+	s.observeLocked(j, now)
+	v := legacyView{ID: j.ID, Status: j.status(now), CallbackID: j.CallbackID, CreatedAt: j.CreatedAt.Unix()}
+	switch v.Status {
+	case "pending":
+		v.Status = "waiting"
+	case "completed":
+		l := s.linksLocked(base, j, now)
+		v.VideoURL, v.ThumbnailURL, v.GIFURL, v.CaptionURL = l.video, l.thumbnail, l.gif, l.srt
+		v.Duration = j.Duration
+	case "failed":
+		v.Error = &legacyError{Code: LegacyErrorCode(j.FailureCode), Message: j.FailureMessage, Detail: j.FailureCode}
+	}
+	s.mu.Unlock()
+	writeV1(w, http.StatusOK, legacyCodeOK, v, "Success")
+}
+
+// translationView is GET /v3/video-translations/{id}'s data.
+type translationView struct {
+	ID             string  `json:"id"`
+	Status         string  `json:"status"`
+	OutputLanguage string  `json:"output_language"`
+	Title          string  `json:"title,omitempty"`
+	VideoURL       string  `json:"video_url,omitempty"`
+	AudioURL       string  `json:"audio_url,omitempty"`
+	SRTCaptionURL  string  `json:"srt_caption_url,omitempty"`
+	VTTCaptionURL  string  `json:"vtt_caption_url,omitempty"`
+	FailureMessage string  `json:"failure_message,omitempty"`
+	CallbackID     string  `json:"callback_id,omitempty"`
+	Duration       float64 `json:"duration,omitempty"`
+	CreatedAt      int64   `json:"created_at"`
+	CompletedAt    int64   `json:"completed_at,omitempty"`
+}
+
+// translationLocked returns the translation job id, nil for an unknown ID or a video.
+func (s *Sandbox) translationLocked(id string) *job {
+	if j := s.jobs[id]; j != nil && j.kind() == JobKindTranslation {
+		return j
+	}
+	return nil
+}
+
+// translationStatus is a translation's status in its API's spelling.
+func translationStatus(j *job, now time.Time) string {
+	st := j.status(now)
+	if st == "processing" {
+		return "running"
+	}
+	return st
+}
+
+func (s *Sandbox) getTranslation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	base := s.baseURL(r)
+	s.mu.Lock()
+	s.stats.TranslationStatusCalls++
+	s.stats.Polls++
+	s.dirtyLocked()
+	j := s.translationLocked(id)
+	if j == nil {
+		s.mu.Unlock()
+		writeError(w, notFound("video translation "+id))
+		return
+	}
+	now := time.Now()
+	s.observeLocked(j, now)
+	v := translationView{
+		ID: j.ID, Status: translationStatus(j, now), OutputLanguage: j.Language, Title: j.Title,
+		CallbackID: j.CallbackID, CreatedAt: j.CreatedAt.Unix(),
+	}
+	switch v.Status {
+	case "completed":
+		l := s.linksLocked(base, j, now)
+		v.VideoURL, v.AudioURL, v.SRTCaptionURL, v.VTTCaptionURL = l.video, l.audio, l.srt, l.vtt
+		v.Duration = j.Duration
+		v.CompletedAt = j.CompletedAt.Unix()
+	case "failed":
+		v.FailureMessage = j.FailureMessage
+		v.CompletedAt = j.CompletedAt.Unix()
+	}
+	s.mu.Unlock()
+	writeData(w, v)
+}
+
+// translationStatuses is GET /v3/video-translations/statuses: each row carries its
+// translation ID as video_id, as HeyGen documents.
+func (s *Sandbox) translationStatuses(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.TranslationBulkStatusCalls++
+	s.stats.Polls++
+	s.dirtyLocked()
+	s.mu.Unlock()
+	ids, aerr := idList(r, "video_translation_ids")
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	out := make([]statusEntry, 0, len(ids))
+	s.mu.Lock()
+	now := time.Now()
+	for _, id := range ids {
+		j := s.translationLocked(id)
+		if j == nil {
+			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: "video translation not found"})
+			continue
+		}
+		s.observeLocked(j, now)
+		e := statusEntry{VideoID: id, Status: translationStatus(j, now)}
+		if e.Status == "failed" {
+			e.Error = j.FailureMessage
+		}
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": out, "has_more": false})
+}
+
+func (s *Sandbox) translationLanguages(w http.ResponseWriter, _ *http.Request) {
+	writeData(w, map[string]any{"languages": TranslationLanguages()})
+}
+
+// listVideos is GET /v3/videos?title=&folder_id=&limit=&token=: videos of every
+// generation, newest first, title matched as a case-insensitive substring. The token is
+// the position of the last row ("<unix nanos>.<id>"), so pages stay stable while jobs
+// are created.
+func (s *Sandbox) listVideos(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := maxListPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListPage {
+			writeError(w, invalid("limit", "limit must be 1 to %d", maxListPage))
+			return
+		}
+		limit = n
+	}
+	var afterNanos int64
+	var afterID string
+	token := q.Get("token")
+	if token != "" {
+		ns, id, ok := strings.Cut(token, ".")
+		n, err := strconv.ParseInt(ns, 10, 64)
+		if !ok || err != nil || id == "" {
+			writeError(w, invalid("token", "token is not one this API returned"))
+			return
+		}
+		afterNanos, afterID = n, id
+	}
+	title := strings.ToLower(q.Get("title"))
+	folder := q.Get("folder_id")
+	base := s.baseURL(r)
+
+	s.mu.Lock()
+	s.stats.ListCalls++
+	s.dirtyLocked()
+	var match []*job
+	for _, j := range s.jobs {
+		if j.kind() == JobKindTranslation || (folder != "" && j.FolderID != folder) ||
+			(title != "" && !strings.Contains(strings.ToLower(j.Title), title)) {
+			continue
+		}
+		match = append(match, j)
+	}
+	// Newest first; the ID breaks ties.
+	slices.SortFunc(match, func(a, b *job) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	page := make([]videoView, 0, min(limit, len(match)))
+	hasMore := false
+	next := ""
+	now := time.Now()
+	for _, j := range match {
+		if token != "" {
+			n := j.CreatedAt.UnixNano()
+			if n > afterNanos || (n == afterNanos && j.ID >= afterID) {
+				continue // at or before the last row of the previous page
+			}
+		}
+		if len(page) == limit {
+			hasMore = true
+			break
+		}
+		s.finishLocked(j, now)
+		page = append(page, s.videoViewLocked(j, base, now))
+		next = strconv.FormatInt(j.CreatedAt.UnixNano(), 10) + "." + j.ID
+	}
+	s.mu.Unlock()
+	resp := map[string]any{"data": page, "has_more": hasMore}
+	if hasMore {
+		resp["next_token"] = next
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
