@@ -1,5 +1,6 @@
 // Package activities holds reelflow's Temporal activities: the only code that talks to
-// HeyGen. Activities are methods on Activities, whose dependencies come in through New.
+// HeyGen, to file hosts and buckets, and to the user's notification endpoint.
+// Activities are methods on Activities, whose dependencies come in through New.
 //
 // Rules of the package:
 //   - Every activity takes one Input struct and returns one Result struct, both with
@@ -7,36 +8,91 @@
 //   - Every HeyGen error leaves an activity as a temporal.ApplicationError whose type is a
 //     heygen.ErrorKind name, so that retry policies decide by type: permanent errors are
 //     non-retryable, and a 429 carries HeyGen's Retry-After as the next retry delay.
-//   - Messages never contain API keys or signatures.
+//   - Messages never contain API keys, secrets or signatures.
 package activities
 
 import (
 	"context"
+	"net/http"
+	"os"
+	"time"
+
+	"gocloud.dev/blob"
 
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// HeyGen is the part of *heygen.Client the activities use.
+// HeyGen is the part of *heygen.Client the activities use: a create call and a status
+// call for each job kind.
 type HeyGen interface {
 	CreateVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
 	GetVideo(ctx context.Context, videoID string) (heygen.Video, error)
+	CreateTemplateVideo(ctx context.Context, templateID string, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
+	CreateLegacyVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
+	GetLegacyVideo(ctx context.Context, videoID string) (heygen.Video, error)
+	CreateTranslation(ctx context.Context, req heygen.CreateTranslationRequest) ([]string, error)
+	GetTranslation(ctx context.Context, id string) (heygen.Translation, error)
 }
+
+// BucketOpener opens a gocloud.dev/blob bucket by URL. The caller closes the bucket.
+type BucketOpener func(ctx context.Context, bucketURL string) (*blob.Bucket, error)
 
 // Activities carries the dependencies of reelflow's activities. Its exported methods are
 // the activities; workflows call them through a nil *Activities, by method value.
 type Activities struct {
-	heygen HeyGen
+	heygen     HeyGen
+	http       *http.Client // downloads and notifications
+	openBucket BucketOpener
+	lookupEnv  func(string) (string, bool)
+	now        func() time.Time
+	spoolDir   string
 }
 
-// Option configures Activities. Later pipeline steps add their dependencies (artifact
-// store, notifier) as options, so that New's callers do not change.
+// Option configures Activities.
 type Option func(*Activities)
+
+// WithHTTPClient sets the client that downloads outputs and posts notifications. It
+// should have no overall Timeout, since a download of a large video takes long;
+// activities bound each request by their context and an idle timeout.
+func WithHTTPClient(c *http.Client) Option { return func(a *Activities) { a.http = c } }
+
+// WithBucketOpener replaces OpenBucket, the default way Deliver opens buckets.
+func WithBucketOpener(o BucketOpener) Option { return func(a *Activities) { a.openBucket = o } }
+
+// WithLookupEnv replaces os.LookupEnv, through which Notify reads its signing secret.
+func WithLookupEnv(f func(string) (string, bool)) Option {
+	return func(a *Activities) { a.lookupEnv = f }
+}
+
+// WithClock replaces time.Now, for the webhook-timestamp of notifications.
+func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now = now } }
+
+// WithSpoolDir sets the directory where Deliver spools a download while it hashes it;
+// os.TempDir() when empty. It needs room for the largest output.
+func WithSpoolDir(dir string) Option { return func(a *Activities) { a.spoolDir = dir } }
 
 // New returns Activities that call HeyGen through h.
 func New(h HeyGen, opts ...Option) *Activities {
-	a := &Activities{heygen: h}
+	a := &Activities{
+		heygen:     h,
+		openBucket: OpenBucket,
+		lookupEnv:  os.LookupEnv,
+		now:        time.Now,
+	}
 	for _, o := range opts {
 		o(a)
 	}
+	if a.http == nil {
+		a.http = defaultHTTPClient()
+	}
 	return a
+}
+
+// defaultHTTPClient waits at most 30 s for response headers, and has no overall
+// timeout: a download's length depends on the file, and the activity's context and
+// the idle timeout end one that stalls.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 30 * time.Second
+	return &http.Client{Transport: t}
 }

@@ -12,10 +12,19 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// KindVideo is the value of workflows.KindVideo: POST /v3/videos, GET /v3/videos/{id}.
-// Kinds travel as plain strings because workflows imports this package (for method
-// values), so this package cannot import workflows; a test pins the two together.
-const KindVideo = "video"
+// The job kinds: the values of workflows.JobKind. Kinds travel as plain strings because
+// workflows imports this package (for method values), so this package cannot import
+// workflows; a test pins the two together.
+const (
+	KindVideo       = "video"        // POST /v3/videos, GET /v3/videos/{id}
+	KindTemplate    = "template"     // POST /v3/templates/{id}, GET /v3/videos/{id}
+	KindLegacyVideo = "legacy_video" // POST /v2/video/generate, GET /v1/video_status.get
+	KindTranslation = "translation"  // POST /v3/video-translations, GET /v3/video-translations/{id}
+)
+
+// ErrInvalidJob is the ApplicationError type for a create input no retry can fix, such
+// as a template job without a template ID. It is non-retryable.
+const ErrInvalidJob = "InvalidJob"
 
 // CreateJobInput starts a HeyGen job.
 type CreateJobInput struct {
@@ -31,6 +40,8 @@ type CreateJobInput struct {
 	// IdempotencyKey, when set, replaces CallbackID as the Idempotency-Key. The Job
 	// workflow sets it to its callback_id plus its run ID: see CreateJob.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// TemplateID is the template to render, for KindTemplate.
+	TemplateID string `json:"template_id,omitempty"`
 }
 
 // CreateJobResult is the HeyGen job that CreateJob started.
@@ -52,23 +63,63 @@ type CreateJobResult struct {
 // HeyGen remembers keys for 24 h, which is why the Job workflow adds its run ID: a new
 // run of a failed job must render anew, not be handed the failed video again.
 func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJobResult, error) {
+	req := heygen.CreateVideoRequest{
+		Body:           in.Body,
+		CallbackID:     in.CallbackID,
+		CallbackURL:    in.CallbackURL,
+		IdempotencyKey: idempotencyKey(in),
+	}
+	var (
+		v   heygen.CreatedVideo
+		err error
+		op  string
+	)
 	switch in.Kind {
 	case KindVideo:
-		v, err := a.heygen.CreateVideo(ctx, heygen.CreateVideoRequest{
-			Body:           in.Body,
-			CallbackID:     in.CallbackID,
-			CallbackURL:    in.CallbackURL,
-			IdempotencyKey: idempotencyKey(in),
-		})
-		if err != nil {
-			return CreateJobResult{}, applicationError("create video", err)
+		op = "create video"
+		v, err = a.heygen.CreateVideo(ctx, req)
+	case KindTemplate:
+		if in.TemplateID == "" {
+			return CreateJobResult{}, temporal.NewNonRetryableApplicationError("template job without a template id", ErrInvalidJob, nil)
 		}
-		activity.GetLogger(ctx).Info("heygen job created",
-			"CallbackID", in.CallbackID, "HeyGenJobID", v.VideoID, "RequestID", v.RequestID)
-		return CreateJobResult{HeyGenJobID: v.VideoID, Status: heygen.NormaliseStatus(string(v.Status))}, nil
+		op = "create template video " + in.TemplateID
+		v, err = a.heygen.CreateTemplateVideo(ctx, in.TemplateID, req)
+	case KindLegacyVideo:
+		op = "create legacy video"
+		v, err = a.heygen.CreateLegacyVideo(ctx, req)
+	case KindTranslation:
+		return a.createTranslation(ctx, in, req)
 	default:
 		return CreateJobResult{}, unknownKind(in.Kind)
 	}
+	if err != nil {
+		return CreateJobResult{}, applicationError(op, err)
+	}
+	activity.GetLogger(ctx).Info("heygen job created", "Kind", in.Kind,
+		"CallbackID", in.CallbackID, "HeyGenJobID", v.VideoID, "RequestID", v.RequestID)
+	return CreateJobResult{HeyGenJobID: v.VideoID, Status: heygen.NormaliseStatus(string(v.Status))}, nil
+}
+
+// createTranslation creates a translation into exactly one language. HeyGen makes one
+// translation per output language but takes one callback_id per request, so a request
+// with several languages would leave all but one job without its own callback_id.
+func (a *Activities) createTranslation(ctx context.Context, in CreateJobInput, req heygen.CreateVideoRequest) (CreateJobResult, error) {
+	if langs, ok := in.Body["output_languages"].([]any); !ok || len(langs) != 1 {
+		return CreateJobResult{}, temporal.NewNonRetryableApplicationError(
+			"a translation job takes exactly one output language", ErrInvalidJob, nil)
+	}
+	ids, err := a.heygen.CreateTranslation(ctx, heygen.CreateTranslationRequest{
+		Body:           req.Body,
+		CallbackID:     req.CallbackID,
+		CallbackURL:    req.CallbackURL,
+		IdempotencyKey: req.IdempotencyKey,
+	})
+	if err != nil {
+		return CreateJobResult{}, applicationError("create translation", err)
+	}
+	activity.GetLogger(ctx).Info("heygen job created", "Kind", in.Kind,
+		"CallbackID", in.CallbackID, "HeyGenJobID", ids[0])
+	return CreateJobResult{HeyGenJobID: ids[0], Status: heygen.StatusPending}, nil
 }
 
 // PollJobInput asks for a HeyGen job's status.
@@ -87,8 +138,13 @@ type PollJobResult struct {
 	VideoURL string `json:"video_url,omitempty"`
 	// ThumbnailURL is the presigned URL of the thumbnail.
 	ThumbnailURL string `json:"thumbnail_url,omitempty"`
-	// CaptionURL is the URL of the subtitle file, when captions were asked for.
+	// CaptionURL is the URL of the subtitle file, when captions were asked for (a
+	// translation's SRT file).
 	CaptionURL string `json:"caption_url,omitempty"`
+	// VTTCaptionURL is a translation's WebVTT caption file.
+	VTTCaptionURL string `json:"vtt_caption_url,omitempty"`
+	// AudioURL is a translation's audio track.
+	AudioURL string `json:"audio_url,omitempty"`
 	// CaptionedVideoURL is the URL of the video with burnt-in captions.
 	CaptionedVideoURL string `json:"captioned_video_url,omitempty"`
 	// Duration is the video's length in seconds.
@@ -102,25 +158,54 @@ type PollJobResult struct {
 // PollJob reads a HeyGen job's status once. It does not wait: the Job workflow decides
 // when to ask again.
 func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResult, error) {
-	switch in.Kind {
-	case KindVideo:
-		v, err := a.heygen.GetVideo(ctx, in.HeyGenJobID)
+	return a.status(ctx, in.Kind, in.HeyGenJobID)
+}
+
+// status is one status call of the API that created the job.
+func (a *Activities) status(ctx context.Context, kind, id string) (PollJobResult, error) {
+	var (
+		v   heygen.Video
+		err error
+		op  string
+	)
+	switch kind {
+	case KindVideo, KindTemplate:
+		op = "get video " + id
+		v, err = a.heygen.GetVideo(ctx, id)
+	case KindLegacyVideo:
+		// A v2 video may be unknown to the v3 GET: ask the API that made it.
+		op = "get legacy video " + id
+		v, err = a.heygen.GetLegacyVideo(ctx, id)
+	case KindTranslation:
+		t, err := a.heygen.GetTranslation(ctx, id)
 		if err != nil {
-			return PollJobResult{}, applicationError("get video "+in.HeyGenJobID, err)
+			return PollJobResult{}, applicationError("get translation "+id, err)
 		}
 		return PollJobResult{
-			Status:            heygen.NormaliseStatus(string(v.Status)),
-			VideoURL:          v.VideoURL,
-			ThumbnailURL:      v.ThumbnailURL,
-			CaptionURL:        v.SubtitleURL,
-			CaptionedVideoURL: v.CaptionedVideoURL,
-			Duration:          v.Duration,
-			FailureCode:       v.FailureCode,
-			FailureMessage:    v.FailureMessage,
+			Status:         heygen.NormaliseStatus(string(t.Status)),
+			VideoURL:       t.VideoURL,
+			CaptionURL:     t.SRTCaptionURL,
+			VTTCaptionURL:  t.VTTCaptionURL,
+			AudioURL:       t.AudioURL,
+			Duration:       t.Duration,
+			FailureMessage: t.FailureMessage,
 		}, nil
 	default:
-		return PollJobResult{}, unknownKind(in.Kind)
+		return PollJobResult{}, unknownKind(kind)
 	}
+	if err != nil {
+		return PollJobResult{}, applicationError(op, err)
+	}
+	return PollJobResult{
+		Status:            heygen.NormaliseStatus(string(v.Status)),
+		VideoURL:          v.VideoURL,
+		ThumbnailURL:      v.ThumbnailURL,
+		CaptionURL:        v.SubtitleURL,
+		CaptionedVideoURL: v.CaptionedVideoURL,
+		Duration:          v.Duration,
+		FailureCode:       v.FailureCode,
+		FailureMessage:    v.FailureMessage,
+	}, nil
 }
 
 // maxIdempotencyKey is the longest Idempotency-Key HeyGen accepts.

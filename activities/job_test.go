@@ -69,6 +69,131 @@ func newEnv(t *testing.T, f *fakeHeyGen) (*testsuite.TestActivityEnvironment, *a
 
 func TestKindMatchesWorkflows(t *testing.T) {
 	assert.Equal(t, string(workflows.KindVideo), activities.KindVideo)
+	assert.Equal(t, string(workflows.KindTemplate), activities.KindTemplate)
+	assert.Equal(t, string(workflows.KindLegacyVideo), activities.KindLegacyVideo)
+	assert.Equal(t, string(workflows.KindTranslation), activities.KindTranslation)
+}
+
+func TestCreateJobPerKind(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       activities.CreateJobInput
+		answer   string
+		wantCall string
+		wantID   string
+	}{
+		{
+			name:     "template",
+			in:       activities.CreateJobInput{Kind: activities.KindTemplate, TemplateID: "tpl_1", Body: map[string]any{"variables": map[string]any{}}},
+			answer:   `{"data":{"video_id":"v_t"}}`,
+			wantCall: "POST /v3/templates/tpl_1", wantID: "v_t",
+		},
+		{
+			name:     "legacy video",
+			in:       activities.CreateJobInput{Kind: activities.KindLegacyVideo, Body: map[string]any{"video_inputs": []any{map[string]any{}}}},
+			answer:   `{"error":null,"data":{"video_id":"v_l"}}`,
+			wantCall: "POST /v2/video/generate", wantID: "v_l",
+		},
+		{
+			name: "translation, one language",
+			in: activities.CreateJobInput{Kind: activities.KindTranslation, Body: map[string]any{
+				"video": map[string]any{"type": "url", "url": "https://cdn/v.mp4"}, "output_languages": []any{"French"}}},
+			answer:   `{"data":{"video_translation_ids":["t_fr"]}}`,
+			wantCall: "POST /v3/video-translations", wantID: "t_fr",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeHeyGen{status: http.StatusOK, body: tt.answer}
+			env, a := newEnv(t, f)
+			tt.in.CallbackID = "p/step"
+			val, err := env.ExecuteActivity(a.CreateJob, tt.in)
+			require.NoError(t, err)
+			var res activities.CreateJobResult
+			require.NoError(t, val.Get(&res))
+			assert.Equal(t, tt.wantID, res.HeyGenJobID)
+			require.Len(t, f.requests, 1)
+			assert.Equal(t, tt.wantCall, f.requests[0].method+" "+f.requests[0].path)
+			assert.Equal(t, "p/step", f.requests[0].body["callback_id"])
+			assert.Equal(t, "p/step", f.requests[0].idemKey)
+		})
+	}
+}
+
+func TestCreateJobRefusesBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		in   activities.CreateJobInput
+	}{
+		{"template without id", activities.CreateJobInput{Kind: activities.KindTemplate}},
+		{"translation into two languages", activities.CreateJobInput{Kind: activities.KindTranslation,
+			Body: map[string]any{"output_languages": []any{"French", "German"}}}},
+		{"translation without a language", activities.CreateJobInput{Kind: activities.KindTranslation}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeHeyGen{status: http.StatusOK, body: `{}`}
+			env, a := newEnv(t, f)
+			tt.in.CallbackID = "p/step"
+			_, err := env.ExecuteActivity(a.CreateJob, tt.in)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr))
+			assert.Equal(t, activities.ErrInvalidJob, appErr.Type())
+			assert.True(t, appErr.NonRetryable())
+			assert.Empty(t, f.requests, "nothing is sent")
+		})
+	}
+}
+
+func TestPollJobPerKind(t *testing.T) {
+	tests := []struct {
+		name     string
+		kind     string
+		answer   string
+		wantCall string
+		want     activities.PollJobResult
+	}{
+		{
+			name: "legacy video", kind: activities.KindLegacyVideo,
+			answer:   `{"code":100,"data":{"id":"v_l","status":"completed","video_url":"https://cdn/l.mp4","thumbnail_url":"https://cdn/l.jpg","caption_url":"https://cdn/l.srt","duration":3}}`,
+			wantCall: "GET /v1/video_status.get",
+			want: activities.PollJobResult{Status: heygen.StatusCompleted, VideoURL: "https://cdn/l.mp4", ThumbnailURL: "https://cdn/l.jpg",
+				CaptionURL: "https://cdn/l.srt", Duration: 3},
+		},
+		{
+			name: "template reads the v3 video", kind: activities.KindTemplate,
+			answer:   `{"data":{"id":"v_t","status":"processing"}}`,
+			wantCall: "GET /v3/videos/v_t",
+			want:     activities.PollJobResult{Status: heygen.StatusProcessing},
+		},
+		{
+			name: "translation", kind: activities.KindTranslation,
+			answer: `{"data":{"id":"t_fr","status":"completed","video_url":"https://cdn/fr.mp4","audio_url":"https://cdn/fr.mp3",
+				"srt_caption_url":"https://cdn/fr.srt","vtt_caption_url":"https://cdn/fr.vtt","duration":9.5}}`,
+			wantCall: "GET /v3/video-translations/t_fr",
+			want: activities.PollJobResult{Status: heygen.StatusCompleted, VideoURL: "https://cdn/fr.mp4", AudioURL: "https://cdn/fr.mp3",
+				CaptionURL: "https://cdn/fr.srt", VTTCaptionURL: "https://cdn/fr.vtt", Duration: 9.5},
+		},
+		{
+			name: "failed translation", kind: activities.KindTranslation,
+			answer:   `{"data":{"id":"t_fr","status":"failed","failure_message":"language not supported"}}`,
+			wantCall: "GET /v3/video-translations/t_fr",
+			want:     activities.PollJobResult{Status: heygen.StatusFailed, FailureMessage: "language not supported"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeHeyGen{status: http.StatusOK, body: tt.answer}
+			env, a := newEnv(t, f)
+			id := map[string]string{activities.KindLegacyVideo: "v_l", activities.KindTemplate: "v_t", activities.KindTranslation: "t_fr"}[tt.kind]
+			val, err := env.ExecuteActivity(a.PollJob, activities.PollJobInput{Kind: tt.kind, HeyGenJobID: id})
+			require.NoError(t, err)
+			var res activities.PollJobResult
+			require.NoError(t, val.Get(&res))
+			assert.Equal(t, tt.want, res)
+			assert.Equal(t, tt.wantCall, f.requests[0].method+" "+f.requests[0].path)
+		})
+	}
 }
 
 func TestCreateJobSuccess(t *testing.T) {

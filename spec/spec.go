@@ -1,15 +1,25 @@
 // Package spec reads pipeline specs (YAML or JSON) into workflows.PipelineInput and
 // validates them before anything starts. Errors name the file, the line and the field,
-// for example "launch-q3.yaml:7: timeouts.deadline: invalid duration".
+// for example "launch-q3.yaml:7: translate.languages[1]: empty language", and wrap
+// ErrInvalid. LoadBatch fills a spec's {{column}} placeholders from each row of a CSV
+// file, one pipeline per row.
+//
+// A spec has exactly one video source: video (a v3 POST /v3/videos body), template (a
+// POST /v3/templates/{id} call), legacy_video (a POST /v2/video/generate body) or
+// source (an existing video's URL, to translate). HeyGen bodies are passed through as
+// written; reelflow sets only callback_id (and callback_url). Every other block has a
+// fixed set of keys, and an unknown key is an error, so that typos do not pass silently.
 package spec
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,12 +31,44 @@ import (
 // ErrInvalid marks every validation failure; the CLI exits 2 on it.
 var ErrInvalid = errors.New("invalid spec")
 
-// Spec is a pipeline spec as written by a user.
+// Spec is the shape of a spec file, as a user writes it. Parse reads a file into it
+// field by field, with a check and a line number for each, and then into a
+// workflows.PipelineInput.
 type Spec struct {
-	ID       string         `yaml:"id"`
-	Title    string         `yaml:"title"`
-	Video    map[string]any `yaml:"video"`
-	Timeouts *Timeouts      `yaml:"timeouts"`
+	ID          string         `yaml:"id"`
+	Title       string         `yaml:"title"`
+	Video       map[string]any `yaml:"video"`
+	Template    map[string]any `yaml:"template"`     // id, variables, title ...
+	LegacyVideo map[string]any `yaml:"legacy_video"` // video_inputs, dimension ...
+	Source      *Source        `yaml:"source"`
+	Translate   *Translate     `yaml:"translate"`
+	Deliver     *Deliver       `yaml:"deliver"`
+	Notify      *Notify        `yaml:"notify"`
+	Timeouts    *Timeouts      `yaml:"timeouts"`
+	FailFast    bool           `yaml:"fail_fast"`
+}
+
+// Source is an existing video to translate.
+type Source struct {
+	URL string `yaml:"url"`
+}
+
+// Translate lists the output languages: HeyGen's names, such as "Spanish (Spain)".
+type Translate struct {
+	Languages []string `yaml:"languages"`
+	Mode      string   `yaml:"mode"` // speed or precision
+	Captions  bool     `yaml:"captions"`
+}
+
+// Deliver names a gocloud.dev/blob bucket URL.
+type Deliver struct {
+	To string `yaml:"to"`
+}
+
+// Notify names the endpoint and the worker's environment variable with its secret.
+type Notify struct {
+	URL       string `yaml:"url"`
+	SecretEnv string `yaml:"secret_env"`
 }
 
 // Timeouts are durations such as "15m" or "24h".
@@ -36,6 +78,38 @@ type Timeouts struct {
 	PollInitial string `yaml:"poll_initial"`
 	PollMax     string `yaml:"poll_max"`
 }
+
+// Problem is one thing wrong with a spec, at a line of its file.
+type Problem struct {
+	File  string
+	Line  int
+	Field string // a path such as translate.languages[1]; empty for the whole file
+	Msg   string
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", p.File, p.Line, p.Field, p.Msg)
+}
+
+// Error lists every problem of a spec, in the order of the file. It matches ErrInvalid
+// with errors.Is.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return ErrInvalid.Error() + ": " + strings.Join(lines, "\n")
+}
+
+// Is makes errors.Is(err, ErrInvalid) hold.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // Load reads and validates the spec at path. YAML is a superset of JSON, so one parser
 // reads both.
@@ -49,69 +123,370 @@ func Load(path string) (workflows.PipelineInput, error) {
 
 // Parse validates a spec; name prefixes error messages.
 func Parse(name string, b []byte) (workflows.PipelineInput, error) {
-	var s Spec
-	if err := yaml.UnmarshalWithOptions(b, &s, yaml.DisallowUnknownField()); err != nil {
+	doc, err := decode(name, b)
+	if err != nil {
+		return workflows.PipelineInput{}, err
+	}
+	return validate(name, b, doc)
+}
+
+// decode reads the file into a generic tree. Syntax errors keep the parser's line.
+func decode(name string, b []byte) (map[string]any, error) {
+	var doc any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
 		msg := yaml.FormatError(err, false, false)
 		if m := yamlPos.FindStringSubmatch(msg); m != nil {
-			return workflows.PipelineInput{}, fmt.Errorf("%w: %s:%s: %s", ErrInvalid, name, m[1], m[2])
+			return nil, fmt.Errorf("%w: %s:%s: %s", ErrInvalid, name, m[1], m[2])
 		}
-		return workflows.PipelineInput{}, fmt.Errorf("%w: %s: %s", ErrInvalid, name, msg)
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, name, msg)
 	}
-	fail := func(field, format string, args ...any) (workflows.PipelineInput, error) {
-		line := lineOf(b, field)
-		return workflows.PipelineInput{}, fmt.Errorf("%w: %s:%d: %s: %s", ErrInvalid, name, line, field, fmt.Sprintf(format, args...))
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, &Error{Problems: []Problem{{File: name, Line: 1, Msg: "a spec is a mapping with id, title, video ..."}}}
 	}
-	if !workflows.ValidPipelineID(s.ID) {
-		return fail("id", "%q must match [A-Za-z0-9._-]{1,128}", s.ID)
-	}
-	if len(s.Video) == 0 {
-		return fail("video", "a video block (a v3 POST /v3/videos body) is required")
-	}
-	if _, ok := s.Video["type"].(string); !ok {
-		return fail("video.type", "required, for example avatar")
-	}
-	in := workflows.PipelineInput{ID: s.ID, Title: s.Title, Video: s.Video}
-	if s.Timeouts != nil {
-		for _, f := range []struct {
-			field string
-			val   string
-			dst   *time.Duration
-		}{
-			{"timeouts.push_window", s.Timeouts.PushWindow, &in.Timeouts.PushWindow},
-			{"timeouts.deadline", s.Timeouts.Deadline, &in.Timeouts.Deadline},
-			{"timeouts.poll_initial", s.Timeouts.PollInitial, &in.Timeouts.PollInitial},
-			{"timeouts.poll_max", s.Timeouts.PollMax, &in.Timeouts.PollMax},
-		} {
-			if f.val == "" {
-				continue
-			}
-			d, err := time.ParseDuration(f.val)
-			if err != nil || d <= 0 {
-				return fail(f.field, "%q is not a positive duration such as 15m or 24h", f.val)
-			}
-			*f.dst = d
-		}
-	}
-	return in, nil
+	return m, nil
 }
 
 // yamlPos reads the "[line:col] message" form of the YAML parser's errors.
 var yamlPos = regexp.MustCompile(`^\[(\d+):\d+\] (.*)$`)
 
-// lineOf finds the line of a dotted field path in the source. A missing field is
-// reported at its nearest parent that exists, and at line 1 if none does.
-func lineOf(src []byte, field string) int {
-	for field != "" {
-		if p, err := yaml.PathString("$." + field); err == nil {
-			if node, err := p.ReadNode(bytes.NewReader(src)); err == nil && node != nil && node.GetToken() != nil {
-				return node.GetToken().Position.Line
+// Keys of each block with a fixed set of keys.
+var (
+	topKeys = []string{"id", "title", "video", "template", "legacy_video", "source",
+		"translate", "deliver", "notify", "timeouts", "fail_fast"}
+	sourceKeys    = []string{"url"}
+	translateKeys = []string{"languages", "mode", "captions"}
+	deliverKeys   = []string{"to"}
+	notifyKeys    = []string{"url", "secret_env"}
+	timeoutKeys   = []string{"push_window", "deadline", "poll_initial", "poll_max"}
+	videoSources  = []string{"video", "template", "legacy_video", "source"}
+)
+
+// Limits and patterns of values.
+var (
+	envNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	bucketSchemes   = []string{"file", "s3", "gs", "azblob"}
+	translateModes  = []string{"speed", "precision"}
+	maxLegacyScenes = 50
+)
+
+// checker collects problems with their lines.
+type checker struct {
+	name      string
+	loc       *locator
+	ps        []Problem
+	suggested map[string]bool // fields an unknown key was taken for a typo of
+}
+
+func (c *checker) add(field, format string, args ...any) {
+	if c.suggested[field] && strings.HasPrefix(format, "required") {
+		return // "did you mean" already said it
+	}
+	c.ps = append(c.ps, Problem{File: c.name, Line: c.loc.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// block returns m[key] as a mapping whose keys are all in allowed; nil when absent.
+func (c *checker) block(m map[string]any, key string, allowed []string) (map[string]any, bool) {
+	v, present := m[key]
+	if !present {
+		return nil, false
+	}
+	b, ok := v.(map[string]any)
+	if !ok {
+		c.add(key, "must be a mapping")
+		return nil, false
+	}
+	if allowed != nil {
+		c.unknownKeys(key+".", b, allowed)
+	}
+	return b, true
+}
+
+// unknownKeys reports every key of m not in allowed, in sorted order.
+func (c *checker) unknownKeys(prefix string, m map[string]any, allowed []string) {
+	var bad []string
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			bad = append(bad, k)
+		}
+	}
+	sort.Strings(bad)
+	for _, k := range bad {
+		if s := closest(k, allowed); s != "" {
+			c.add(prefix+k, "unknown key; did you mean %s?", s)
+			c.suggested[prefix+s] = true
+		} else {
+			c.add(prefix+k, "unknown key; the keys here are %s", strings.Join(allowed, ", "))
+		}
+	}
+}
+
+// str reads an optional string field.
+func (c *checker) str(m map[string]any, key, field string) (string, bool) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return "", false
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		c.add(field, "must be a string")
+		return "", false
+	}
+	return s, true
+}
+
+// boolean reads an optional true/false field.
+func (c *checker) boolean(m map[string]any, key, field string) bool {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		c.add(field, "must be true or false")
+	}
+	return b
+}
+
+// validate checks the tree of a spec and turns it into a PipelineInput.
+func validate(name string, src []byte, doc map[string]any) (workflows.PipelineInput, error) {
+	c := &checker{name: name, loc: newLocator(src), suggested: map[string]bool{}}
+	c.unknownKeys("", doc, topKeys)
+	var in workflows.PipelineInput
+
+	id, _ := c.str(doc, "id", "id")
+	switch {
+	case id == "" && doc["id"] == nil:
+		c.add("id", "required: the pipeline's ID, [A-Za-z0-9._-]{1,128}")
+	case !workflows.ValidPipelineID(id):
+		if _, isStr := doc["id"].(string); isStr {
+			c.add("id", "%q must match [A-Za-z0-9._-]{1,128}", id)
+		}
+	}
+	in.ID = id
+	in.Title, _ = c.str(doc, "title", "title")
+
+	var given []string
+	for _, k := range videoSources {
+		if _, ok := doc[k]; ok {
+			given = append(given, k)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		c.add("", "one video source is required: video, template, legacy_video or source")
+	case len(given) > 1:
+		for _, k := range given[1:] {
+			c.add(k, "only one video source is allowed, and %s is given too", given[0])
+		}
+	}
+	if v, ok := c.block(doc, "video", nil); ok {
+		if len(v) == 0 {
+			c.add("video", "a video block (a v3 POST /v3/videos body) is required")
+		} else if _, isStr := v["type"].(string); !isStr {
+			c.add("video.type", "required, for example avatar")
+		}
+		c.reserved("video", v)
+		in.Video = v
+	}
+	if t, ok := c.block(doc, "template", nil); ok {
+		tid, _ := c.str(t, "id", "template.id")
+		if tid == "" && (t["id"] == nil || t["id"] == "") {
+			c.add("template.id", "required: the template's ID")
+		}
+		c.reserved("template", t)
+		body := make(map[string]any, len(t))
+		for k, v := range t {
+			if k != "id" {
+				body[k] = v
 			}
 		}
-		i := strings.LastIndexByte(field, '.')
-		if i < 0 {
-			break
-		}
-		field = field[:i]
+		in.Template = &workflows.TemplateSource{ID: tid, Body: body}
 	}
-	return 1
+	if l, ok := c.block(doc, "legacy_video", nil); ok {
+		scenes, isList := l["video_inputs"].([]any)
+		switch {
+		case l["video_inputs"] == nil:
+			c.add("legacy_video.video_inputs", "required: a list of 1 to %d scenes", maxLegacyScenes)
+		case !isList || len(scenes) == 0 || len(scenes) > maxLegacyScenes:
+			c.add("legacy_video.video_inputs", "must be a list of 1 to %d scenes", maxLegacyScenes)
+		default:
+			for i, s := range scenes {
+				if _, isMap := s.(map[string]any); !isMap {
+					c.add(fmt.Sprintf("legacy_video.video_inputs[%d]", i), "a scene is a mapping with character, voice ...")
+				}
+			}
+		}
+		c.reserved("legacy_video", l)
+		in.LegacyVideo = l
+	}
+	if s, ok := c.block(doc, "source", sourceKeys); ok {
+		u, _ := c.str(s, "url", "source.url")
+		if u == "" {
+			c.add("source.url", "required: the URL of the video to translate")
+		} else if !httpURL(u) {
+			c.add("source.url", "%q is not an http(s) URL", u)
+		}
+		in.Source = &workflows.VideoSource{URL: u}
+		if _, has := doc["translate"]; !has {
+			c.add("source", "a source video is only translated, so translate is required")
+		}
+	}
+	if t, ok := c.block(doc, "translate", translateKeys); ok {
+		in.Translate = c.translate(t)
+	}
+	if d, ok := c.block(doc, "deliver", deliverKeys); ok {
+		to, _ := c.str(d, "to", "deliver.to")
+		if to == "" {
+			c.add("deliver.to", "required: a bucket URL such as file://./out or s3://bucket")
+		} else if u, err := url.Parse(to); err != nil || !slices.Contains(bucketSchemes, u.Scheme) {
+			c.add("deliver.to", "%q is not a bucket URL; use file://, s3://, gs:// or azblob://", to)
+		}
+		in.Deliver = &workflows.Deliver{To: to}
+	}
+	if n, ok := c.block(doc, "notify", notifyKeys); ok {
+		u, _ := c.str(n, "url", "notify.url")
+		if u == "" {
+			c.add("notify.url", "required: the URL that receives the signed summary")
+		} else if !httpURL(u) {
+			c.add("notify.url", "%q is not an http(s) URL", u)
+		}
+		env, _ := c.str(n, "secret_env", "notify.secret_env")
+		switch {
+		case env == "":
+			c.add("notify.secret_env", "required: the environment variable, on the worker, that holds the whsec_ secret")
+		case strings.HasPrefix(env, "whsec_"):
+			c.add("notify.secret_env", "names an environment variable; never put the secret itself in a spec")
+		case !envNamePattern.MatchString(env):
+			c.add("notify.secret_env", "%q is not an environment variable name", env)
+		}
+		in.Notify = &workflows.Notify{URL: u, SecretEnv: env}
+	}
+	if t, ok := c.block(doc, "timeouts", timeoutKeys); ok {
+		for _, f := range []struct {
+			key string
+			dst *time.Duration
+		}{
+			{"push_window", &in.Timeouts.PushWindow},
+			{"deadline", &in.Timeouts.Deadline},
+			{"poll_initial", &in.Timeouts.PollInitial},
+			{"poll_max", &in.Timeouts.PollMax},
+		} {
+			v, present := t[f.key]
+			if !present {
+				continue
+			}
+			s, isStr := v.(string)
+			d, err := time.ParseDuration(s)
+			if !isStr || err != nil || d <= 0 {
+				c.add("timeouts."+f.key, "%s is not a positive duration such as 15m or 24h", quoteValue(v))
+				continue
+			}
+			*f.dst = d
+		}
+	}
+	in.FailFast = c.boolean(doc, "fail_fast", "fail_fast")
+
+	if len(c.ps) > 0 {
+		sort.SliceStable(c.ps, func(i, j int) bool { return c.ps[i].Line < c.ps[j].Line })
+		return workflows.PipelineInput{}, &Error{Problems: c.ps}
+	}
+	return in, nil
+}
+
+// translate checks the translate block.
+func (c *checker) translate(t map[string]any) *workflows.Translate {
+	out := &workflows.Translate{}
+	raw, present := t["languages"]
+	list, isList := raw.([]any)
+	switch {
+	case !present || raw == nil:
+		c.add("translate.languages", "required: a list of languages such as \"Spanish (Spain)\"")
+	case !isList:
+		c.add("translate.languages", "must be a list of languages such as [\"Spanish (Spain)\", French]")
+	case len(list) == 0:
+		c.add("translate.languages", "empty: name at least one language")
+	}
+	seen := map[string]int{}
+	for i, v := range list {
+		field := fmt.Sprintf("translate.languages[%d]", i)
+		s, isStr := v.(string)
+		s = strings.TrimSpace(s)
+		switch {
+		case !isStr:
+			c.add(field, "must be a language name")
+		case s == "":
+			c.add(field, "empty language")
+		default:
+			slug := workflows.LanguageSlug(s)
+			if j, dup := seen[slug]; dup {
+				c.add(field, "%q repeats translate.languages[%d] (both are step %s)", s, j, workflows.TranslateStep(s))
+				continue
+			}
+			seen[slug] = i
+			out.Languages = append(out.Languages, s)
+		}
+	}
+	if mode, ok := c.str(t, "mode", "translate.mode"); ok && !slices.Contains(translateModes, mode) {
+		c.add("translate.mode", "%q is not speed or precision", mode)
+	} else {
+		out.Mode = mode
+	}
+	out.Captions = c.boolean(t, "captions", "translate.captions")
+	return out
+}
+
+// reserved reports the body keys reelflow sets itself.
+func (c *checker) reserved(block string, body map[string]any) {
+	for _, k := range []string{"callback_id", "callback_url"} {
+		if _, ok := body[k]; ok {
+			c.add(block+"."+k, "reelflow sets %s itself; remove it", k)
+		}
+	}
+}
+
+// httpURL reports whether s is an absolute http or https URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// quoteValue shows a value in a message: strings quoted, the rest as written.
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
+}
+
+// closest suggests the allowed key nearest to k, when it is a likely typo.
+func closest(k string, allowed []string) string {
+	best, bestD := "", 3 // at most two edits away
+	for _, a := range allowed {
+		if d := editDistance(k, a); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -36,6 +36,26 @@ func (f *fakeHeyGen) GetVideo(_ context.Context, id string) (heygen.Video, error
 	return heygen.Video{ID: id, Status: heygen.StatusCompleted, VideoURL: "https://cdn.example/" + id + ".mp4"}, nil
 }
 
+func (f *fakeHeyGen) CreateTemplateVideo(ctx context.Context, _ string, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
+	return f.CreateVideo(ctx, req)
+}
+
+func (f *fakeHeyGen) CreateLegacyVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
+	return f.CreateVideo(ctx, req)
+}
+
+func (f *fakeHeyGen) GetLegacyVideo(ctx context.Context, id string) (heygen.Video, error) {
+	return f.GetVideo(ctx, id)
+}
+
+func (f *fakeHeyGen) CreateTranslation(context.Context, heygen.CreateTranslationRequest) ([]string, error) {
+	return []string{"t_1"}, nil
+}
+
+func (f *fakeHeyGen) GetTranslation(_ context.Context, id string) (heygen.Translation, error) {
+	return heygen.Translation{ID: id, Status: heygen.StatusCompleted, VideoURL: "https://cdn.example/" + id + ".mp4"}, nil
+}
+
 // TestRegisterRunsPipeline runs a pipeline with real activities over a fake HeyGen, with
 // nothing registered but through Register: the names the workflows call must resolve.
 func TestRegisterRunsPipeline(t *testing.T) {

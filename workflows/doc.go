@@ -5,5 +5,7 @@
 // workflow.Go and workflow.NewSelector, never time.Now, goroutines, randomness, the
 // network, or a range over a map that issues commands.
 // Any change that could alter a running workflow's history is guarded with
-// workflow.GetVersion, and the replay tests in this package prove it.
+// workflow.GetVersion, and the replay tests (worker/replay_test.go, over histories
+// recorded on a real server) prove it. Change IDs so far: "pipeline-multistep"
+// (version 1: translations, deliveries, notification, template and legacy renders).
 package workflows

@@ -91,10 +91,7 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 	if kind == "" {
 		kind = KindVideo
 	}
-	label := in.Step
-	if label == "" {
-		label = "job"
-	}
+	label := cmp.Or(in.Label, in.Step, "job")
 	j := &jobRun{
 		in:     in,
 		t:      t,
@@ -105,6 +102,7 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 		events: workflow.GetSignalChannel(ctx, SignalEvent),
 		st: JobStatus{
 			Step:       in.Step,
+			Kind:       kind,
 			CallbackID: info.WorkflowExecution.ID,
 			State:      StateCreating,
 			StartedAt:  start,
@@ -156,6 +154,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 		// of a failed job (the pipeline re-run) gets a new render instead of HeyGen's
 		// 24-hour replay of the failed one.
 		IdempotencyKey: j.st.CallbackID + "@" + workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		TemplateID:     j.in.TemplateID,
 	}).Get(ctx, &created)
 	if ctx.Err() != nil {
 		return JobResult{}, j.cancelled(ctx)
@@ -176,8 +175,10 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 		}
 	}
 
-	// 3. A success webhook without a URL: fetch it, because the next steps need it.
-	if j.outcome == outcomeSuccess && j.st.VideoURL == "" {
+	// 3. A success webhook carries the URL but, as documented, no duration, thumbnail
+	// or captions: one status call fetches them. That keeps a webhook-driven job at one
+	// status call, against one every few seconds for a polling client.
+	if j.outcome == outcomeSuccess && (j.st.VideoURL == "" || j.st.Duration == 0) {
 		j.fetchURLs(ctx)
 		if ctx.Err() != nil {
 			return JobResult{}, j.cancelled(ctx)
@@ -335,23 +336,25 @@ func (j *jobRun) applyPoll(r activities.PollJobResult) {
 	j.st.VideoURL = cmp.Or(j.st.VideoURL, r.VideoURL)
 	j.st.ThumbnailURL = cmp.Or(j.st.ThumbnailURL, r.ThumbnailURL)
 	j.st.CaptionURL = cmp.Or(j.st.CaptionURL, r.CaptionURL)
+	j.st.VTTCaptionURL = cmp.Or(j.st.VTTCaptionURL, r.VTTCaptionURL)
+	j.st.AudioURL = cmp.Or(j.st.AudioURL, r.AudioURL)
 	if j.st.Duration == 0 {
 		j.st.Duration = r.Duration
 	}
 }
 
-// fetchURLs reads the job once after a success webhook that carried no video URL.
-// Failing that, the job still succeeded; the missing URL is logged.
+// fetchURLs reads the job once after a success webhook that lacked its URL or details.
+// Failing that, the job still succeeded; what is missing is logged.
 func (j *jobRun) fetchURLs(ctx workflow.Context) {
 	var a *activities.Activities
 	ao := j.pollAO
-	ao.Summary = j.label + ": fetch video URL"
+	ao.Summary = j.label + ": fetch video details"
 	var r activities.PollJobResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), a.PollJob,
 		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID}).Get(ctx, &r)
 	j.st.Polls++
 	if err != nil {
-		j.logger.Warn("success webhook had no video URL and the fetch failed", "Error", err)
+		j.logger.Warn("success webhook lacked details and the fetch failed", "Error", err)
 		return
 	}
 	j.applyPoll(r)
@@ -394,13 +397,14 @@ func (j *jobRun) fail(ctx workflow.Context, err error) error {
 }
 
 // cancelled ends a cancelled Job. Its context is done, so the final upsert uses a
-// disconnected one.
+// disconnected one. The CanceledError carries the final status, so that the pipeline's
+// row keeps the HeyGen job ID and timings.
 func (j *jobRun) cancelled(ctx workflow.Context) error {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	j.finish(dctx, StateCancelled)
 	j.logger.Info("heygen job cancelled")
-	return ctx.Err()
+	return temporal.NewCanceledError(j.st)
 }
 
 // createError turns a failed create into the Job's error, keeping the activity error as

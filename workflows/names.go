@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
 	"strings"
 
@@ -32,10 +34,61 @@ var (
 	heygenJobIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrHeyGenJobID)
 )
 
-// Step names of a pipeline.
+// Step names of a pipeline. A translation's step is TranslateStep(language).
 const (
-	StepRender = "render"
+	StepRender    = "render"
+	StepTranslate = "translate"
+	StepNotify    = "notify"
 )
+
+// Pipeline stages besides the step names: ReelflowStage while outputs are delivered.
+const (
+	StageDeliver = "deliver"
+)
+
+// TranslateStep is the step, and with the pipeline ID the callback_id, of the
+// translation into language: "translate/<slug>".
+func TranslateStep(language string) string { return StepTranslate + "/" + LanguageSlug(language) }
+
+// maxSlug is the longest slug a step may end in.
+const maxSlug = 64
+
+// LanguageSlug turns a HeyGen language name into the last part of a step name:
+// "Spanish (Spain)" becomes "spanish-spain". Letters and digits are kept, lowercased;
+// every other run of characters becomes one "-". A name with no ASCII letter or digit
+// gets a short digest instead, so that it still names one step.
+func LanguageSlug(language string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(language) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+			continue
+		}
+		dash = true
+	}
+	s := b.String()
+	if len(s) > maxSlug {
+		s = strings.TrimRight(s[:maxSlug], "-")
+	}
+	if s == "" {
+		sum := sha256.Sum256([]byte(language))
+		s = "lang-" + hex.EncodeToString(sum[:6])
+	}
+	return s
+}
+
+// NotifyWebhookID is the Standard Webhooks webhook-id of a pipeline run's notification.
+// It is the same on every retry of the notification, so that the receiver can drop
+// repeats, and differs between runs of a pipeline with the same ID.
+func NotifyWebhookID(workflowID, runID string) string {
+	sum := sha256.Sum256([]byte(workflowID + "\x00" + runID))
+	return "msg_" + hex.EncodeToString(sum[:16])
+}
 
 var pipelineIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
@@ -70,6 +123,9 @@ const (
 	ErrTypeJobDeadlineExceeded = "JobDeadlineExceeded"
 	// ErrTypeInvalidInput: a workflow input that no retry can fix.
 	ErrTypeInvalidInput = "InvalidInput"
+	// ErrTypeDeliverFailed: an output of a step was not delivered; the message lists
+	// each object and why. It fails the pipeline only with FailFast.
+	ErrTypeDeliverFailed = "DeliverFailed"
 )
 
 // Pipeline stages: the values of ReelflowStage on a Pipeline workflow, besides the name

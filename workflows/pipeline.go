@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -10,18 +11,38 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Pipeline runs a spec's steps, each as a child Job workflow whose ID is the step's
-// callback_id. For now it has one step: the render.
+// Pipeline runs a spec's steps: the render, then the translations, each as a child Job
+// workflow whose ID is the step's callback_id, then the deliveries of every output, and
+// at the end the notification.
 //
-// When a step fails, the Pipeline fails with a non-retryable ApplicationError whose type
-// and message are the step's (for a failed render, ErrTypeHeyGenJobFailed and HeyGen's
-// failure message), prefixed with the step name, and whose cause is the child's error.
+//   - The render (step "render") runs unless the spec gives source.url.
+//   - Each translation (step "translate/<slug>") is its own Job, all at once, from the
+//     render's video or source.url.
+//   - Each finished step's outputs are delivered as soon as it finishes, before their
+//     links expire, one Deliver activity per object.
+//   - Notify posts a signed summary, whether the pipeline succeeded or failed.
+//
+// Only a failed render fails the pipeline, unless FailFast: then the first failed step
+// cancels the others and fails it. A failed translation, delivery or notification is
+// recorded in its row of the result, and the others go on.
+//
+// When the pipeline fails, it fails with a non-retryable ApplicationError whose type and
+// message are the failed step's (for a failed render, ErrTypeHeyGenJobFailed and
+// HeyGen's failure message), prefixed with the step name, whose cause is the step's
+// error and whose details are the PipelineStatus. When it is cancelled, it cancels its
+// Jobs, waits for them to record it, and ends cancelled with the PipelineResult (Stage
+// StageCancelled) as the CanceledError's details.
+//
+// Pipelines started before multi-step pipelines existed replay on the render-only path:
+// see changePipelineMultistep.
 func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	id := in.ID
 	if id == "" {
 		id = workflow.GetInfo(ctx).WorkflowExecution.ID
 	}
 	p := &pipelineRun{
+		id:     id,
+		in:     in,
 		logger: log.With(workflow.GetLogger(ctx), "PipelineID", id),
 		st: PipelineStatus{
 			ID:    id,
@@ -38,25 +59,45 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		return PipelineResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("pipeline id %q does not match [A-Za-z0-9._-]{1,128}", id), ErrTypeInvalidInput, nil)
 	}
-	p.setStage(ctx, StepRender)
+	if workflow.GetVersion(ctx, changePipelineMultistep, workflow.DefaultVersion, versionMultistep) == workflow.DefaultVersion {
+		return p.renderOnly(ctx)
+	}
+	return p.multistep(ctx)
+}
 
+// changePipelineMultistep is the workflow.GetVersion change ID of multi-step pipelines
+// (translations, deliveries, notification, other render kinds). A pipeline whose
+// history predates it has no marker, gets workflow.DefaultVersion, and replays on
+// renderOnly, the code it was started with; new pipelines get versionMultistep.
+const (
+	changePipelineMultistep = "pipeline-multistep"
+	versionMultistep        = 1
+)
+
+// renderOnly is the Pipeline as it was before changePipelineMultistep: one render, and
+// the render's failure fails the pipeline. Its commands must not change.
+func (p *pipelineRun) renderOnly(ctx workflow.Context) (PipelineResult, error) {
+	p.setStage(ctx, StepRender)
 	render, err := p.runStep(ctx, 0, JobInput{
-		PipelineID: id,
+		PipelineID: p.id,
 		Step:       StepRender,
 		Kind:       KindVideo,
-		Body:       in.Video,
-		Timeouts:   in.Timeouts,
+		Body:       p.in.Video,
+		Timeouts:   p.in.Timeouts,
 	})
 	if err != nil {
 		return PipelineResult{}, p.end(ctx, err)
 	}
 	p.setStage(ctx, StageDone)
 	p.logger.Info("pipeline done")
-	return PipelineResult{ID: id, Title: in.Title, Render: &render, Steps: p.st.Steps}, nil
+	return PipelineResult{ID: p.id, Title: p.in.Title, Render: &render, Steps: p.st.Steps}, nil
 }
 
-// pipelineRun is the state of one Pipeline execution.
+// pipelineRun is the state of one Pipeline execution. Its coroutines share it safely:
+// workflow coroutines never run at the same time.
 type pipelineRun struct {
+	id     string
+	in     PipelineInput
 	logger log.Logger
 	st     PipelineStatus
 }
@@ -76,13 +117,14 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 		// waiting for it keeps the step table true to the end.
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation: true,
-		StaticSummary:       in.Step,
+		StaticSummary:       cmp.Or(in.Label, in.Step),
 	})
 	fut := workflow.ExecuteChildWorkflow(cctx, Job, in)
 	var exec workflow.Execution
 	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err == nil {
 		// The Job is running; it creates the HeyGen job and then waits for its webhook.
-		// The row does not follow the Job's inner state: the Job's own query does.
+		// The row does not follow the Job's inner state (creating, waiting, polling):
+		// the Job's own status query does, and PipelineStatus.WithLive merges it in.
 		row.State = StateWaiting
 		row.StartedAt = workflow.Now(ctx)
 	}
@@ -101,7 +143,11 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 func (p *pipelineRun) failRow(ctx workflow.Context, row *JobStatus, err error) {
 	var js JobStatus
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&js) == nil && js.Step != "" {
+	var canceledErr *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&js) == nil && js.Step != "":
+		*row = js
+	case errors.As(err, &canceledErr) && canceledErr.HasDetails() && canceledErr.Details(&js) == nil && js.Step != "":
 		*row = js
 	}
 	if temporal.IsCanceledError(err) {

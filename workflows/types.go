@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/reelflow/reelflow/heygen"
@@ -11,7 +12,10 @@ type JobKind string
 
 // The job kinds.
 const (
-	KindVideo JobKind = "video" // POST /v3/videos, GET /v3/videos/{id}
+	KindVideo       JobKind = "video"        // POST /v3/videos, GET /v3/videos/{id}
+	KindTemplate    JobKind = "template"     // POST /v3/templates/{id}, GET /v3/videos/{id}
+	KindLegacyVideo JobKind = "legacy_video" // POST /v2/video/generate, GET /v1/video_status.get
+	KindTranslation JobKind = "translation"  // POST /v3/video-translations, GET /v3/video-translations/{id}
 )
 
 // Timeouts bound how a Job waits. Zero fields take the defaults, which suit real HeyGen:
@@ -67,6 +71,7 @@ const (
 	StateFailed    JobState = "failed"
 	StateCancelled JobState = "cancelled"
 	StatePending   JobState = "pending" // a pipeline step not started yet
+	StateRunning   JobState = "running" // a pipeline step that is not a Job (notify) in flight
 )
 
 // How a Job learnt its outcome.
@@ -85,6 +90,11 @@ type JobInput struct {
 	Body        map[string]any `json:"body,omitempty"`
 	CallbackURL string         `json:"callback_url,omitempty"`
 	Timeouts    Timeouts       `json:"timeouts,omitempty"`
+	// TemplateID is the template to render, for KindTemplate.
+	TemplateID string `json:"template_id,omitempty"`
+	// Label names the job in the Temporal UI's summaries, for example
+	// "translate Spanish (Spain)"; the step name when empty.
+	Label string `json:"label,omitempty"`
 }
 
 // JobStatus is a Job's state, the answer to its status query and a row of the
@@ -105,18 +115,97 @@ type JobStatus struct {
 	Duration       float64       `json:"duration,omitempty"` // of the video, seconds
 	HeyGenStatus   heygen.Status `json:"heygen_status,omitempty"`
 	FailureMessage string        `json:"failure_message,omitempty"`
+	// Kind is the job's kind; the pipeline fills it in for its rows.
+	Kind JobKind `json:"kind,omitempty"`
+	// Language is a translation's output language, as the spec names it.
+	Language string `json:"language,omitempty"`
+	// VTTCaptionURL and AudioURL are a translation's further outputs. CaptionURL
+	// holds its SRT captions.
+	VTTCaptionURL string `json:"vtt_caption_url,omitempty"`
+	AudioURL      string `json:"audio_url,omitempty"`
+	// Delivered lists the step's outputs written to the spec's deliver bucket.
+	Delivered []Delivery `json:"delivered,omitempty"`
+	// DeliverError says why an output of the step was not delivered.
+	DeliverError string `json:"deliver_error,omitempty"`
+}
+
+// Delivery is one output written to the deliver bucket.
+type Delivery struct {
+	// Output is what was delivered: activities.OutputVideo, OutputThumbnail ...
+	Output string `json:"output"`
+	// Key is the object key, "<pipeline id>/<step>/<name>.<ext>".
+	Key string `json:"key"`
+	// URL is the object's address: the bucket URL with the key appended.
+	URL    string `json:"url"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// Skipped is true when an identical object (same size and sha256) was there already.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // JobResult is what a finished Job returns: its final status.
 type JobResult = JobStatus
 
-// PipelineInput starts a Pipeline workflow; it is the validated spec.
+// PipelineInput starts a Pipeline workflow; it is the validated spec. Exactly one of
+// Video, Template, LegacyVideo and Source is set.
 type PipelineInput struct {
 	ID    string `json:"id"`
 	Title string `json:"title,omitempty"`
 	// Video is a v3 POST /v3/videos body, passed through.
-	Video    map[string]any `json:"video,omitempty"`
-	Timeouts Timeouts       `json:"timeouts,omitempty"`
+	Video map[string]any `json:"video,omitempty"`
+	// Template renders a v3 template instead.
+	Template *TemplateSource `json:"template,omitempty"`
+	// LegacyVideo is a POST /v2/video/generate body (video_inputs ...), passed through.
+	LegacyVideo map[string]any `json:"legacy_video,omitempty"`
+	// Source skips the render: an existing video to translate.
+	Source *VideoSource `json:"source,omitempty"`
+	// Translate, when set, translates the video into each language, in parallel.
+	Translate *Translate `json:"translate,omitempty"`
+	// Deliver, when set, copies every output to a bucket.
+	Deliver *Deliver `json:"deliver,omitempty"`
+	// Notify, when set, posts a signed summary at the end.
+	Notify   *Notify  `json:"notify,omitempty"`
+	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// FailFast fails the whole pipeline, cancelling the rest, at the first failed step.
+	// Without it only a failed render fails the pipeline.
+	FailFast bool `json:"fail_fast,omitempty"`
+}
+
+// TemplateSource is a POST /v3/templates/{id} call.
+type TemplateSource struct {
+	ID string `json:"id"`
+	// Body is the call's body (variables, title, caption ...), passed through.
+	Body map[string]any `json:"body,omitempty"`
+}
+
+// VideoSource is an existing video.
+type VideoSource struct {
+	URL string `json:"url"`
+}
+
+// Translate says which translations to make.
+type Translate struct {
+	// Languages are HeyGen output language names, such as "Spanish (Spain)".
+	Languages []string `json:"languages"`
+	// Mode is speed or precision; HeyGen's default when empty.
+	Mode string `json:"mode,omitempty"`
+	// Captions asks for caption files (SRT and VTT), which are delivered too.
+	Captions bool `json:"captions,omitempty"`
+}
+
+// Deliver says where outputs go.
+type Deliver struct {
+	// To is a gocloud.dev/blob bucket URL: file://, s3://, gs://, azblob://.
+	To string `json:"to"`
+}
+
+// Notify says whom to tell when the pipeline ends.
+type Notify struct {
+	URL string `json:"url"`
+	// SecretEnv names the environment variable, on the worker, that holds the
+	// Standard Webhooks signing secret (whsec_...). The secret itself never enters
+	// workflow input or history.
+	SecretEnv string `json:"secret_env"`
 }
 
 // PipelineStatus is the step table: the answer to a Pipeline's status query.
@@ -127,10 +216,60 @@ type PipelineStatus struct {
 	Steps []JobStatus `json:"steps"`
 }
 
-// PipelineResult is what a finished Pipeline returns.
+// Running reports whether the row's Job may still change state.
+func (s JobStatus) Running() bool {
+	switch s.State {
+	case StateCreating, StateWaiting, StatePolling, StateRunning:
+		return true
+	}
+	return false
+}
+
+// WithLive returns the step table with each running Job's row replaced by that Job's
+// own state, as its status query answers it (live reports it, by callback_id, or false
+// when it cannot). The Pipeline knows when a Job starts and ends, but not whether it
+// is waiting for its webhook or polling; the Job does. The CLI's status command queries
+// each running Job and merges it in here, so that the Pipeline's history does not grow
+// a signal per state change. Rows the Pipeline owns (kind, language, deliveries) keep
+// the Pipeline's values.
+func (p PipelineStatus) WithLive(live func(callbackID string) (JobStatus, bool)) PipelineStatus {
+	steps := make([]JobStatus, len(p.Steps))
+	copy(steps, p.Steps)
+	for i, row := range steps {
+		if !row.Running() || row.CallbackID == "" {
+			continue
+		}
+		js, ok := live(row.CallbackID)
+		if !ok {
+			continue
+		}
+		js.Step, js.CallbackID = row.Step, row.CallbackID
+		js.Kind = cmp.Or(row.Kind, js.Kind)
+		js.Language = cmp.Or(row.Language, js.Language)
+		js.Delivered, js.DeliverError = row.Delivered, row.DeliverError
+		steps[i] = js
+	}
+	p.Steps = steps
+	return p
+}
+
+// PipelineResult is what a finished Pipeline returns. A cancelled pipeline returns it
+// as the details of its CanceledError, with Stage StageCancelled.
 type PipelineResult struct {
 	ID     string      `json:"id"`
 	Title  string      `json:"title,omitempty"`
 	Render *JobResult  `json:"render,omitempty"`
 	Steps  []JobStatus `json:"steps"`
+	// Stage is StageDone, StageFailed or StageCancelled (empty for render-only
+	// pipelines started before multi-step pipelines existed).
+	Stage string `json:"stage,omitempty"`
+}
+
+// NotifyPayload is the JSON body of the notification, shaped as Standard Webhooks
+// suggest: a type, a timestamp and the data.
+type NotifyPayload struct {
+	// Type is "pipeline.completed" or "pipeline.failed".
+	Type      string         `json:"type"`
+	Timestamp time.Time      `json:"timestamp"`
+	Data      PipelineResult `json:"data"`
 }

@@ -1,0 +1,122 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// ApplicationError types of Notify.
+const (
+	// ErrNotifyConfig: the signing secret is missing on the worker or is not a
+	// whsec_ secret, or the URL is unusable. Non-retryable: a retry would read the same
+	// environment and input.
+	ErrNotifyConfig = "NotifyConfig"
+	// ErrNotifyRejected: the endpoint answered non-2xx or could not be reached.
+	// Retryable; the workflow's retry policy spaces the attempts out over hours.
+	ErrNotifyRejected = "NotifyRejected"
+)
+
+// Standard Webhooks header names.
+const (
+	HeaderWebhookID        = "webhook-id"
+	HeaderWebhookTimestamp = "webhook-timestamp"
+	HeaderWebhookSignature = "webhook-signature"
+)
+
+// secretPrefix starts a Standard Webhooks secret; base64 of the key follows.
+const secretPrefix = "whsec_"
+
+// NotifyInput posts a signed notification.
+type NotifyInput struct {
+	// URL receives the POST.
+	URL string `json:"url"`
+	// SecretEnv names the environment variable, on the worker, that holds the
+	// whsec_ signing secret. Only the name travels through Temporal.
+	SecretEnv string `json:"secret_env"`
+	// WebhookID is the webhook-id header: the same on every attempt, so that the
+	// receiver can drop repeats.
+	WebhookID string `json:"webhook_id"`
+	// Body is the JSON payload, sent byte for byte as given and signed as such.
+	Body json.RawMessage `json:"body"`
+}
+
+// NotifyResult is the endpoint's answer.
+type NotifyResult struct {
+	WebhookID  string `json:"webhook_id"`
+	StatusCode int    `json:"status_code"`
+	Attempt    int32  `json:"attempt"`
+}
+
+// Notify POSTs in.Body to in.URL, signed the Standard Webhooks way: webhook-id,
+// webhook-timestamp (unix seconds, of this attempt) and webhook-signature
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>", keyed with the base64-decoded part of
+// the whsec_ secret. The secret is read here, on the worker, from the environment
+// variable the spec names, so that it never enters workflow history.
+//
+// Any non-2xx answer is a retryable error.
+func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {
+	secret, ok := a.lookupEnv(in.SecretEnv)
+	if !ok || secret == "" {
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("notify: environment variable %s is not set on the worker", in.SecretEnv), ErrNotifyConfig, nil)
+	}
+	ts := a.now().Unix()
+	sig, err := SignWebhook(secret, in.WebhookID, ts, in.Body)
+	if err != nil {
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("notify: %s: %v", in.SecretEnv, err), ErrNotifyConfig, nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL, bytes.NewReader(in.Body))
+	if err != nil {
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError("notify: bad url: "+err.Error(), ErrNotifyConfig, nil)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "reelflow")
+	req.Header.Set(HeaderWebhookID, in.WebhookID)
+	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderWebhookSignature, sig)
+
+	attempt := activity.GetInfo(ctx).Attempt
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return NotifyResult{}, temporal.NewApplicationError("notify "+redactURL(in.URL)+": "+unwrapURLError(err).Error(), ErrNotifyRejected)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return NotifyResult{}, temporal.NewApplicationError(
+			fmt.Sprintf("notify %s: HTTP %d", redactURL(in.URL), resp.StatusCode), ErrNotifyRejected)
+	}
+	activity.GetLogger(ctx).Info("notified", "WebhookID", in.WebhookID, "StatusCode", resp.StatusCode)
+	return NotifyResult{WebhookID: in.WebhookID, StatusCode: resp.StatusCode, Attempt: attempt}, nil
+}
+
+// SignWebhook returns the Standard Webhooks signature header value for a message:
+// "v1," and the base64 HMAC-SHA256 of "id.timestamp.body", keyed with the bytes that
+// the whsec_ secret encodes.
+func SignWebhook(secret, id string, timestamp int64, body []byte) (string, error) {
+	enc, ok := strings.CutPrefix(secret, secretPrefix)
+	if !ok {
+		return "", fmt.Errorf("secret does not start with %s", secretPrefix)
+	}
+	key, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(key) == 0 {
+		return "", fmt.Errorf("secret is not %s followed by base64", secretPrefix)
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, timestamp)
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}

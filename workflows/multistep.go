@@ -1,0 +1,456 @@
+package workflows
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/heygen"
+)
+
+// Activity settings of a pipeline's own steps.
+const (
+	// deliverStartToClose bounds one delivery attempt: a large video over a slow link.
+	// Heartbeats, not this, catch a dead worker.
+	deliverStartToClose = time.Hour
+	// deliverHeartbeat: Deliver heartbeats every few seconds while bytes flow and ends a
+	// download idle for a minute, so two minutes of silence means the worker is gone.
+	deliverHeartbeat = 2 * time.Minute
+	// deliverAttempts: downloads and buckets have outages; each attempt fetches a fresh
+	// link when the stored one expired. Past that, the step records the failure.
+	deliverAttempts = 8
+	// notifyStartToClose bounds one POST to the user's endpoint.
+	notifyStartToClose = 30 * time.Second
+	// notifyScheduleToClose is how long a notification is retried: an endpoint that is
+	// down for a deploy or a night still gets it. Then the notify step fails alone.
+	notifyScheduleToClose = 6 * time.Hour
+)
+
+// Notification types, NotifyPayload.Type.
+const (
+	NotifyTypeCompleted = "pipeline.completed"
+	NotifyTypeFailed    = "pipeline.failed"
+)
+
+// stepFailure is the first step that failed, for FailFast and the pipeline's error.
+type stepFailure struct {
+	step string
+	err  error
+}
+
+// multistep runs a pipeline of versionMultistep.
+func (p *pipelineRun) multistep(ctx workflow.Context) (PipelineResult, error) {
+	in := p.in
+	p.st.Steps = p.rows()
+	// runCtx carries every step; FailFast cancels it, and so does cancelling the pipeline.
+	runCtx, cancelRun := workflow.WithCancel(ctx)
+	defer cancelRun()
+	var failed *stepFailure
+	fail := func(step string, err error) {
+		if failed == nil && !temporal.IsCanceledError(err) {
+			failed = &stepFailure{step: step, err: err}
+			if in.FailFast {
+				p.logger.Info("fail_fast: cancelling the other steps", "Step", step)
+				cancelRun()
+			}
+		}
+	}
+	wg := workflow.NewWaitGroup(ctx)
+	jobs := 0 // Jobs running, to tell when only deliveries remain
+
+	videoURL := ""
+	if in.Source != nil {
+		videoURL = in.Source.URL
+	} else {
+		p.setStage(ctx, StepRender)
+		render, err := p.runStep(runCtx, 0, p.renderJob())
+		p.st.Steps[0].Kind = renderKind(in)
+		if err != nil {
+			return p.finish(ctx, &stepFailure{step: StepRender, err: err})
+		}
+		if render.HeyGenJobID != "" {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, heygenJobIDKey.ValueSet(render.HeyGenJobID)); err != nil {
+				p.logger.Warn("upsert search attributes", "Error", err)
+			}
+		}
+		videoURL = render.VideoURL
+		if in.Deliver != nil {
+			wg.Go(runCtx, func(gctx workflow.Context) {
+				if err := p.deliver(gctx, 0, &jobs); err != nil {
+					fail(StepRender, err)
+				}
+			})
+		}
+	}
+
+	if in.Translate != nil {
+		p.setStage(ctx, StepTranslate)
+		first := 0 // the row of the first language: after the render's, when there is one
+		if in.Source == nil {
+			first = 1
+		}
+		for i, lang := range in.Translate.Languages { // a slice: the same order on every replay
+			row := first + i
+			jobs++
+			wg.Go(runCtx, func(gctx workflow.Context) {
+				_, err := p.runStep(gctx, row, p.translateJob(lang, videoURL))
+				p.st.Steps[row].Kind, p.st.Steps[row].Language = KindTranslation, lang
+				jobs--
+				if err != nil {
+					fail(p.st.Steps[row].Step, err)
+					return
+				}
+				if in.Deliver != nil {
+					if err := p.deliver(gctx, row, &jobs); err != nil {
+						fail(p.st.Steps[row].Step, err)
+					}
+				}
+			})
+		}
+	}
+	// Every coroutine ends once its step ends, and a cancelled step ends promptly (its
+	// Job records the cancellation, a delivery heartbeats), so this wait is bounded.
+	wg.Wait(ctx)
+
+	if in.FailFast {
+		return p.finish(ctx, failed)
+	}
+	return p.finish(ctx, nil)
+}
+
+// finish ends the pipeline: cancelled, failed (failure is set), or done. It notifies
+// unless the pipeline was cancelled.
+func (p *pipelineRun) finish(ctx workflow.Context, failure *stepFailure) (PipelineResult, error) {
+	// Steps that never started (after a failed render, or FailFast) say so.
+	for i := range p.st.Steps {
+		row := &p.st.Steps[i]
+		if row.State == StatePending && row.Step != StepNotify {
+			row.State = StateCancelled
+			row.FailureMessage = "not started"
+		}
+	}
+	if ctx.Err() != nil || (failure != nil && temporal.IsCanceledError(failure.err)) {
+		// The pipeline's context is done: record the end on a disconnected one.
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		for i := range p.st.Steps { // the notify row: no notification for a cancellation
+			if p.st.Steps[i].State == StatePending {
+				p.st.Steps[i].State = StateCancelled
+			}
+		}
+		p.setStage(dctx, StageCancelled)
+		p.logger.Info("pipeline cancelled")
+		return PipelineResult{}, temporal.NewCanceledError(p.result())
+	}
+	stage := StageDone
+	if failure != nil {
+		stage = StageFailed
+	}
+	p.notify(ctx, stage)
+	if ctx.Err() != nil {
+		return p.finish(ctx, nil)
+	}
+	p.setStage(ctx, stage)
+	if failure == nil {
+		p.logger.Info("pipeline done")
+		return p.result(), nil
+	}
+	typ, msg := "StepFailed", failure.err.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(failure.err, &appErr) {
+		typ, msg = appErr.Type(), appErr.Message()
+	}
+	p.logger.Error("pipeline failed", "Step", failure.step, "Error", failure.err)
+	return PipelineResult{}, temporal.NewNonRetryableApplicationError(failure.step+": "+msg, typ, failure.err, p.st)
+}
+
+// result is the PipelineResult of the current state.
+func (p *pipelineRun) result() PipelineResult {
+	res := PipelineResult{ID: p.id, Title: p.in.Title, Steps: p.st.Steps, Stage: p.st.Stage}
+	if p.in.Source == nil && len(p.st.Steps) > 0 && p.st.Steps[0].Step == StepRender {
+		render := p.st.Steps[0]
+		res.Render = &render
+	}
+	return res
+}
+
+// rows is the initial step table: the render unless the spec gives a source, one row
+// per language, and notify.
+func (p *pipelineRun) rows() []JobStatus {
+	var rows []JobStatus
+	add := func(step string) *JobStatus {
+		rows = append(rows, JobStatus{Step: step, CallbackID: JobWorkflowID(p.id, step), State: StatePending})
+		return &rows[len(rows)-1]
+	}
+	if p.in.Source == nil {
+		add(StepRender).Kind = renderKind(p.in)
+	}
+	if p.in.Translate != nil {
+		for _, lang := range p.in.Translate.Languages {
+			r := add(TranslateStep(lang))
+			r.Kind, r.Language = KindTranslation, lang
+		}
+	}
+	if p.in.Notify != nil {
+		rows = append(rows, JobStatus{Step: StepNotify, State: StatePending})
+	}
+	return rows
+}
+
+// renderKind is the job kind of the spec's render.
+func renderKind(in PipelineInput) JobKind {
+	switch {
+	case in.Template != nil:
+		return KindTemplate
+	case in.LegacyVideo != nil:
+		return KindLegacyVideo
+	default:
+		return KindVideo
+	}
+}
+
+// renderJob is the render's Job input.
+func (p *pipelineRun) renderJob() JobInput {
+	in := JobInput{PipelineID: p.id, Step: StepRender, Kind: renderKind(p.in), Timeouts: p.in.Timeouts}
+	switch in.Kind {
+	case KindTemplate:
+		in.TemplateID, in.Body = p.in.Template.ID, p.in.Template.Body
+	case KindLegacyVideo:
+		in.Body = p.in.LegacyVideo
+	default:
+		in.Body = p.in.Video
+	}
+	return in
+}
+
+// translateJob is the Job input of the translation into lang: one language per request,
+// so that the translation has its own callback_id.
+func (p *pipelineRun) translateJob(lang, videoURL string) JobInput {
+	t := p.in.Translate
+	body := map[string]any{
+		"video":            map[string]any{"type": "url", "url": videoURL},
+		"output_languages": []any{lang},
+	}
+	if p.in.Title != "" {
+		body["title"] = p.in.Title + " (" + lang + ")"
+	}
+	if t.Mode != "" {
+		body["mode"] = t.Mode
+	}
+	if t.Captions {
+		body["enable_caption"] = true
+	}
+	step := TranslateStep(lang)
+	return JobInput{PipelineID: p.id, Step: step, Kind: KindTranslation, Body: body,
+		Timeouts: p.in.Timeouts, Label: "translate " + lang}
+}
+
+// output is one file of a finished step.
+type output struct {
+	name   string // activities.Output...
+	base   string // object name without extension
+	defExt string // extension when the link has none
+	url    string
+}
+
+// outputs lists a finished step's files: video, then thumbnail and captions when present.
+func outputs(row JobStatus) []output {
+	all := []output{
+		{activities.OutputVideo, "video", "mp4", row.VideoURL},
+		{activities.OutputThumbnail, "thumbnail", "jpg", row.ThumbnailURL},
+		{activities.OutputCaptionsSRT, "captions", "srt", row.CaptionURL},
+		{activities.OutputCaptionsVTT, "captions", "vtt", row.VTTCaptionURL},
+	}
+	var out []output
+	for _, o := range all {
+		if o.url != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// extPattern admits the extensions an object key may take from a link.
+var extPattern = regexp.MustCompile(`^[a-z0-9]{1,5}$`)
+
+// objectKey is "<pipeline id>/<step>/<name>.<ext>", the extension taken from the
+// link's path when it has a plausible one.
+func objectKey(pipelineID, step string, o output) string {
+	ext := o.defExt
+	if u, err := url.Parse(o.url); err == nil {
+		if e := strings.ToLower(strings.TrimPrefix(path.Ext(u.Path), ".")); extPattern.MatchString(e) {
+			ext = e
+		}
+	}
+	// Both caption files are "captions"; their extensions keep them apart.
+	if o.name == activities.OutputCaptionsVTT {
+		ext = "vtt"
+	} else if o.name == activities.OutputCaptionsSRT && ext == "vtt" {
+		ext = "srt"
+	}
+	return pipelineID + "/" + step + "/" + o.base + "." + ext
+}
+
+// deliver copies every output of the finished step in row i to the deliver bucket,
+// one activity per object, all at once. It returns the first error, after recording
+// every outcome in the row. jobs counts the Jobs still running: when none is, the
+// pipeline's stage becomes StageDeliver.
+func (p *pipelineRun) deliver(ctx workflow.Context, i int, jobs *int) error {
+	var a *activities.Activities
+	if *jobs == 0 {
+		p.setStage(ctx, StageDeliver)
+	}
+	row := &p.st.Steps[i]
+	// A webhook names the video but seldom its thumbnail or captions: one status call
+	// completes the links. Failing that, what is known is delivered.
+	if row.FinishedBy == FinishedByWebhook {
+		p.completeLinks(ctx, row)
+	}
+	outs := outputs(*row)
+	if len(outs) == 0 {
+		row.DeliverError = "no outputs to deliver"
+		return temporal.NewNonRetryableApplicationError(row.DeliverError, ErrTypeDeliverFailed, nil)
+	}
+	type pending struct {
+		o   output
+		key string
+		f   workflow.Future
+	}
+	var started []pending
+	for _, o := range outs {
+		key := objectKey(p.id, row.Step, o)
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: deliverStartToClose,
+			HeartbeatTimeout:    deliverHeartbeat,
+			Summary:             "deliver " + strings.TrimPrefix(key, p.id+"/"),
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval:    10 * time.Second,
+				BackoffCoefficient: 2,
+				MaximumInterval:    5 * time.Minute,
+				MaximumAttempts:    deliverAttempts,
+				NonRetryableErrorTypes: []string{
+					activities.ErrDeliverInvalid, heygen.KindPermanent.String(),
+				},
+			},
+		})
+		started = append(started, pending{o: o, key: key, f: workflow.ExecuteActivity(actx, a.Deliver, activities.DeliverInput{
+			To: p.in.Deliver.To, Key: key, URL: o.url, Output: o.name,
+			Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID,
+		})})
+	}
+	var firstErr error
+	var msgs []string
+	for _, s := range started {
+		var res activities.DeliverResult
+		if err := s.f.Get(ctx, &res); err != nil {
+			firstErr = cmpErr(firstErr, err)
+			msgs = append(msgs, s.key+": "+rootMessage(err))
+			continue
+		}
+		row.Delivered = append(row.Delivered, Delivery{Output: s.o.name, Key: res.Key, URL: res.URL,
+			Size: res.Size, SHA256: res.SHA256, Skipped: res.Skipped})
+	}
+	if firstErr != nil {
+		row.DeliverError = strings.Join(msgs, "; ")
+		if !temporal.IsCanceledError(firstErr) {
+			firstErr = temporal.NewNonRetryableApplicationError("deliver: "+row.DeliverError, ErrTypeDeliverFailed, firstErr)
+		}
+	}
+	return firstErr
+}
+
+// cmpErr keeps the first error.
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// completeLinks reads a finished job's status once for the links its webhook left out.
+func (p *pipelineRun) completeLinks(ctx workflow.Context, row *JobStatus) {
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: pollStartToClose,
+		Summary:             row.Step + ": fetch output links",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second,
+			MaximumAttempts: pollAttempts, NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
+		},
+	})
+	var r activities.PollJobResult
+	if err := workflow.ExecuteActivity(actx, a.PollJob, activities.PollJobInput{
+		Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID,
+	}).Get(ctx, &r); err != nil {
+		p.logger.Warn("could not complete the output links; delivering what is known", "Step", row.Step, "Error", err)
+		return
+	}
+	// The stored video link stays: it is the one the job reported. The others are new.
+	row.ThumbnailURL = cmp.Or(row.ThumbnailURL, r.ThumbnailURL)
+	row.CaptionURL = cmp.Or(row.CaptionURL, r.CaptionURL)
+	row.VTTCaptionURL = cmp.Or(row.VTTCaptionURL, r.VTTCaptionURL)
+	row.AudioURL = cmp.Or(row.AudioURL, r.AudioURL)
+	row.VideoURL = cmp.Or(row.VideoURL, r.VideoURL)
+}
+
+// notify posts the signed summary, and records the outcome in the notify row. Its
+// failure fails that step only.
+func (p *pipelineRun) notify(ctx workflow.Context, stage string) {
+	if p.in.Notify == nil {
+		return
+	}
+	var a *activities.Activities
+	row := &p.st.Steps[len(p.st.Steps)-1]
+	p.setStage(ctx, StepNotify)
+	row.State, row.StartedAt = StateRunning, workflow.Now(ctx)
+
+	res := p.result()
+	res.Stage = stage
+	typ := NotifyTypeCompleted
+	if stage == StageFailed {
+		typ = NotifyTypeFailed
+	}
+	body, err := json.Marshal(NotifyPayload{Type: typ, Timestamp: workflow.Now(ctx).UTC(), Data: res})
+	if err != nil { // only for a value JSON cannot hold, which a PipelineResult is not
+		row.State, row.FailureMessage, row.FinishedAt = StateFailed, "encode notification: "+err.Error(), workflow.Now(ctx)
+		return
+	}
+	info := workflow.GetInfo(ctx)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    notifyStartToClose,
+		ScheduleToCloseTimeout: notifyScheduleToClose,
+		Summary:                "notify",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        30 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrNotifyConfig},
+		},
+	})
+	var r activities.NotifyResult
+	err = workflow.ExecuteActivity(actx, a.Notify, activities.NotifyInput{
+		URL:       p.in.Notify.URL,
+		SecretEnv: p.in.Notify.SecretEnv,
+		WebhookID: NotifyWebhookID(info.WorkflowExecution.ID, info.WorkflowExecution.RunID),
+		Body:      body,
+	}).Get(ctx, &r)
+	row.FinishedAt = workflow.Now(ctx)
+	switch {
+	case err == nil:
+		row.State = StateDone
+	case temporal.IsCanceledError(err) || ctx.Err() != nil:
+		row.State = StateCancelled
+	default:
+		row.State, row.FailureMessage = StateFailed, rootMessage(err)
+		p.logger.Error("notify failed", "Error", err)
+	}
+}
