@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/reelflow/reelflow/devstack"
 )
@@ -97,6 +98,47 @@ func TestStartWaitStatus(t *testing.T) {
 	out, err = runCLI(t, ctx, "status", "no-such-pipeline", addr)
 	require.Error(t, err, out)
 	require.Contains(t, err.Error(), "no pipeline")
+}
+
+// TestBatchTwice starts the 20-row campaign twice: the second run starts nothing, and
+// there are exactly 20 pipelines, all completed.
+func TestBatchTwice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, devstack.Config{
+		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
+		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 200 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Stop(context.Background())) }()
+	addr := "--address=" + st.Temporal.Address()
+
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "campaign.yaml"))
+	require.NoError(t, err)
+	out := t.TempDir()
+	campaign := filepath.Join(t.TempDir(), "campaign.yaml")
+	require.NoError(t, os.WriteFile(campaign, []byte(strings.ReplaceAll(string(src), "file://./out", "file://"+out)), 0o644))
+	rows := filepath.Join("..", "..", "examples", "contacts.csv")
+
+	text, err := runCLI(t, ctx, "start", campaign, "--rows", rows, "--key", "email", "--wait", addr)
+	require.NoError(t, err, text)
+	require.Contains(t, text, "20 pipelines: 20 started now, 0 already started before")
+	require.Contains(t, text, "all 20 pipelines completed")
+	require.Contains(t, text, "20/20 finished")
+
+	text, err = runCLI(t, ctx, "start", campaign, "--rows", rows, "--key", "email", addr)
+	require.NoError(t, err, text)
+	require.Contains(t, text, "20 pipelines: 0 started now, 20 already started before")
+
+	require.Eventually(t, func() bool {
+		n, err := st.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Query: "WorkflowType = 'Pipeline' AND ExecutionStatus = 'Completed'",
+		})
+		return err == nil && n.GetCount() == 20
+	}, 30*time.Second, 100*time.Millisecond)
+	total, err := st.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowType = 'Pipeline'"})
+	require.NoError(t, err)
+	require.EqualValues(t, 20, total.GetCount())
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -23,15 +23,28 @@ import (
 const progressInterval = 500 * time.Millisecond
 
 func (a *app) startCommand() *cobra.Command {
-	var wait bool
+	var (
+		wait      bool
+		rows, key string
+	)
 	cmd := &cobra.Command{
-		Use:   "start FILE",
+		Use:   "start FILE [--rows CSV [--key COLUMN]]",
 		Short: "Start the pipeline a spec describes (YAML or JSON); --wait follows it to the end",
 		Long: `start validates the spec, then starts its Pipeline workflow, whose ID is the spec's id.
 A pipeline that is running or has completed is not started again; with --wait, start
-follows it instead. Exit codes: 0 done, 1 failed or cancelled, 2 invalid spec or usage.`,
+follows it instead. Exit codes: 0 done, 1 failed or cancelled, 2 invalid spec or usage.
+
+With --rows, start runs one pipeline per CSV row: {{column}} placeholders in the spec are
+filled from the row, and each pipeline's ID is <id>-<slug of the key column>. Running
+the same command again starts only the rows not started yet.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rows != "" {
+				return a.startBatch(cmd.Context(), args[0], rows, key, wait)
+			}
+			if key != "" {
+				return &exitError{code: 2, err: errors.New("--key needs --rows")}
+			}
 			in, err := spec.Load(args[0])
 			if err != nil {
 				if errors.Is(err, spec.ErrInvalid) {
@@ -62,6 +75,8 @@ follows it instead. Exit codes: 0 done, 1 failed or cancelled, 2 invalid spec or
 		},
 	}
 	a.env.Bool(cmd.Flags(), &wait, "wait", "REELFLOW_WAIT", false, "show progress and wait for the result")
+	a.env.String(cmd.Flags(), &rows, "rows", "REELFLOW_ROWS", "", "CSV file: start one pipeline per row")
+	a.env.String(cmd.Flags(), &key, "key", "REELFLOW_KEY", "", "CSV column whose value names each row's pipeline (default: the first column)")
 	return cmd
 }
 
@@ -115,7 +130,7 @@ func (a *app) follow(ctx context.Context, c client.Client, run client.WorkflowRu
 			return nil
 		case <-tick.C:
 			if st, err := queryStatus(ctx, c, run.GetID(), run.GetRunID()); err == nil {
-				a.printChanges(st.Steps, seen, started)
+				a.printChanges(withLive(ctx, c, st).Steps, seen, started)
 			}
 		case <-ctx.Done():
 			fmt.Fprintf(a.out, "stopped waiting; the pipeline goes on. Follow it with: reelflow status %s\n", run.GetID())
@@ -149,6 +164,10 @@ func (a *app) reportFailure(ctx context.Context, c client.Client, run client.Wor
 	}
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
+		var res workflows.PipelineResult
+		if canceled.HasDetails() && canceled.Details(&res) == nil && len(res.Steps) > 0 {
+			printSteps(a.out, res.Steps)
+		}
 		return &exitError{code: 1, err: fmt.Errorf("pipeline %s was cancelled", run.GetID())}
 	}
 	return &exitError{code: 1, err: fmt.Errorf("pipeline %s failed: %s", run.GetID(), rootMessage(err))}
@@ -171,6 +190,20 @@ func queryStatus(ctx context.Context, c client.Client, id, runID string) (workfl
 		return st, err
 	}
 	return st, v.Get(&st)
+}
+
+// withLive fills the running steps of a pipeline's table with their Jobs' own state
+// (waiting for webhook, polling), which the pipeline does not track so that its
+// history does not grow with every Job's progress.
+func withLive(ctx context.Context, c client.Client, st workflows.PipelineStatus) workflows.PipelineStatus {
+	return st.WithLive(func(callbackID string) (workflows.JobStatus, bool) {
+		var js workflows.JobStatus
+		v, err := c.QueryWorkflow(ctx, callbackID, "", workflows.QueryStatus)
+		if err != nil || v.Get(&js) != nil {
+			return js, false
+		}
+		return js, true
+	})
 }
 
 // printSteps prints the step table.
@@ -229,6 +262,7 @@ func (a *app) statusCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("query %s (is a worker running?): %w", id, err)
 			}
+			st = withLive(ctx, c, st)
 			title := ""
 			if st.Title != "" {
 				title = "  " + st.Title
@@ -241,10 +275,14 @@ func (a *app) statusCommand() *cobra.Command {
 }
 
 func (a *app) cancelCommand() *cobra.Command {
-	return &cobra.Command{
+	var wait bool
+	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a pipeline and its HeyGen jobs' workflows",
-		Args:  cobra.ExactArgs(1),
+		Long: `cancel asks the pipeline to stop: it cancels its running Jobs, waits for them, and
+ends as cancelled. HeyGen renders already started are not refunded; their results are
+not delivered. With --wait it prints the final step table.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.dial(ctx)
@@ -260,7 +298,28 @@ func (a *app) cancelCommand() *cobra.Command {
 				return fmt.Errorf("cancel %s: %w", args[0], err)
 			}
 			fmt.Fprintf(a.out, "cancellation of %s requested\n", args[0])
+			if !wait {
+				return nil
+			}
+			run := c.GetWorkflow(ctx, args[0], "")
+			var res workflows.PipelineResult
+			err = run.Get(ctx, &res)
+			if err == nil {
+				fmt.Fprintf(a.out, "pipeline %s finished before the cancellation reached it\n", args[0])
+				printSteps(a.out, res.Steps)
+				return nil
+			}
+			var canceled *temporal.CanceledError
+			if !errors.As(err, &canceled) {
+				return a.reportFailure(ctx, c, run, err)
+			}
+			if canceled.HasDetails() && canceled.Details(&res) == nil {
+				printSteps(a.out, res.Steps)
+			}
+			fmt.Fprintf(a.out, "pipeline %s cancelled\n", args[0])
 			return nil
 		},
 	}
+	a.env.Bool(cmd.Flags(), &wait, "wait", "REELFLOW_WAIT", false, "wait until the pipeline has stopped and print its steps")
+	return cmd
 }
