@@ -208,7 +208,8 @@ func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID string) e
 }
 
 // RotateWebhookSecret calls POST /v3/webhooks/endpoints/{id}/rotate-secret. HeyGen stops
-// accepting the old secret at once, so receivers must be given both before the call.
+// accepting the old secret at once: give receivers the new secret next to the old one
+// (HEYGEN_WEBHOOK_SECRETS=new,old) right after the call, then drop the old one.
 //
 // The answer is read both as {"data":{endpoint_id, secret}} and as a bare
 // {endpoint_id, secret}, because the documentation shows the latter: once HeyGen has
