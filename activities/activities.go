@@ -23,8 +23,9 @@ import (
 )
 
 // HeyGen is the part of *heygen.Client the activities use: a create call and a status
-// call for each job kind.
+// call for each job kind, and the bulk status calls that polls share (see batcher.go).
 type HeyGen interface {
+	statusSource
 	CreateVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
 	GetVideo(ctx context.Context, videoID string) (heygen.Video, error)
 	CreateTemplateVideo(ctx context.Context, templateID string, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
@@ -46,6 +47,12 @@ type Activities struct {
 	lookupEnv  func(string) (string, bool)
 	now        func() time.Time
 	spoolDir   string
+	// statusWindow is the bulk status batch window; zero or less turns batching off.
+	statusWindow time.Duration
+	// videoStatuses and translationStatuses batch PollJob's bulk status calls; nil
+	// when batching is off.
+	videoStatuses       *batcher
+	translationStatuses *batcher
 }
 
 // Option configures Activities.
@@ -71,6 +78,13 @@ func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now
 // os.TempDir() when empty. It needs room for the largest output.
 func WithSpoolDir(dir string) Option { return func(a *Activities) { a.spoolDir = dir } }
 
+// WithStatusBatchWindow sets how long PollJob gathers concurrent polls into one bulk
+// status call (DefaultStatusBatchWindow). Zero or less turns bulk polling off: every
+// poll is then a single GET, as a worker with one job in flight would do anyway.
+func WithStatusBatchWindow(d time.Duration) Option {
+	return func(a *Activities) { a.statusWindow = d }
+}
+
 // New returns Activities that call HeyGen through h.
 func New(h HeyGen, opts ...Option) *Activities {
 	a := &Activities{
@@ -78,9 +92,15 @@ func New(h HeyGen, opts ...Option) *Activities {
 		openBucket: OpenBucket,
 		lookupEnv:  os.LookupEnv,
 		now:        time.Now,
+		// Set before the options, so that WithStatusBatchWindow(0) can turn it off.
+		statusWindow: DefaultStatusBatchWindow,
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.statusWindow > 0 && h != nil {
+		a.videoStatuses = newBatcher(h.VideoStatuses, a.statusWindow)
+		a.translationStatuses = newBatcher(h.TranslationStatuses, a.statusWindow)
 	}
 	if a.http == nil {
 		a.http = defaultHTTPClient()

@@ -79,6 +79,15 @@ func (s *stubHeyGen) CreateTranslation(context.Context, heygen.CreateTranslation
 	return nil, errors.New("not used")
 }
 
+// VideoStatuses and TranslationStatuses are unused: Deliver reads single jobs.
+func (s *stubHeyGen) VideoStatuses(context.Context, []string) ([]heygen.StatusEntry, error) {
+	return nil, errors.New("not used")
+}
+
+func (s *stubHeyGen) TranslationStatuses(context.Context, []string) ([]heygen.StatusEntry, error) {
+	return nil, errors.New("not used")
+}
+
 func (s *stubHeyGen) GetTranslation(_ context.Context, id string) (heygen.Translation, error) {
 	f := s.record("GetTranslation " + id)
 	return heygen.Translation{ID: id, Status: heygen.StatusCompleted, VideoURL: fmt.Sprintf(f, "video.mp4"),

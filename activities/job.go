@@ -50,6 +50,9 @@ type CreateJobResult struct {
 	HeyGenJobID string `json:"heygen_job_id"`
 	// Status is the job's status as the create call reported it.
 	Status heygen.Status `json:"status,omitempty"`
+	// Adopted is true when a retried attempt found the job an earlier attempt had made
+	// (see create.go) and created nothing.
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 // CreateJob starts a HeyGen job, sending CallbackID as the callback_id.
@@ -62,9 +65,20 @@ type CreateJobResult struct {
 // client classes as retryable, so the next attempt picks up the first one's answer.
 // HeyGen remembers keys for 24 h, which is why the Job workflow adds its run ID: a new
 // run of a failed job must render anew, not be handed the failed video again.
+//
+// Video kinds also carry a title tag (TitleTag), and an attempt after the first looks
+// for the video an earlier attempt made before it creates: see create.go for the
+// argument.
 func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJobResult, error) {
+	if res, ok := a.adoptRetried(ctx, in); ok {
+		return res, nil
+	}
+	body := in.Body
+	if in.Kind != KindTranslation {
+		body = taggedBody(in)
+	}
 	req := heygen.CreateVideoRequest{
-		Body:           in.Body,
+		Body:           body,
 		CallbackID:     in.CallbackID,
 		CallbackURL:    in.CallbackURL,
 		IdempotencyKey: idempotencyKey(in),
@@ -128,6 +142,11 @@ type PollJobInput struct {
 	Kind string `json:"kind"`
 	// HeyGenJobID is HeyGen's ID of the job.
 	HeyGenJobID string `json:"heygen_job_id"`
+	// Details asks for the job's full record (URLs, duration, failure message) with one
+	// single GET, skipping the bulk status call. The Job sets it when it knows the job
+	// is over (a success webhook without its details), where a bulk call would only add
+	// a call before the GET.
+	Details bool `json:"details,omitempty"`
 }
 
 // PollJobResult is a HeyGen job's status, normalised across APIs.
@@ -157,8 +176,47 @@ type PollJobResult struct {
 
 // PollJob reads a HeyGen job's status once. It does not wait: the Job workflow decides
 // when to ask again.
+//
+// A video, template or translation job is read through the shared bulk status call
+// (batcher.go), which costs a running job 1/100 of a call per poll at best. The bulk
+// row has no URLs, so when it says completed or failed, PollJob reads the job once
+// more with a single GET and returns that: one GET per job, at its end. A legacy v2
+// video, an ID the bulk call does not know, and a poll with Details set go straight
+// to the single GET.
 func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResult, error) {
-	return a.status(ctx, in.Kind, in.HeyGenJobID)
+	var (
+		b  *batcher
+		op string
+	)
+	switch in.Kind {
+	case KindVideo, KindTemplate:
+		b, op = a.videoStatuses, "video statuses"
+	case KindTranslation:
+		b, op = a.translationStatuses, "translation statuses"
+	}
+	if b == nil || in.Details {
+		return a.status(ctx, in.Kind, in.HeyGenJobID)
+	}
+	e, err := b.status(ctx, in.HeyGenJobID)
+	switch {
+	case err != nil && heygen.IsPermanent(err) && ctx.Err() == nil:
+		// A refused bulk call (a 4xx other than 429) may be one malformed ID spoiling
+		// the batch for all: each poll asks alone, which isolates it.
+		return a.status(ctx, in.Kind, in.HeyGenJobID)
+	case err != nil:
+		// A failed bulk call fails every poll that shared it, each retried by its own
+		// retry policy according to the error's kind (a 429 carries Retry-After).
+		return PollJobResult{}, applicationError(op+" "+in.HeyGenJobID, err)
+	}
+	switch e.Status {
+	case heygen.StatusPending, heygen.StatusProcessing:
+		return PollJobResult{Status: e.Status}, nil
+	default:
+		// completed or failed: fetch the details only the single GET has. not_found
+		// (perhaps a bulk index that lags a new job) and any status reelflow does not
+		// know: let the single GET decide.
+		return a.status(ctx, in.Kind, in.HeyGenJobID)
+	}
 }
 
 // status is one status call of the API that created the job.

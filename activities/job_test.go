@@ -59,7 +59,9 @@ func newEnv(t *testing.T, f *fakeHeyGen) (*testsuite.TestActivityEnvironment, *a
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	a := activities.New(heygen.NewClient(srv.URL, apiKey, srv.Client()))
+	// The fake answers every request alike, so these tests pin the single-GET path;
+	// batcher_test.go covers the bulk one.
+	a := activities.New(heygen.NewClient(srv.URL, apiKey, srv.Client()), activities.WithStatusBatchWindow(0))
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestActivityEnvironment()

@@ -3,7 +3,7 @@
 // Register is the single registration function: the worker built by New uses it, and so
 // do the replay tests (with nil activities), so a workflow cannot be known by one name
 // in production and another in a test. Workflows are registered by function, under
-// their default names "Pipeline" and "Job"; activities are the exported methods of
+// their default names "Pipeline", "Job" and "Limiter"; activities are the exported methods of
 // *activities.Activities, under their method names.
 package worker
 
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/reelflow/reelflow/activities"
@@ -24,6 +25,7 @@ import (
 func Register(r sdkworker.WorkflowRegistry, a *activities.Activities) {
 	r.RegisterWorkflow(workflows.Pipeline)
 	r.RegisterWorkflow(workflows.Job)
+	r.RegisterWorkflow(workflows.Limiter)
 	if a == nil {
 		return
 	}
@@ -49,6 +51,12 @@ const (
 	// takes at most 30 s (the heygen client's timeout). An interrupted create is safe
 	// (its Idempotency-Key), but finishing it spares the retry.
 	DefaultStopTimeout = 30 * time.Second
+	// DefaultStickyCacheSize keeps 6,000 workflows cached between tasks. A cached,
+	// waiting Job costs about 53 KB (a parked goroutine and the SDK's state, measured
+	// with 5,000 Jobs), so 6,000 stay near 320 MB, inside the 400 MB worker budget; the
+	// SDK's 10,000 would not, once each Job's Pipeline is cached too. An evicted
+	// workflow replays its short history (15-25 events) on its next task.
+	DefaultStickyCacheSize = 6000
 )
 
 // Options tune a worker. Zero fields take the defaults.
@@ -58,14 +66,21 @@ type Options struct {
 	// MaxConcurrentWorkflowTasks: DefaultMaxConcurrentWorkflowTasks when zero.
 	MaxConcurrentWorkflowTasks int
 	// StickyCacheSize is how many workflow executions stay cached between tasks, so
-	// that they need no replay. Jobs sit idle for minutes to hours between a few
-	// tasks, and a cached one costs little memory. Zero keeps the SDK's default
-	// (10,000). The cache is shared by every worker in the process, so New applies it
-	// process-wide, and it only takes effect before the first worker starts.
+	// that they need no replay: DefaultStickyCacheSize when zero. The cache is shared
+	// by every worker in the process, so New applies it process-wide, and it only
+	// takes effect before the first worker starts.
 	StickyCacheSize int
 	// StopTimeout is how long Stop waits for running activities: DefaultStopTimeout
 	// when zero.
 	StopTimeout time.Duration
+	// DeploymentName and BuildID turn on Worker Versioning: the worker polls as that
+	// version of that Worker Deployment, and its workflows take the behaviours listed
+	// by VersioningBehaviors. Both or neither (Validate). Empty: unversioned.
+	DeploymentName string
+	BuildID        string
+	// Interceptors run around every workflow and activity, after the one behind
+	// reelflow's own metrics (MetricsInterceptor), which New always installs.
+	Interceptors []interceptor.WorkerInterceptor
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -75,6 +90,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.MaxConcurrentWorkflowTasks <= 0 {
 		o.MaxConcurrentWorkflowTasks = DefaultMaxConcurrentWorkflowTasks
+	}
+	if o.StickyCacheSize <= 0 {
+		o.StickyCacheSize = DefaultStickyCacheSize
 	}
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = DefaultStopTimeout
@@ -89,14 +107,17 @@ func (o Options) sdkOptions() sdkworker.Options {
 		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks,
 		WorkerStopTimeout:                      o.StopTimeout,
+		DeploymentOptions:                      o.deploymentOptions(),
+		Interceptors:                           append([]interceptor.WorkerInterceptor{MetricsInterceptor()}, o.Interceptors...),
 	}
 }
 
 // New returns a worker for reelflow's task queue with everything registered through
 // Register. The caller starts it (Run or Start) and stops it. The logger and metrics
-// come from c, which cmd/ builds.
+// come from c, which cmd/ builds. opts should pass Validate; an incomplete versioning
+// setting is ignored here.
 func New(c client.Client, a *activities.Activities, opts Options) sdkworker.Worker {
-	if opts.StickyCacheSize > 0 {
+	if opts = opts.WithDefaults(); opts.StickyCacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(opts.StickyCacheSize)
 	}
 	w := sdkworker.New(c, workflows.TaskQueue, opts.sdkOptions())

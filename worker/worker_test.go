@@ -56,6 +56,19 @@ func (f *fakeHeyGen) GetTranslation(_ context.Context, id string) (heygen.Transl
 	return heygen.Translation{ID: id, Status: heygen.StatusCompleted, VideoURL: "https://cdn.example/" + id + ".mp4"}, nil
 }
 
+// VideoStatuses and TranslationStatuses are the bulk calls: every job is done.
+func (f *fakeHeyGen) VideoStatuses(_ context.Context, ids []string) ([]heygen.StatusEntry, error) {
+	out := make([]heygen.StatusEntry, len(ids))
+	for i, id := range ids {
+		out[i] = heygen.StatusEntry{VideoID: id, Status: heygen.StatusCompleted}
+	}
+	return out, nil
+}
+
+func (f *fakeHeyGen) TranslationStatuses(ctx context.Context, ids []string) ([]heygen.StatusEntry, error) {
+	return f.VideoStatuses(ctx, ids)
+}
+
 // TestRegisterRunsPipeline runs a pipeline with real activities over a fake HeyGen, with
 // nothing registered but through Register: the names the workflows call must resolve.
 func TestRegisterRunsPipeline(t *testing.T) {

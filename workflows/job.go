@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -141,11 +143,18 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 
 func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	var a *activities.Activities
+	// 0. A concurrency permit, when a limit is set (limiter.go, changeJobLimiter). It is
+	// given back however the Job ends.
+	release, err := j.acquirePermit(ctx)
+	if err != nil {
+		return JobResult{}, err
+	}
+	defer release()
 	j.setState(ctx, StateCreating)
 
 	// 1. Create. Signals that arrive meanwhile wait in the channel; they are drained below.
 	var created activities.CreateJobResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.createAO), a.CreateJob, activities.CreateJobInput{
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.createAO), a.CreateJob, activities.CreateJobInput{
 		CallbackID:  j.st.CallbackID,
 		Kind:        j.kind,
 		Body:        j.in.Body,
@@ -213,6 +222,7 @@ func (j *jobRun) wait(ctx workflow.Context) error {
 		workflow.TimerOptions{Summary: j.label + ": waiting for webhook"})
 	kind := waitPush
 	interval := j.t.PollInitial
+	jitter := false // whether the backoff is jittered: decided once, at the first poll
 	for j.outcome == outcomeNone {
 		var (
 			event                    *heygen.Event
@@ -247,12 +257,22 @@ func (j *jobRun) wait(ctx workflow.Context) error {
 				if kind == waitPush {
 					j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
 					j.setState(ctx, StatePolling)
+					// Jitter changes the backoff timers' durations, so a Job that was
+					// already polling before it existed keeps the plain schedule it
+					// recorded: asked once, here, and kept for the rest of the run.
+					jitter = workflow.GetVersion(ctx, pollJitterChange, workflow.DefaultVersion, 1) >= 1
 				}
+				// The first poll follows the push window at once; later ones follow a
+				// backoff timer.
 				wait, kind = j.startPoll(waitCtx), waitPoll
 			case waitPoll:
 				j.onPoll(ctx, wait)
 				if j.outcome == outcomeNone {
-					wait, kind = workflow.NewTimerWithOptions(waitCtx, interval,
+					d := interval
+					if jitter {
+						d = jitterInterval(interval, j.st.CallbackID, j.st.Polls)
+					}
+					wait, kind = workflow.NewTimerWithOptions(waitCtx, d,
 						workflow.TimerOptions{Summary: j.label + ": next poll"}), waitSleep
 					interval = min(2*interval, j.t.PollMax)
 				}
@@ -260,6 +280,30 @@ func (j *jobRun) wait(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// pollJitterChange is the workflow.GetVersion change ID of the jittered backoff.
+// Version 1 jitters every interval between polls; DefaultVersion (Jobs that were
+// polling before it) keeps the plain doubling.
+const pollJitterChange = "job-poll-jitter"
+
+// pollJitterPermille is the jitter's reach: an interval between polls is its nominal
+// length (PollInitial doubling up to PollMax) times 1 ± up to 15%.
+const pollJitterPermille = 150
+
+// jitterInterval spreads d by up to ±15%, so that thousands of Jobs whose push windows
+// ended together (a webhook outage) do not poll in lockstep, bunching their bulk calls
+// and HeyGen's rate limit into the same second. Workflow code may not draw random
+// numbers, so the offset comes from an FNV-1a hash of the workflow ID and the poll
+// number: different for each job and each poll, the same on every replay. Integer
+// arithmetic only, because floating point may round differently on another CPU
+// architecture, and a replay must produce the very same timer.
+func jitterInterval(d time.Duration, workflowID string, poll int) time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(workflowID)) // a hash.Hash never fails
+	_, _ = h.Write([]byte("#" + strconv.Itoa(poll)))
+	offset := int64(h.Sum64()%(2*pollJitterPermille+1)) - pollJitterPermille // -150..150
+	return (d + d/1000*time.Duration(offset)).Truncate(time.Millisecond)
 }
 
 // drain handles every signal already buffered, without blocking.
@@ -350,8 +394,10 @@ func (j *jobRun) fetchURLs(ctx workflow.Context) {
 	ao := j.pollAO
 	ao.Summary = j.label + ": fetch video details"
 	var r activities.PollJobResult
+	// Details: the job is known to be over, so a bulk status call would only come on
+	// top of the GET. Activity input is not part of replay's determinism check.
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), a.PollJob,
-		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID}).Get(ctx, &r)
+		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, Details: true}).Get(ctx, &r)
 	j.st.Polls++
 	if err != nil {
 		j.logger.Warn("success webhook lacked details and the fetch failed", "Error", err)

@@ -207,7 +207,7 @@ func TestJobPollingWhenNoWebhook(t *testing.T) {
 			res := jobResult(t, env)
 			assert.Equal(t, StateDone, res.State)
 			assert.Equal(t, FinishedByPoll, res.FinishedBy)
-			assert.Equal(t, tt.want, polls.offsets(start))
+			assertPollTimes(t, tt.want, polls.offsets(start))
 			assert.Equal(t, len(tt.want), res.Polls)
 			assert.Equal(t, 0, res.Events)
 			assert.Equal(t, testVideoURL, res.VideoURL)
@@ -226,8 +226,8 @@ func TestJobWebhookWhilePollingEndsAtOnce(t *testing.T) {
 
 	res := jobResult(t, env)
 	assert.Equal(t, FinishedByWebhook, res.FinishedBy)
-	// Polls at 10m, 10m30s and 11m30s; the next, at 13m30s, never happens.
-	assert.Equal(t, []time.Duration{10 * time.Minute, 10*time.Minute + 30*time.Second, 11*time.Minute + 30*time.Second},
+	// Polls at 10m, 10m30s and 11m30s (each gap ±15%); the next, at about 13m30s, never happens.
+	assertPollTimes(t, []time.Duration{10 * time.Minute, 10*time.Minute + 30*time.Second, 11*time.Minute + 30*time.Second},
 		polls.offsets(start))
 	assert.Equal(t, 3, res.Polls)
 	assert.Equal(t, 12*time.Minute, res.FinishedAt.Sub(start))
@@ -340,9 +340,10 @@ func TestJobDeadline(t *testing.T) {
 	assert.True(t, appErr.NonRetryable())
 	assert.Equal(t, "heygen job v_1 still processing after 1h0m0s", appErr.Message())
 	assert.Equal(t, time.Hour, env.Now().Sub(start))
-	// At 10m, then 30s, 1m, 2m and 4m apart, then every 5m (PollMax) until the hour.
+	// At 10m, then 30s, 1m, 2m and 4m apart, then every 5m (PollMax) until the hour,
+	// each gap ±15%.
 	m := time.Minute
-	assert.Equal(t, []time.Duration{10 * m, 10*m + 30*time.Second, 11*m + 30*time.Second, 13*m + 30*time.Second,
+	assertPollTimes(t, []time.Duration{10 * m, 10*m + 30*time.Second, 11*m + 30*time.Second, 13*m + 30*time.Second,
 		17*m + 30*time.Second, 22*m + 30*time.Second, 27*m + 30*time.Second, 32*m + 30*time.Second,
 		37*m + 30*time.Second, 42*m + 30*time.Second, 47*m + 30*time.Second, 52*m + 30*time.Second,
 		57*m + 30*time.Second}, polls.offsets(start))
@@ -362,8 +363,9 @@ func TestJobFailedPollsKeepPolling(t *testing.T) {
 	res := jobResult(t, env)
 	assert.Equal(t, FinishedByPoll, res.FinishedBy)
 	assert.Equal(t, 3, res.Polls)
-	assert.Equal(t, []time.Duration{10 * time.Minute, 10*time.Minute + 30*time.Second, 11*time.Minute + 30*time.Second},
-		polls.offsets(start), "failed polls keep the backoff schedule")
+	// Failed polls keep the backoff schedule.
+	assertPollTimes(t, []time.Duration{10 * time.Minute, 10*time.Minute + 30*time.Second, 11*time.Minute + 30*time.Second},
+		polls.offsets(start))
 }
 
 func TestJobIgnoresForeignAndIrrelevantEvents(t *testing.T) {

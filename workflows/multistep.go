@@ -220,7 +220,8 @@ func renderKind(in PipelineInput) JobKind {
 
 // renderJob is the render's Job input.
 func (p *pipelineRun) renderJob() JobInput {
-	in := JobInput{PipelineID: p.id, Step: StepRender, Kind: renderKind(p.in), Timeouts: p.in.Timeouts}
+	in := JobInput{PipelineID: p.id, Step: StepRender, Kind: renderKind(p.in), Timeouts: p.in.Timeouts,
+		ConcurrencyLimit: p.in.ConcurrencyLimit}
 	switch in.Kind {
 	case KindTemplate:
 		in.TemplateID, in.Body = p.in.Template.ID, p.in.Template.Body
@@ -251,7 +252,7 @@ func (p *pipelineRun) translateJob(lang, videoURL string) JobInput {
 	}
 	step := TranslateStep(lang)
 	return JobInput{PipelineID: p.id, Step: step, Kind: KindTranslation, Body: body,
-		Timeouts: p.in.Timeouts, Label: "translate " + lang}
+		Timeouts: p.in.Timeouts, Label: "translate " + lang, ConcurrencyLimit: p.in.ConcurrencyLimit}
 }
 
 // output is one file of a finished step.
@@ -388,8 +389,9 @@ func (p *pipelineRun) completeLinks(ctx workflow.Context, row *JobStatus) {
 		},
 	})
 	var r activities.PollJobResult
+	// Details: the links come only from the single GET, so the bulk call is skipped.
 	if err := workflow.ExecuteActivity(actx, a.PollJob, activities.PollJobInput{
-		Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID,
+		Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID, Details: true,
 	}).Get(ctx, &r); err != nil {
 		p.logger.Warn("could not complete the output links; delivering what is known", "Step", row.Step, "Error", err)
 		return
@@ -422,7 +424,7 @@ func (p *pipelineRun) notify(ctx workflow.Context, stage string) {
 	// encoding/json is deterministic for a struct: fields in declaration order, map keys
 	// sorted. workflowcheck flags it only for the reflection caches it fills.
 	body, err := json.Marshal(NotifyPayload{Type: typ, Timestamp: workflow.Now(ctx).UTC(), Data: res}) //workflowcheck:ignore
-	if err != nil { // only for a value JSON cannot hold, which a PipelineResult is not
+	if err != nil {                                                                                    // only for a value JSON cannot hold, which a PipelineResult is not
 		row.State, row.FailureMessage, row.FinishedAt = StateFailed, "encode notification: "+err.Error(), workflow.Now(ctx)
 		return
 	}

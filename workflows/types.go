@@ -25,9 +25,12 @@ type Timeouts struct {
 	PushWindow time.Duration `json:"push_window,omitempty"`
 	// Deadline is the longest a Job waits in all, from its start; then it fails.
 	Deadline time.Duration `json:"deadline,omitempty"`
-	// PollInitial is the first interval between polls; it doubles up to PollMax.
+	// PollInitial is the first interval between polls; it doubles up to PollMax. The
+	// first poll itself comes at once when PushWindow ends. Each interval is jittered
+	// by up to ±15% (see jitterInterval).
 	PollInitial time.Duration `json:"poll_initial,omitempty"`
-	// PollMax caps the interval between polls.
+	// PollMax caps the nominal interval between polls; with jitter, an interval at the
+	// cap lies between 0.85 and 1.15 times PollMax.
 	PollMax time.Duration `json:"poll_max,omitempty"`
 }
 
@@ -95,6 +98,10 @@ type JobInput struct {
 	// Label names the job in the Temporal UI's summaries, for example
 	// "translate Spanish (Spain)"; the step name when empty.
 	Label string `json:"label,omitempty"`
+	// ConcurrencyLimit, above 0, makes the Job wait for one of that many permits of the
+	// Limiter workflow before it creates its HeyGen job, and hold it until it ends: see
+	// limiter.go. 0 is no limit.
+	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
 }
 
 // JobStatus is a Job's state, the answer to its status query and a row of the
@@ -169,6 +176,9 @@ type PipelineInput struct {
 	// FailFast fails the whole pipeline, cancelling the rest, at the first failed step.
 	// Without it only a failed render fails the pipeline.
 	FailFast bool `json:"fail_fast,omitempty"`
+	// ConcurrencyLimit is the HeyGen account's limit of jobs in flight, passed to every
+	// Job (JobInput.ConcurrencyLimit); 0 is no limit.
+	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
 }
 
 // TemplateSource is a POST /v3/templates/{id} call.
@@ -219,7 +229,7 @@ type PipelineStatus struct {
 // Running reports whether the row's Job may still change state.
 func (s JobStatus) Running() bool {
 	switch s.State {
-	case StateCreating, StateWaiting, StatePolling, StateRunning:
+	case StateCreating, StateQueued, StateWaiting, StatePolling, StateRunning:
 		return true
 	}
 	return false

@@ -16,7 +16,7 @@ import (
 
 // startBatch starts one pipeline per good CSV row, reports bad rows with their line
 // numbers, and with wait follows them all to the end.
-func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, wait bool) error {
+func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, limit int, wait bool) error {
 	batch, err := spec.LoadBatch(specPath, csvPath, key)
 	if err != nil {
 		if errors.Is(err, spec.ErrInvalid) {
@@ -42,6 +42,9 @@ func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, wai
 	bar := newProgress(a.out, "started", len(inputs))
 	already := 0
 	for _, in := range inputs {
+		if limit > 0 {
+			in.ConcurrencyLimit = limit
+		}
 		run, started, err := startPipeline(ctx, c, in)
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ func (a *app) startCommand() *cobra.Command {
 	var (
 		wait      bool
 		rows, key string
+		limit     int
 	)
 	cmd := &cobra.Command{
 		Use:   "start FILE [--rows CSV [--key COLUMN]]",
@@ -39,8 +40,11 @@ filled from the row, and each pipeline's ID is <id>-<slug of the key column>. Ru
 the same command again starts only the rows not started yet.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return &exitError{code: 2, err: fmt.Errorf("--concurrency-limit %d: want 0 (off) or more", limit)}
+			}
 			if rows != "" {
-				return a.startBatch(cmd.Context(), args[0], rows, key, wait)
+				return a.startBatch(cmd.Context(), args[0], rows, key, limit, wait)
 			}
 			if key != "" {
 				return &exitError{code: 2, err: errors.New("--key needs --rows")}
@@ -51,6 +55,9 @@ the same command again starts only the rows not started yet.`,
 					return &exitError{code: 2, err: err}
 				}
 				return err
+			}
+			if limit > 0 {
+				in.ConcurrencyLimit = limit
 			}
 			ctx := cmd.Context()
 			c, err := a.dial(ctx)
@@ -77,6 +84,7 @@ the same command again starts only the rows not started yet.`,
 	a.env.Bool(cmd.Flags(), &wait, "wait", "REELFLOW_WAIT", false, "show progress and wait for the result")
 	a.env.String(cmd.Flags(), &rows, "rows", "REELFLOW_ROWS", "", "CSV file: start one pipeline per row")
 	a.env.String(cmd.Flags(), &key, "key", "REELFLOW_KEY", "", "CSV column whose value names each row's pipeline (default: the first column)")
+	a.env.Int(cmd.Flags(), &limit, "concurrency-limit", "REELFLOW_CONCURRENCY_LIMIT", 0, "HeyGen jobs in flight at once across all workers (your plan's limit); extra jobs wait their turn instead of meeting 429s (0 = off)")
 	return cmd
 }
 

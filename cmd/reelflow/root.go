@@ -69,6 +69,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 		a.cancelCommand(),
 		a.webhookCommand(),
 		a.sandboxCommand(),
+		a.healthCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print reelflow's version",

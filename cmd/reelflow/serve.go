@@ -37,22 +37,36 @@ func (a *app) bindWorker(cmd *cobra.Command, o *worker.Options) {
 	fs := cmd.Flags()
 	a.env.Int(fs, &o.MaxConcurrentActivities, "max-concurrent-activities", "REELFLOW_MAX_CONCURRENT_ACTIVITIES", worker.DefaultMaxConcurrentActivities, "activities one worker runs at once")
 	a.env.Int(fs, &o.MaxConcurrentWorkflowTasks, "max-concurrent-workflow-tasks", "REELFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", worker.DefaultMaxConcurrentWorkflowTasks, "workflow tasks one worker runs at once")
-	a.env.Int(fs, &o.StickyCacheSize, "sticky-cache-size", "REELFLOW_STICKY_CACHE_SIZE", 0, "workflows kept in memory between tasks (0 = SDK default, 10000)")
+	a.env.Int(fs, &o.StickyCacheSize, "sticky-cache-size", "REELFLOW_STICKY_CACHE_SIZE", worker.DefaultStickyCacheSize, "workflows kept in memory between tasks, process-wide")
 	a.env.Duration(fs, &o.StopTimeout, "stop-timeout", "REELFLOW_STOP_TIMEOUT", worker.DefaultStopTimeout, "how long a stopping worker waits for running activities")
 }
 
 func (a *app) workerCommand() *cobra.Command {
 	var (
-		hg   heygenFlags
-		opts worker.Options
+		hg          heygenFlags
+		opts        worker.Options
+		metricsAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker: the Pipeline and Job workflows and their HeyGen activities",
-		Args:  cobra.NoArgs,
+		Long: `worker polls reelflow's task queue and runs the Pipeline and Job workflows and their
+HeyGen activities. Run as many as you like against one Temporal namespace; they share
+the work. On SIGTERM or SIGINT it stops polling, lets running activities finish for up
+to --stop-timeout, and exits 0.
+
+With --deployment-name and --build-id it takes part in Worker Versioning: workflows are
+AutoUpgrade, so changes to workflow code must stay replay-safe (workflow.GetVersion).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hg.apiKey == "" {
 				return &exitError{code: 2, err: errors.New("HEYGEN_API_KEY is not set: the worker needs it to call HeyGen (point HEYGEN_BASE_URL at `reelflow sandbox` to run without one)")}
+			}
+			if opts.DeploymentName != "" && opts.BuildID == "" && version != "dev" {
+				opts.BuildID = version
+			}
+			if err := opts.Validate(); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--deployment-name and --build-id: %w", err)}
 			}
 			log, err := a.logger()
 			if err != nil {
@@ -63,28 +77,53 @@ func (a *app) workerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if metricsAddr != "" {
+				m, err := worker.NewMetrics()
+				if err != nil {
+					return err
+				}
+				defer func() { _ = m.Shutdown(context.Background()) }()
+				copts.MetricsHandler = m.Handler()
+				stop, err := startMetricsServer(metricsAddr, m.HTTPHandler(), log)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer stop()
+			}
 			c, err := client.DialContext(cmd.Context(), copts)
 			if err != nil {
 				return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
 			}
 			defer c.Close()
 			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, nil)), opts)
-			log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace))
+			log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace),
+				zap.String("deployment", opts.DeploymentName), zap.String("build_id", opts.BuildID))
 			// Run returns after the interrupt once running activities finished or the
-			// stop timeout passed.
-			return w.Run(interruptOn(cmd.Context()))
+			// stop timeout passed; the metrics server stops after it.
+			if err := w.Run(stopOn(cmd.Context(), log, opts.WithDefaults().StopTimeout)); err != nil {
+				return err
+			}
+			log.Info("worker stopped")
+			return nil
 		},
 	}
 	a.bindHeyGen(cmd, &hg)
 	a.bindWorker(cmd, &opts)
+	fs := cmd.Flags()
+	a.env.String(fs, &metricsAddr, "metrics-addr", "REELFLOW_METRICS_ADDR", defaultWorkerMetricsAddr, "serve Prometheus metrics on /metrics (and /healthz) here; empty disables")
+	a.env.String(fs, &opts.DeploymentName, "deployment-name", "REELFLOW_DEPLOYMENT_NAME", "", "Worker Deployment name; with --build-id turns on Worker Versioning")
+	a.env.String(fs, &opts.BuildID, "build-id", "REELFLOW_BUILD_ID", "", "this worker's build ID in the deployment (default: the binary's version, when not \"dev\")")
 	return cmd
 }
 
-// interruptOn adapts a context to the worker's interrupt channel.
-func interruptOn(ctx context.Context) <-chan any {
+// stopOn adapts a context to the worker's interrupt channel, and logs when the stop
+// begins: from then on the worker takes no new tasks, and its running activities have
+// until the stop timeout to finish.
+func stopOn(ctx context.Context, log *zap.Logger, stopTimeout time.Duration) <-chan any {
 	ch := make(chan any, 1)
 	go func() {
 		<-ctx.Done()
+		log.Info("worker stopping: no new tasks; running activities may finish", zap.Duration("stop_timeout", stopTimeout))
 		ch <- struct{}{}
 	}()
 	return ch

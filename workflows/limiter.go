@@ -1,0 +1,384 @@
+package workflows
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/activities"
+)
+
+// The concurrency limit.
+//
+// HeyGen lets an account render N jobs at once (10 on pay-as-you-go) and answers 429 past
+// that. Without a limit, extra Jobs retry their create on every Retry-After until a slot
+// frees: harmless (429 is never a failure) but noisy, and unfair, since a Job that just
+// arrived can win the slot over one that has waited an hour. With
+// PipelineInput.ConcurrencyLimit (or JobInput.ConcurrencyLimit) set, every Job first asks
+// one Limiter workflow for a permit and waits, without polling anything, until granted:
+//
+//   - The Limiter is one workflow, ID LimiterWorkflowID, so the limit holds across every
+//     worker and process that shares the namespace. A worker-side semaphore would
+//     not: two workers would each let N jobs through.
+//   - A Job asks through the AcquirePermit activity, a signal-with-start, which starts
+//     the Limiter when none runs. The Limiter grants in arrival order by signalling
+//     SignalPermitGrant to the Job's run.
+//   - A Job gives its permit back when it ends, however it ends (done, failed, deadline,
+//     cancelled), by signalling SignalPermitRelease; a Job that gives up waiting does the
+//     same to leave the queue. A grant that cannot be delivered (the Job is gone) frees
+//     the permit at once, and a permit whose Job never gave it back (terminated by an
+//     operator) lapses at the Job's deadline plus a margin.
+//   - The Limiter continues as new every limiterSignalsPerRun signals, or sooner when
+//     the server suggests it, well below Temporal's 10,000 signals per run, carrying its
+//     holders and queue. It ends when it has been idle for limiterSweep.
+//
+// The Job's part is guarded by changeJobLimiter, and only runs when a limit is set: a
+// Job started without one writes the same history as before.
+
+// Names of the limiter.
+const (
+	// LimiterWorkflowID is the ID of the one Limiter workflow of a namespace.
+	LimiterWorkflowID = "reelflow-limiter"
+	// SignalPermitAcquire carries an activities.PermitRequest to the Limiter.
+	SignalPermitAcquire = "reelflow.permit.acquire"
+	// SignalPermitRelease carries an activities.PermitRequest (WorkflowID, RunID) to the
+	// Limiter: the Job's permit, or its place in the queue, is given back.
+	SignalPermitRelease = "reelflow.permit.release"
+	// SignalPermitGrant tells a Job that it holds a permit; it carries a PermitGrant.
+	SignalPermitGrant = "reelflow.permit.grant"
+	// limiterWorkflowType is the name Register gives Limiter.
+	limiterWorkflowType = "Limiter"
+)
+
+// StateQueued is a Job waiting for a concurrency permit before it creates its HeyGen job.
+const StateQueued JobState = "waiting for a permit"
+
+// changeJobLimiter is the workflow.GetVersion change ID of the Job's concurrency permit.
+const (
+	changeJobLimiter = "job-concurrency-limit"
+	versionLimiter   = 1
+)
+
+// Limiter tuning.
+const (
+	// limiterSignalsPerRun: a run continues as new after this many signals. Each signal
+	// costs about three events with its grant, so a run stays near 5,000 events, far
+	// from the 10,000 signals and 51,200 events Temporal allows.
+	limiterSignalsPerRun = 1000
+	// limiterSweep is how often lapsed permits are reclaimed, and how long an idle
+	// Limiter waits before it ends.
+	limiterSweep = 10 * time.Minute
+	// permitLeaseMargin is added to a Job's deadline to make its permit's lease: a Job
+	// always ends by its deadline, and then releases.
+	permitLeaseMargin = 5 * time.Minute
+	// permitRefresh: a Job still queued after this long asks again, so that a Limiter
+	// that was terminated and lost its queue still hears of it. Asking twice is harmless.
+	permitRefresh = 5 * time.Minute
+	// acquireStartToClose bounds one signal-with-start call.
+	acquireStartToClose = 30 * time.Second
+)
+
+// PermitGrant is the payload of SignalPermitGrant.
+type PermitGrant struct {
+	// Limit is the limit in force when the permit was granted.
+	Limit int `json:"limit"`
+}
+
+// LimiterState is the Limiter's input: empty at the first start, and the state carried
+// over when it continues as new.
+type LimiterState struct {
+	Limit int `json:"limit"`
+	// SignalsPerRun overrides limiterSignalsPerRun when above 0 (tests).
+	SignalsPerRun int                        `json:"signals_per_run,omitempty"`
+	Holders       []activities.PermitRequest `json:"holders,omitempty"`
+	Queue         []activities.PermitRequest `json:"queue,omitempty"`
+}
+
+// LimiterStatus is the answer to the Limiter's status query.
+type LimiterStatus struct {
+	Limit   int      `json:"limit"`
+	Holders []string `json:"holders"` // workflow IDs holding a permit, oldest first
+	Queue   []string `json:"queue"`   // workflow IDs waiting, first in line first
+}
+
+// limiter is the state of one Limiter run.
+type limiter struct {
+	st      LimiterState
+	logger  log.Logger
+	pending []pendingGrant // grants in flight
+	signals int            // signals handled in this run
+}
+
+type pendingGrant struct {
+	req activities.PermitRequest
+	f   workflow.Future
+}
+
+// Limiter is the concurrency-limit semaphore: see the comment at the top of this file.
+func Limiter(ctx workflow.Context, st LimiterState) error {
+	l := &limiter{st: st, logger: workflow.GetLogger(ctx)}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (LimiterStatus, error) { return l.status(), nil }); err != nil {
+		return fmt.Errorf("set status query handler: %w", err)
+	}
+	acquire := workflow.GetSignalChannel(ctx, SignalPermitAcquire)
+	release := workflow.GetSignalChannel(ctx, SignalPermitRelease)
+	var sweep workflow.Future
+	idleSweeps := 0
+	for {
+		l.grant(ctx)
+		if l.signals >= cmp.Or(l.st.SignalsPerRun, limiterSignalsPerRun) || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return l.continueAsNew(ctx, acquire, release)
+		}
+		if sweep == nil {
+			sweep = workflow.NewTimerWithOptions(ctx, limiterSweep, workflow.TimerOptions{Summary: "sweep lapsed permits"})
+		}
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
+			var req activities.PermitRequest
+			c.Receive(ctx, &req)
+			l.onAcquire(req)
+		})
+		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
+			var req activities.PermitRequest
+			c.Receive(ctx, &req)
+			l.onRelease(req)
+		})
+		for i := range l.pending {
+			p := l.pending[i]
+			sel.AddFuture(p.f, func(f workflow.Future) { l.onGranted(ctx, p, f) })
+		}
+		swept := false
+		sel.AddFuture(sweep, func(workflow.Future) { swept = true })
+		sel.Select(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !swept {
+			idleSweeps = 0
+			continue
+		}
+		sweep = nil
+		l.reclaim(workflow.Now(ctx))
+		if l.idle() {
+			// Two quiet sweeps in a row: nobody holds or waits. A signal that arrives
+			// while this run completes makes the server refuse the completion, so none
+			// is lost; the next AcquirePermit starts a new Limiter.
+			if idleSweeps++; idleSweeps >= 2 {
+				return nil
+			}
+		} else {
+			idleSweeps = 0
+		}
+	}
+}
+
+// onAcquire queues a request, or answers one it has seen: a holder asking again is
+// granted again (its first grant may have been lost with a Limiter that was reset).
+func (l *limiter) onAcquire(req activities.PermitRequest) {
+	l.signals++
+	if req.Limit > 0 {
+		l.st.Limit = req.Limit
+	}
+	if i := l.find(l.st.Holders, req); i >= 0 {
+		l.st.Holders[i].Until = req.Until
+		l.st.Queue = append([]activities.PermitRequest{req}, l.st.Queue...)
+		l.st.Holders = slices.Delete(l.st.Holders, i, i+1)
+		return
+	}
+	if i := l.find(l.st.Queue, req); i >= 0 {
+		l.st.Queue[i].Until = req.Until
+		return
+	}
+	for _, p := range l.pending {
+		if p.req.WorkflowID == req.WorkflowID && p.req.RunID == req.RunID {
+			return // a grant is on its way
+		}
+	}
+	l.st.Queue = append(l.st.Queue, req)
+}
+
+// onRelease gives a permit back, or takes a request off the queue.
+func (l *limiter) onRelease(req activities.PermitRequest) {
+	l.signals++
+	if i := l.find(l.st.Holders, req); i >= 0 {
+		l.st.Holders = slices.Delete(l.st.Holders, i, i+1)
+		return
+	}
+	if i := l.find(l.st.Queue, req); i >= 0 {
+		l.st.Queue = slices.Delete(l.st.Queue, i, i+1)
+	}
+}
+
+// find returns the index of req's Job (by workflow and run ID) in list, or -1.
+func (l *limiter) find(list []activities.PermitRequest, req activities.PermitRequest) int {
+	return slices.IndexFunc(list, func(h activities.PermitRequest) bool {
+		return h.WorkflowID == req.WorkflowID && h.RunID == req.RunID
+	})
+}
+
+// grant hands out permits, first come first served, while the limit allows. A request
+// becomes a holder as its grant is sent, so that a release that overtakes the grant
+// still finds it.
+func (l *limiter) grant(ctx workflow.Context) {
+	for len(l.st.Queue) > 0 && (l.st.Limit <= 0 || len(l.st.Holders) < l.st.Limit) {
+		req := l.st.Queue[0]
+		l.st.Queue = l.st.Queue[1:]
+		l.st.Holders = append(l.st.Holders, req)
+		f := workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, SignalPermitGrant, PermitGrant{Limit: l.st.Limit})
+		l.pending = append(l.pending, pendingGrant{req: req, f: f})
+	}
+}
+
+// onGranted settles a grant. One that could not be delivered (the Job's run has ended)
+// frees its permit.
+func (l *limiter) onGranted(ctx workflow.Context, p pendingGrant, f workflow.Future) {
+	l.pending = slices.DeleteFunc(l.pending, func(q pendingGrant) bool { return q.f == f })
+	if err := f.Get(ctx, nil); err != nil {
+		l.logger.Info("permit grant not delivered; permit freed", "WorkflowID", p.req.WorkflowID, "Error", err)
+		if i := l.find(l.st.Holders, p.req); i >= 0 {
+			l.st.Holders = slices.Delete(l.st.Holders, i, i+1)
+		}
+	}
+}
+
+// reclaim frees permits whose lease has lapsed.
+func (l *limiter) reclaim(now time.Time) {
+	l.st.Holders = slices.DeleteFunc(l.st.Holders, func(h activities.PermitRequest) bool {
+		lapsed := !h.Until.IsZero() && now.After(h.Until)
+		if lapsed {
+			l.logger.Warn("permit lapsed: its job never gave it back", "WorkflowID", h.WorkflowID, "Until", h.Until)
+		}
+		return lapsed
+	})
+}
+
+func (l *limiter) idle() bool {
+	return len(l.st.Holders) == 0 && len(l.st.Queue) == 0 && len(l.pending) == 0
+}
+
+// continueAsNew lets the grants in flight settle, takes in every signal already
+// delivered (a signal left unread would be lost with this run), and continues as new
+// with the holders and the queue.
+func (l *limiter) continueAsNew(ctx workflow.Context, acquire, release workflow.ReceiveChannel) error {
+	for len(l.pending) > 0 {
+		p := l.pending[0]
+		l.onGranted(ctx, p, p.f)
+	}
+	for {
+		var req activities.PermitRequest
+		switch {
+		case acquire.ReceiveAsync(&req):
+			l.onAcquire(req)
+		case release.ReceiveAsync(&req):
+			l.onRelease(req)
+		default:
+			l.logger.Info("limiter continues as new", "Signals", l.signals, "Holders", len(l.st.Holders), "Queue", len(l.st.Queue))
+			return workflow.NewContinueAsNewError(ctx, Limiter, l.st)
+		}
+	}
+}
+
+func (l *limiter) status() LimiterStatus {
+	s := LimiterStatus{Limit: l.st.Limit, Holders: []string{}, Queue: []string{}}
+	for _, h := range l.st.Holders {
+		s.Holders = append(s.Holders, h.WorkflowID)
+	}
+	for _, q := range l.st.Queue {
+		s.Queue = append(s.Queue, q.WorkflowID)
+	}
+	return s
+}
+
+// acquirePermit is the Job's part: when a concurrency limit is set, it asks the Limiter
+// for a permit and waits for the grant, racing the Job's deadline and its cancellation.
+// It returns the function that gives the permit back, which the Job defers; without a
+// limit it does nothing and writes nothing to history. Its error is the Job's.
+func (j *jobRun) acquirePermit(ctx workflow.Context) (release func(), err error) {
+	noop := func() {}
+	if j.in.ConcurrencyLimit <= 0 {
+		return noop, nil
+	}
+	if workflow.GetVersion(ctx, changeJobLimiter, workflow.DefaultVersion, versionLimiter) == workflow.DefaultVersion {
+		return noop, nil
+	}
+	var a *activities.Activities
+	info := workflow.GetInfo(ctx)
+	req := activities.PermitRequest{
+		WorkflowID: info.WorkflowExecution.ID,
+		RunID:      info.WorkflowExecution.RunID,
+		Limit:      j.in.ConcurrencyLimit,
+		Until:      j.start.Add(j.t.Deadline + permitLeaseMargin),
+	}
+	giveBack := func() {
+		// The Job's context may be cancelled: the release must still go out.
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		if err := workflow.SignalExternalWorkflow(dctx, LimiterWorkflowID, "", SignalPermitRelease, req).Get(dctx, nil); err != nil {
+			// The Limiter is gone (terminated); its successor never knew this permit.
+			j.logger.Warn("release concurrency permit", "Error", err)
+		}
+	}
+	ask := func() workflow.Future {
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout:    acquireStartToClose,
+			ScheduleToCloseTimeout: max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second),
+			Summary:                j.label + ": ask for a permit",
+			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		}), a.AcquirePermit, activities.AcquirePermitInput{
+			LimiterID: LimiterWorkflowID, TaskQueue: TaskQueue, WorkflowType: limiterWorkflowType,
+			Signal: SignalPermitAcquire, Request: req,
+		})
+	}
+	j.setState(ctx, StateQueued)
+	grants := workflow.GetSignalChannel(ctx, SignalPermitGrant)
+	waitCtx, cancelWait := workflow.WithCancel(ctx)
+	defer cancelWait()
+	deadline := workflow.NewTimerWithOptions(waitCtx, j.t.Deadline-workflow.Now(ctx).Sub(j.start),
+		workflow.TimerOptions{Summary: j.label + ": deadline"})
+	asked := ask()
+	var refresh workflow.Future
+	for {
+		var granted, expired, askFailed bool
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(grants, func(c workflow.ReceiveChannel, _ bool) {
+			var g PermitGrant
+			c.Receive(ctx, &g)
+			granted = true
+		})
+		sel.AddFuture(deadline, func(workflow.Future) { expired = true })
+		if asked != nil {
+			sel.AddFuture(asked, func(f workflow.Future) {
+				asked = nil
+				if err := f.Get(ctx, nil); err != nil {
+					askFailed = true // only past the deadline: the retries have no limit
+				}
+				refresh = workflow.NewTimerWithOptions(waitCtx, permitRefresh, workflow.TimerOptions{Summary: j.label + ": ask again"})
+			})
+		}
+		if refresh != nil {
+			sel.AddFuture(refresh, func(workflow.Future) { refresh, asked = nil, ask() })
+		}
+		sel.Select(ctx)
+		switch {
+		case ctx.Err() != nil:
+			giveBack()
+			return noop, j.cancelled(ctx)
+		case granted:
+			// The create may use what is left of the deadline, no more.
+			j.createAO.ScheduleToCloseTimeout = max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second)
+			j.logger.Info("concurrency permit granted", "Waited", workflow.Now(ctx).Sub(j.start))
+			return giveBack, nil
+		case expired || askFailed:
+			giveBack()
+			waited := workflow.Now(ctx).Sub(j.start)
+			return noop, j.fail(ctx, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("heygen job %s not created: waited %s for one of %d concurrency permits", j.st.CallbackID, waited, j.in.ConcurrencyLimit),
+				ErrTypeJobDeadlineExceeded, nil, j.finalStatus(ctx, StateFailed)))
+		}
+	}
+}
