@@ -90,7 +90,16 @@ func TestWorkerStoppedMidPipeline(t *testing.T) {
 		return createsOf(st.Sandbox, workflows.JobWorkflowID(in.ID, workflows.TranslateStep(languages[1]))) == 1
 	})
 	st.StopWorker()
-	time.Sleep(3 * time.Second) // the translations end meanwhile; their webhooks wait in Temporal
+	// The translations end with no worker: their webhooks are acked and wait in Temporal.
+	eventually(t, time.Minute, "the translations' webhooks to be acked", func() bool {
+		truth := st.Sandbox.Stats().JobsByCallbackID
+		for _, lang := range languages {
+			if truth[workflows.JobWorkflowID(in.ID, workflows.TranslateStep(lang))].WebhooksAcked == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	require.NoError(t, st.StartWorker())
 
 	res, err := getPipeline(ctx, st.Client, in.ID)
@@ -128,7 +137,6 @@ func TestDevRestartResumesEveryPipeline(t *testing.T) {
 		return true
 	})
 	require.NoError(t, first.Stop(ctx))
-	time.Sleep(time.Second)
 
 	second := startStack(t, cfg)
 	var results []workflows.PipelineResult
@@ -193,7 +201,10 @@ func TestWorkerKilledWithSIGKILL(t *testing.T) {
 	})
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_, _ = first.Process.Wait()
-	time.Sleep(4 * time.Second) // the render ends with no worker; its webhook waits in Temporal
+	// The render ends with no worker: its webhook is acked and waits in Temporal.
+	eventually(t, time.Minute, "the render's webhook to be acked", func() bool {
+		return st.Sandbox.Stats().JobsByCallbackID[renderCB].WebhooksAcked > 0
+	})
 	startWorker("worker-2")
 
 	res, err := getPipeline(ctx, st.Client, in.ID)

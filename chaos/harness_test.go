@@ -225,8 +225,9 @@ func runChaos(t *testing.T, cfg chaosConfig) chaosReport {
 	require.NoError(t, ctx.Err(), "the run did not end within %s", cfg.Wait)
 	require.Equal(t, cfg.Restarts, rep.Restarts, "every restart happened mid-run")
 
-	// Let the sandbox's last deliveries (late duplicates) settle before reading its truth.
-	time.Sleep(500 * time.Millisecond)
+	// Let the sandbox's last deliveries (late duplicates) go out before reading its truth.
+	require.Eventually(t, func() bool { return st.Sandbox.PendingDeliveries() == 0 },
+		time.Minute, 20*time.Millisecond, "sandbox deliveries still pending")
 	rep.Stats = st.Sandbox.Stats()
 	rep.check(outs)
 	requireNoneOpen(ctx, t, st)

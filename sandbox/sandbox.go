@@ -428,6 +428,21 @@ func (s *Sandbox) Stats() Stats {
 	return st
 }
 
+// PendingDeliveries counts the deliveries still to be sent or retried, leaving out those
+// held until their job is polled (LateRate), which may wait for ever. Tests wait for it
+// to reach zero before they compare the ground truth with what reelflow reports.
+func (s *Sandbox) PendingDeliveries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, d := range s.deliveries {
+		if !d.Held {
+			n++
+		}
+	}
+	return n
+}
+
 // SetDropRate changes the fraction of deliveries dropped from now on; it is clamped to
 // [0,1]. It is Faults.DropRate, and leaves the other faults alone.
 func (s *Sandbox) SetDropRate(f float64) {
