@@ -73,7 +73,9 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	}
 	// The server logs at info for every shard and membership change; only its
 	// warnings help a reelflow user, and none at all while it shuts down.
-	level := zap.NewAtomicLevelAt(zapcore.WarnLevel)
+	// While it starts, its services also report each other as not ready yet: silent
+	// until the frontend answers, since a failed start is returned as an error anyway.
+	level := zap.NewAtomicLevelAt(zapcore.FatalLevel)
 	logger = logger.WithOptions(zap.IncreaseLevel(level))
 
 	if cfg.DBPath != "" {
@@ -185,6 +187,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		_ = srv.Stop()
 		return nil, err
 	}
+	level.SetLevel(zapcore.WarnLevel)
 	return t, nil
 }
 
