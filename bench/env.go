@@ -2,13 +2,11 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -58,14 +56,6 @@ type Env struct {
 	tapSrv *http.Server
 }
 
-// endpointFile is what the dev stack keeps in <dir>/webhook.json: the sandbox endpoint
-// that points at the receiver, with its secret.
-type endpointFile struct {
-	EndpointID string `json:"endpoint_id"`
-	URL        string `json:"url"`
-	Secret     string `json:"secret"`
-}
-
 // StartEnv starts the dev stack on free ports with no UI, then moves its webhooks onto
 // a Tap: the tap is registered with the sandbox as a second endpoint and the stack's own
 // endpoint is deleted, so every webhook passes through the tap exactly once.
@@ -97,17 +87,7 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		return env, fmt.Errorf("start dev stack: %w", err)
 	}
 
-	// The dev stack keeps no handle on its receiver's secret but this file; a harness
-	// hook in devstack would spare reading it (see BENCHMARKS.md).
-	raw, err := os.ReadFile(filepath.Join(env.dir, "webhook.json"))
-	if err != nil {
-		return env, fmt.Errorf("read the dev stack's webhook endpoint: %w", err)
-	}
-	var ep endpointFile
-	if err := json.Unmarshal(raw, &ep); err != nil || ep.Secret == "" || ep.URL == "" {
-		return env, fmt.Errorf("the dev stack's webhook.json has no endpoint (%v)", err)
-	}
-	env.ReceiverSecret = ep.Secret
+	env.ReceiverSecret = env.WebhookSecret()
 	env.WebhookURL = env.ReceiverURL() + receiver.WebhookPath
 
 	env.Tap = NewTap(env.WebhookURL, env.ReceiverSecret)
@@ -120,8 +100,17 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 	if _, err := env.HeyGen.CreateWebhookEndpoint(ctx, "http://"+ln.Addr().String()+receiver.WebhookPath, nil); err != nil {
 		return env, fmt.Errorf("register the tap with the sandbox: %w", err)
 	}
-	if err := env.HeyGen.DeleteWebhookEndpoint(ctx, ep.EndpointID); err != nil {
-		return env, fmt.Errorf("delete the dev stack's own endpoint: %w", err)
+	eps, err := env.HeyGen.ListWebhookEndpoints(ctx)
+	if err != nil {
+		return env, fmt.Errorf("list the sandbox's endpoints: %w", err)
+	}
+	for _, ep := range eps {
+		if ep.URL != env.WebhookURL {
+			continue
+		}
+		if err := env.HeyGen.DeleteWebhookEndpoint(ctx, ep.ID); err != nil {
+			return env, fmt.Errorf("delete the dev stack's own endpoint: %w", err)
+		}
 	}
 	return env, nil
 }

@@ -114,6 +114,7 @@ type Stack struct {
 	sandboxURL  string
 	receiverSrv *http.Server // nil in HeyGen mode without secrets
 	receiverURL string
+	secret      string // the sandbox endpoint's signing secret
 	worker      sdkworker.Worker
 }
 
@@ -179,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		if err = rcv.SetSecrets([]string{secret}); err != nil {
 			return st, err
 		}
+		st.secret = secret
 	}
 
 	st.worker = worker.New(st.Client, activities.New(st.HeyGen), cfg.Worker)
@@ -284,6 +286,10 @@ func (st *Stack) SandboxURL() string { return st.sandboxURL }
 
 // ReceiverURL is the receiver's base URL, or "" when it does not run.
 func (st *Stack) ReceiverURL() string { return st.receiverURL }
+
+// WebhookSecret is the secret the sandbox signs webhooks with and the receiver
+// verifies, or "" in HeyGen mode. Tests and benchmarks use it to sign deliveries.
+func (st *Stack) WebhookSecret() string { return st.secret }
 
 // StopWorker stops the stack's worker, as a crash or a deploy would; StartWorker
 // starts a new one. Tests use them to prove that pipelines survive.
