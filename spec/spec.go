@@ -164,11 +164,13 @@ var (
 
 // Limits and patterns of values.
 var (
-	envNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	bucketSchemes   = []string{"file", "s3", "gs", "azblob"}
-	translateModes  = []string{"speed", "precision"}
-	maxLegacyScenes = 50
+	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	bucketSchemes  = []string{"file", "s3", "gs", "azblob"}
+	translateModes = []string{"speed", "precision"}
 )
+
+// maxLegacyScenes is HeyGen's limit of video_inputs in one v2 generate call.
+const maxLegacyScenes = 50
 
 // checker collects problems with their lines.
 type checker struct {
