@@ -13,10 +13,10 @@ import (
 type ErrorKind int
 
 const (
-	// KindPermanent is a 4xx other than 429: a bad request, a bad key, no credit.
-	// Retrying cannot help.
+	// KindPermanent is a 4xx other than 408, 429 and a 409 request_in_progress: a bad
+	// request, a bad key, no credit. Retrying cannot help.
 	KindPermanent ErrorKind = iota
-	// KindRetryable is a 5xx, a 409 request_in_progress or a network failure.
+	// KindRetryable is a 5xx, a 408, a 409 request_in_progress or a network failure.
 	KindRetryable
 	// KindRateLimited is a 429: retry after RetryAfter.
 	KindRateLimited

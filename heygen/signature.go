@@ -20,7 +20,8 @@ const (
 // signatureHexLen is the length of a hex-encoded HMAC-SHA256.
 const signatureHexLen = sha256.Size * 2
 
-// Signature errors. Both are answered 401 by the receiver.
+// Signature errors. The receiver answers ErrNoSignature and ErrBadSignature with 401;
+// ErrNoSecrets is a configuration mistake, and the receiver refuses to start on it.
 var (
 	ErrNoSignature  = errors.New("missing signature")
 	ErrBadSignature = errors.New("signature does not match")

@@ -447,13 +447,18 @@ func TestServerLimits(t *testing.T) {
 	r, _ := newTestReceiver(t, nil)
 	srv := r.Server("127.0.0.1:0")
 	assert.Equal(t, "127.0.0.1:0", srv.Addr)
-	assert.Positive(t, srv.ReadHeaderTimeout)
-	assert.Positive(t, srv.ReadTimeout)
-	assert.Greater(t, srv.WriteTimeout, testTimeout, "the answer waits for the signal")
-	assert.Positive(t, srv.IdleTimeout)
-	assert.Positive(t, srv.MaxHeaderBytes)
-	assert.Less(t, srv.MaxHeaderBytes, 1<<20)
-	assert.NotNil(t, srv.Handler)
+	// The values README.md's Limits table promises.
+	assert.Equal(t, 5*time.Second, srv.ReadHeaderTimeout)
+	assert.Equal(t, 15*time.Second, srv.ReadTimeout)
+	assert.Equal(t, testTimeout+12*time.Second, srv.WriteTimeout, "--signal-timeout + 12 s: the answer waits for the signal")
+	assert.Equal(t, 90*time.Second, srv.IdleTimeout)
+	assert.Equal(t, 16<<10, srv.MaxHeaderBytes)
+	assert.Equal(t, r.Handler(), srv.Handler)
+
+	// And with the defaults: 17 s.
+	d, err := New(Config{Secrets: []string{secretNew}}, &fakeSignaler{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 17*time.Second, d.Server("").WriteTimeout)
 }
 
 // TestConcurrentRepeatsShareOneRequestID: the same delivery sent 50 times at once is

@@ -752,6 +752,7 @@ type item struct {
 // schedule is a min-heap of items by time.
 type schedule []item
 
+// Len, Less, Swap, Push and Pop implement heap.Interface.
 func (h schedule) Len() int           { return len(h) }
 func (h schedule) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
 func (h schedule) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }

@@ -31,9 +31,10 @@ import (
 // ErrInvalid marks every validation failure; the CLI exits 2 on it.
 var ErrInvalid = errors.New("invalid spec")
 
-// Spec is the shape of a spec file, as a user writes it. Parse reads a file into it
-// field by field, with a check and a line number for each, and then into a
-// workflows.PipelineInput.
+// Spec documents the shape of a spec file, as a user writes it. Parse does not decode
+// into it: it reads a generic tree, so that every problem can name its field and line,
+// and checks it against the key lists below (topKeys and the rest), which must match
+// these fields.
 type Spec struct {
 	ID          string         `yaml:"id"`
 	Title       string         `yaml:"title"`
@@ -87,6 +88,7 @@ type Problem struct {
 	Msg   string
 }
 
+// String reads like "launch-q3.yaml:7: translate.languages[1]: empty language".
 func (p Problem) String() string {
 	if p.Field == "" {
 		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
@@ -100,6 +102,7 @@ type Error struct {
 	Problems []Problem
 }
 
+// Error is "invalid spec: " followed by one line per problem.
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
@@ -453,10 +456,14 @@ func httpURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// quoteValue shows a value in a message: strings quoted, the rest as written.
+// quoteValue shows a value in a message: strings quoted, null as null (not Go's
+// "<nil>"), the rest as written.
 func quoteValue(v any) string {
 	if s, ok := v.(string); ok {
 		return fmt.Sprintf("%q", s)
+	}
+	if v == nil {
+		return "null"
 	}
 	return fmt.Sprint(v)
 }

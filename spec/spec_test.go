@@ -112,6 +112,7 @@ func TestParseBad(t *testing.T) {
 		{"notify without secret_env", "id: x\n" + video + "notify:\n  url: https://a/h\n", "s.yaml:3: notify.secret_env: required: the environment variable, on the worker, that holds the whsec_ secret"},
 		{"notify bad env name", "id: x\n" + video + "notify: {url: 'https://a/h', secret_env: 'MY-SECRET'}\n", `s.yaml:3: notify.secret_env: "MY-SECRET" is not an environment variable name`},
 		{"bad duration", "id: ok\nvideo:\n  type: avatar\ntimeouts:\n  deadline: soon\n", `s.yaml:5: timeouts.deadline: "soon" is not a positive duration such as 15m or 24h`},
+		{"null duration", "id: ok\n" + video + "timeouts: {deadline: null}\n", "s.yaml:3: timeouts.deadline: null is not a positive duration such as 15m or 24h"},
 		{"numeric duration", "id: ok\n" + video + "timeouts: {push_window: 15}\n", "s.yaml:3: timeouts.push_window: 15 is not a positive duration such as 15m or 24h"},
 		{"fail_fast not bool", "id: x\n" + video + "fail_fast: maybe\n", "s.yaml:3: fail_fast: must be true or false"},
 		{"syntax error", "id: x\nvideo: {type: avatar\n", "s.yaml:2: could not find flow mapping end token '}'"},

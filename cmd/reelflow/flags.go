@@ -34,6 +34,7 @@ func (e *envFlags) fail(fs *pflag.FlagSet, env, v, want string) {
 	e.errs[fs] = append(e.errs[fs], fmt.Errorf("$%s=%q: want %s", env, v, want))
 }
 
+// String binds a string flag to env.
 func (e *envFlags) String(fs *pflag.FlagSet, p *string, name, env, def, usage string) {
 	if v, ok := e.lookup(name, env); ok {
 		def = v
@@ -41,6 +42,7 @@ func (e *envFlags) String(fs *pflag.FlagSet, p *string, name, env, def, usage st
 	fs.StringVar(p, name, def, usage+" [$"+env+"]")
 }
 
+// Bool binds a boolean flag to env.
 func (e *envFlags) Bool(fs *pflag.FlagSet, p *bool, name, env string, def bool, usage string) {
 	if v, ok := e.lookup(name, env); ok {
 		b, err := strconv.ParseBool(v)
@@ -52,6 +54,7 @@ func (e *envFlags) Bool(fs *pflag.FlagSet, p *bool, name, env string, def bool, 
 	fs.BoolVar(p, name, def, usage+" [$"+env+"]")
 }
 
+// Int binds a int flag to env.
 func (e *envFlags) Int(fs *pflag.FlagSet, p *int, name, env string, def int, usage string) {
 	if v, ok := e.lookup(name, env); ok {
 		n, err := strconv.Atoi(v)
@@ -63,6 +66,7 @@ func (e *envFlags) Int(fs *pflag.FlagSet, p *int, name, env string, def int, usa
 	fs.IntVar(p, name, def, usage+" [$"+env+"]")
 }
 
+// Int64 binds a int64 flag to env.
 func (e *envFlags) Int64(fs *pflag.FlagSet, p *int64, name, env string, def int64, usage string) {
 	if v, ok := e.lookup(name, env); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -74,6 +78,7 @@ func (e *envFlags) Int64(fs *pflag.FlagSet, p *int64, name, env string, def int6
 	fs.Int64Var(p, name, def, usage+" [$"+env+"]")
 }
 
+// Float binds a float64 flag to env.
 func (e *envFlags) Float(fs *pflag.FlagSet, p *float64, name, env string, def float64, usage string) {
 	if v, ok := e.lookup(name, env); ok {
 		f, err := strconv.ParseFloat(v, 64)
@@ -85,6 +90,7 @@ func (e *envFlags) Float(fs *pflag.FlagSet, p *float64, name, env string, def fl
 	fs.Float64Var(p, name, def, usage+" [$"+env+"]")
 }
 
+// Duration binds a duration flag to env.
 func (e *envFlags) Duration(fs *pflag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) {
 	if v, ok := e.lookup(name, env); ok {
 		d, err := time.ParseDuration(v)

@@ -34,5 +34,6 @@ type exitError struct {
 	err  error
 }
 
+// Error and Unwrap make exitError a transparent wrapper of err.
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }

@@ -215,7 +215,7 @@ func (a *app) sandboxCommand() *cobra.Command {
 func serveUntilDone(ctx context.Context, srv *http.Server) error {
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
