@@ -158,6 +158,20 @@ func noLeak(t *testing.T) {
 	})
 }
 
+// recv waits for a value on ch, failing t when none comes within a deadline, so that a
+// batcher that never answers fails the test instead of hanging it.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "timed out waiting for "+what)
+		var zero T
+		return zero
+	}
+}
+
 // pollAll runs one PollJob per ID, all at once, and returns their results in order.
 func pollAll(a *Activities, kind string, ids []string) ([]PollJobResult, []error) {
 	res := make([]PollJobResult, len(ids))
@@ -369,7 +383,7 @@ func TestBatcherCallerCancellation(t *testing.T) {
 		t.Fatal("a cancelled caller kept waiting for the bulk call")
 	}
 	close(src.gate)
-	assert.Equal(t, heygen.StatusProcessing, (<-done2).Status)
+	assert.Equal(t, heygen.StatusProcessing, recv(t, done2, "the other caller's answer").Status)
 }
 
 func TestBatcherAbandonsCallNoOneWaitsFor(t *testing.T) {
@@ -386,7 +400,7 @@ func TestBatcherAbandonsCallNoOneWaitsFor(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { v, _, _ := src.counts(); return len(v) == 1 }, 5*time.Second, 5*time.Millisecond)
 	cancel()
-	assert.ErrorIs(t, <-done, context.Canceled)
+	assert.ErrorIs(t, recv(t, done, "the cancelled caller to return"), context.Canceled)
 	src.mu.Lock()
 	callCtx := src.bulkCtx[0]
 	src.mu.Unlock()

@@ -12,9 +12,9 @@ import (
 )
 
 // Visibility queries of the scale and recovery benchmarks.
-var (
-	queryJobsWaiting = fmt.Sprintf("WorkflowType = 'Job' AND ExecutionStatus = 'Running' AND %s = '%s'",
-		workflows.SearchAttrStage, workflows.StateWaiting)
+const (
+	queryJobsWaiting = "WorkflowType = 'Job' AND ExecutionStatus = 'Running' AND " +
+		workflows.SearchAttrStage + " = '" + string(workflows.StateWaiting) + "'"
 	queryJobsClosed      = "WorkflowType = 'Job' AND ExecutionStatus != 'Running'"
 	queryPipelinesClosed = "WorkflowType = 'Pipeline' AND ExecutionStatus != 'Running'"
 )

@@ -87,13 +87,13 @@ func TestWorkerStoppedMidPipeline(t *testing.T) {
 	require.NoError(t, err)
 
 	eventually(t, time.Minute, "the translations to be created", func() bool {
-		return createsOf(st.Sandbox, workflows.JobWorkflowID(in.ID, workflows.TranslateStep(languages[1]))) == 1
+		return createsOf(st.Sandbox, workflows.JobWorkflowID(in.ID, workflows.TranslateStep(languages()[1]))) == 1
 	})
 	st.StopWorker()
 	// The translations end with no worker: their webhooks are acked and wait in Temporal.
 	eventually(t, time.Minute, "the translations' webhooks to be acked", func() bool {
 		truth := st.Sandbox.Stats().JobsByCallbackID
-		for _, lang := range languages {
+		for _, lang := range languages() {
 			if truth[workflows.JobWorkflowID(in.ID, workflows.TranslateStep(lang))].WebhooksAcked == 0 {
 				return false
 			}
@@ -155,16 +155,16 @@ func TestDevRestartResumesEveryPipeline(t *testing.T) {
 // TestWorkerKilledWithSIGKILL runs `reelflow worker` as a process against the stack's
 // Temporal server and sandbox, kills it with SIGKILL while a pipeline's render waits for
 // its webhook, and starts another one, which finishes the pipeline with no job created
-// twice. It builds the binary, so -short skips it.
+// twice. It builds the binary, so -short skips it; a binary that does not build fails it,
+// since a skip would pass the test without ever killing a worker.
 func TestWorkerKilledWithSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the reelflow binary")
 	}
 	bin := filepath.Join(t.TempDir(), "reelflow")
 	build := exec.Command("go", "build", "-tags", "nodev", "-o", bin, "../cmd/reelflow")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("cmd/reelflow does not build now (another change in flight?): %v\n%s", err, out)
-	}
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build cmd/reelflow:\n%s", out)
 	st := startStack(t, devstack.Config{RenderTime: 3 * time.Second})
 	st.StopWorker() // only the subprocesses work
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -190,7 +190,7 @@ func TestWorkerKilledWithSIGKILL(t *testing.T) {
 
 	in := crashInput("crash-kill", "")
 	in.Timeouts.PushWindow = time.Minute // the webhook, not a poll, finishes the render
-	_, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue,
+	_, err = st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY}, workflows.Pipeline, in)
 	require.NoError(t, err)
 	renderCB := workflows.JobWorkflowID(in.ID, workflows.StepRender)

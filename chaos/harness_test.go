@@ -48,8 +48,9 @@ func hostile() sandbox.Faults {
 	}
 }
 
-// languages are the two translations of every pipeline.
-var languages = []string{"Spanish (Spain)", "French"}
+// languages are the two translations of every pipeline: a function, so that the list
+// is not a package variable a test could change under another.
+func languages() []string { return []string{"Spanish (Spain)", "French"} }
 
 // chaosConfig describes one chaos run.
 type chaosConfig struct {
@@ -120,7 +121,7 @@ func chaosInput(id string, to workflows.Timeouts) workflows.PipelineInput {
 			"type": "avatar", "avatar_id": "Daisy-inskirt-20220818", "voice_id": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
 			"script": "Proven under faults.",
 		},
-		Translate: &workflows.Translate{Languages: languages},
+		Translate: &workflows.Translate{Languages: languages()},
 		Timeouts:  to,
 	}
 }
@@ -296,7 +297,7 @@ func (r *chaosReport) check(outs []outcome) {
 		if row := rows[workflows.StepRender]; row.State != workflows.StateDone || row.HeyGenJobID != rt.VideoID {
 			bad("%s: render row %s/%s, truth %s", o.id, row.State, row.HeyGenJobID, rt.VideoID)
 		}
-		for _, lang := range languages {
+		for _, lang := range languages() {
 			step := workflows.TranslateStep(lang)
 			tt, ok := truth[workflows.JobWorkflowID(o.id, step)]
 			row := rows[step]
@@ -335,7 +336,7 @@ func (r *chaosReport) check(outs []outcome) {
 
 // checkNotStarted: after a failed render, no translation was created.
 func (r *chaosReport) checkNotStarted(o outcome, rows map[string]workflows.JobStatus, bad func(string, ...any)) {
-	for _, lang := range languages {
+	for _, lang := range languages() {
 		step := workflows.TranslateStep(lang)
 		if _, ok := r.Stats.JobsByCallbackID[workflows.JobWorkflowID(o.id, step)]; ok {
 			bad("%s/%s: created although the render failed", o.id, step)
@@ -405,8 +406,8 @@ func maxCreates(s sandbox.Stats) int {
 	return m
 }
 
-// chaosLogger writes every component's warnings to the file CHAOS_LOG names, for the
-// post-mortem of a failed run; without it, logs are discarded.
+// chaosLogger writes every component's logs, info and above, to the file CHAOS_LOG
+// names, for the post-mortem of a failed run; without it, logs are discarded.
 func chaosLogger(t *testing.T) *zap.Logger {
 	path := os.Getenv("CHAOS_LOG")
 	if path == "" {

@@ -104,9 +104,10 @@ func TestPipelineRenderTranslateDeliverNotify(t *testing.T) {
 			require.Equal(t, hex.EncodeToString(sum[:]), d.SHA256, d.Key)
 			require.EqualValues(t, len(got), d.Size, d.Key)
 		}
-		// The video the sandbox served is byte for byte the one delivered.
+		// One HeyGen job per step: no render or translation paid for twice.
 		require.Equal(t, 1, st.Sandbox.Stats().CreatesByCallbackID[workflows.JobWorkflowID(in.ID, step)], step)
 	}
+	// The video the sandbox served is byte for byte the one delivered.
 	renderVideo := steps["render"].Delivered[0]
 	served, ok := st.Sandbox.ArtifactBytes(steps["render"].VideoURL)
 	require.True(t, ok)

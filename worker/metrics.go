@@ -56,12 +56,17 @@ const (
 	pollActivityType = "PollJob"
 )
 
-// Buckets. SDK timers are latencies of milliseconds to seconds; a HeyGen render takes
-// minutes, sometimes hours.
-var (
-	latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
-	waitBuckets    = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400}
-)
+// latencyBuckets are the seconds buckets of the SDK's timers: latencies of milliseconds
+// to seconds. A function, not a package variable, so that no caller can change them.
+func latencyBuckets() []float64 {
+	return []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+}
+
+// waitBuckets are the seconds buckets of MetricJobWait: a HeyGen render takes minutes,
+// sometimes hours, and a Job's deadline is a day by default.
+func waitBuckets() []float64 {
+	return []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400}
+}
 
 // Metrics exports the Temporal SDK's metrics and reelflow's own in Prometheus' format.
 // The SDK reports through the contrib OpenTelemetry handler; an OpenTelemetry meter
@@ -104,9 +109,9 @@ func bucketView(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
 	if i.Kind != sdkmetric.InstrumentKindHistogram {
 		return sdkmetric.Stream{}, false
 	}
-	b := latencyBuckets
+	b := latencyBuckets()
 	if i.Name == MetricJobWait {
-		b = waitBuckets
+		b = waitBuckets()
 	}
 	return sdkmetric.Stream{
 		Name: i.Name, Description: i.Description, Unit: i.Unit,

@@ -8,7 +8,7 @@ import (
 )
 
 // VersioningBehaviors is the Worker Versioning behaviour of each workflow, by workflow
-// type, when a worker runs with a deployment name and build ID. Both are AutoUpgrade:
+// type, when a worker runs with a deployment name and build ID. All three are AutoUpgrade:
 //
 //   - Pipeline lives as long as its slowest step, and Job until HeyGen answers or its
 //     deadline (24 h by default). Pinned to the build that started them, they would

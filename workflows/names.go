@@ -41,10 +41,10 @@ const (
 	StepNotify    = "notify"
 )
 
-// Pipeline stages besides the step names: ReelflowStage while outputs are delivered.
-const (
-	StageDeliver = "deliver"
-)
+// StageDeliver is a Pipeline's ReelflowStage while outputs are delivered and no Job
+// runs any more; the other stages are StageDone, StageFailed, StageCancelled and the
+// step names.
+const StageDeliver = "deliver"
 
 // TranslateStep is the step, and with the pipeline ID the callback_id, of the
 // translation into language: "translate/<slug>".
