@@ -131,6 +131,12 @@ func (a *Activities) createTranslation(ctx context.Context, in CreateJobInput, r
 	if err != nil {
 		return CreateJobResult{}, applicationError("create translation", err)
 	}
+	if len(ids) != 1 {
+		// One language per request, so one ID; anything else is not a job this step owns.
+		return CreateJobResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("create translation: HeyGen returned %d translation IDs for one language", len(ids)),
+			ErrInvalidJob, nil)
+	}
 	activity.GetLogger(ctx).Info("heygen job created", "Kind", in.Kind,
 		"CallbackID", in.CallbackID, "HeyGenJobID", ids[0])
 	return CreateJobResult{HeyGenJobID: ids[0], Status: heygen.StatusPending}, nil

@@ -147,6 +147,22 @@ func TestCreateJobRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestCreateJobRefusesSeveralTranslationIDs: one language per request means one ID; a
+// second would be a job no step owns, so the step fails rather than guess.
+func TestCreateJobRefusesSeveralTranslationIDs(t *testing.T) {
+	f := &fakeHeyGen{status: http.StatusOK, body: `{"data":{"video_translation_ids":["t_a","t_b"]}}`}
+	env, a := newEnv(t, f)
+	_, err := env.ExecuteActivity(a.CreateJob, activities.CreateJobInput{
+		CallbackID: "p/translate/french", Kind: activities.KindTranslation,
+		Body: map[string]any{"video": map[string]any{"type": "url", "url": "https://cdn/v.mp4"}, "output_languages": []any{"French"}},
+	})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "got %v", err)
+	assert.Equal(t, activities.ErrInvalidJob, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Error(), "2 translation IDs")
+}
+
 func TestPollJobPerKind(t *testing.T) {
 	tests := []struct {
 		name     string
