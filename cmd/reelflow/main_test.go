@@ -82,6 +82,20 @@ func TestStartWaitStatus(t *testing.T) {
 	require.Contains(t, out, "completed")
 	require.Regexp(t, `render\s+done`, out)
 
+	// The webhook commands against the sandbox and the receiver.
+	out, err = runCLI(t, ctx, "webhook", "list", "--heygen-api-key", "sandbox", "--heygen-base-url", st.SandboxURL())
+	require.NoError(t, err, out)
+	require.Contains(t, out, st.ReceiverURL()+"/webhooks/heygen")
+	out, err = runCLI(t, ctx, "webhook", "send", "--to", st.ReceiverURL()+"/webhooks/heygen", "--secret", st.WebhookSecret(),
+		"--callback-id", "welcome-42/render", "--video-id", "v_late", "--url", "https://example.com/v.mp4")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "200")
+	require.Contains(t, out, `"late"`, "the job has finished: a new event for it is late")
+	out, err = runCLI(t, ctx, "webhook", "send", "--to", st.ReceiverURL()+"/webhooks/heygen", "--secret", "whsec_wrong",
+		"--callback-id", "welcome-42/render", "--video-id", "v_late")
+	require.Equal(t, 1, exitCode(err), out)
+	require.Contains(t, out, "401")
+
 	// Started again, it is not started twice; --wait follows the finished run.
 	out, err = runCLI(t, ctx, "start", example, "--wait", addr)
 	require.NoError(t, err, out)

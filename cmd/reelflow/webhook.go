@@ -31,7 +31,7 @@ func (a *app) webhookCommand() *cobra.Command {
 		return heygen.NewClient(hg.baseURL, hg.apiKey, nil), nil
 	}
 
-	var events []string
+	var events string
 	register := &cobra.Command{
 		Use:   "register URL",
 		Short: "Register URL (the receiver's /webhooks/heygen) and print its signing secret once",
@@ -41,7 +41,7 @@ func (a *app) webhookCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ep, err := c.CreateWebhookEndpoint(cmd.Context(), args[0], events)
+			ep, err := c.CreateWebhookEndpoint(cmd.Context(), args[0], splitList(events))
 			if err != nil {
 				return fmt.Errorf("register %s: %w", args[0], err)
 			}
@@ -51,7 +51,7 @@ func (a *app) webhookCommand() *cobra.Command {
 			return nil
 		},
 	}
-	register.Flags().StringSliceVar(&events, "events", nil, "event types to receive (default: all)")
+	a.env.String(register.Flags(), &events, "events", "REELFLOW_WEBHOOK_EVENTS", "", "event types to receive, comma-separated (default: all)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -156,11 +156,11 @@ verification in between are answered 401, and HeyGen retries them.`,
 	fs := send.Flags()
 	a.env.String(fs, &to, "to", "REELFLOW_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/heygen", "receiver URL")
 	a.env.String(fs, &secret, "secret", "HEYGEN_WEBHOOK_SECRETS", "", "signing secret (the first of a list is used)")
-	fs.StringVar(&eventType, "type", heygen.EventAvatarVideoSuccess, "event_type")
-	fs.StringVar(&callbackID, "callback-id", "", "callback_id: the job's workflow ID, such as welcome-42/render")
-	fs.StringVar(&jobID, "video-id", "", "HeyGen video ID")
-	fs.StringVar(&url, "url", "", "video URL for a success event")
-	fs.StringVar(&message, "message", "render failed", "failure message for a fail event")
+	a.env.String(fs, &eventType, "type", "REELFLOW_WEBHOOK_EVENT_TYPE", heygen.EventAvatarVideoSuccess, "event_type")
+	a.env.String(fs, &callbackID, "callback-id", "REELFLOW_WEBHOOK_CALLBACK_ID", "", "callback_id: the job's workflow ID, such as welcome-42/render")
+	a.env.String(fs, &jobID, "video-id", "REELFLOW_WEBHOOK_VIDEO_ID", "", "HeyGen video ID")
+	a.env.String(fs, &url, "url", "REELFLOW_WEBHOOK_VIDEO_URL", "", "video URL for a success event")
+	a.env.String(fs, &message, "message", "REELFLOW_WEBHOOK_MESSAGE", "render failed", "failure message for a fail event")
 
 	cmd.AddCommand(register, list, del, rotate, send)
 	return cmd
