@@ -294,9 +294,7 @@ func (s *Sandbox) getVideo(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	base := s.baseURL(r)
 	s.mu.Lock()
-	s.stats.StatusCalls++
-	s.stats.Polls++
-	s.dirtyLocked()
+	s.countReadLocked(&s.stats.StatusCalls)
 	j := s.videoLocked(id)
 	if j == nil {
 		s.mu.Unlock()
@@ -321,9 +319,7 @@ type statusEntry struct {
 
 func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	s.stats.BulkStatusCalls++
-	s.stats.Polls++
-	s.dirtyLocked()
+	s.countReadLocked(&s.stats.BulkStatusCalls)
 	s.mu.Unlock()
 	ids, aerr := idList(r, "video_ids")
 	if aerr != nil {

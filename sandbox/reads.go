@@ -44,6 +44,14 @@ type legacyError struct {
 	Detail  string `json:"detail"`
 }
 
+// countReadLocked counts a status read, single or bulk, under its own counter and as a poll;
+// reads are ground truth, so they are saved with the rest of the state.
+func (s *Sandbox) countReadLocked(counter *int) {
+	*counter++
+	s.stats.Polls++
+	s.dirtyLocked()
+}
+
 // writeV1 answers in the v1 envelope {"code","data","message"}.
 func writeV1(w http.ResponseWriter, status, code int, data any, message string) {
 	writeJSON(w, status, map[string]any{"code": code, "data": data, "message": message})
@@ -55,9 +63,7 @@ func (s *Sandbox) legacyStatus(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSpace(r.URL.Query().Get("video_id"))
 	base := s.baseURL(r)
 	s.mu.Lock()
-	s.stats.LegacyStatusCalls++
-	s.stats.Polls++
-	s.dirtyLocked()
+	s.countReadLocked(&s.stats.LegacyStatusCalls)
 	var j *job
 	if id != "" {
 		j = s.videoLocked(id)
@@ -126,9 +132,7 @@ func (s *Sandbox) getTranslation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	base := s.baseURL(r)
 	s.mu.Lock()
-	s.stats.TranslationStatusCalls++
-	s.stats.Polls++
-	s.dirtyLocked()
+	s.countReadLocked(&s.stats.TranslationStatusCalls)
 	j := s.translationLocked(id)
 	if j == nil {
 		s.mu.Unlock()
@@ -159,9 +163,7 @@ func (s *Sandbox) getTranslation(w http.ResponseWriter, r *http.Request) {
 // translation ID as video_id, as HeyGen documents.
 func (s *Sandbox) translationStatuses(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	s.stats.TranslationBulkStatusCalls++
-	s.stats.Polls++
-	s.dirtyLocked()
+	s.countReadLocked(&s.stats.TranslationBulkStatusCalls)
 	s.mu.Unlock()
 	ids, aerr := idList(r, "video_translation_ids")
 	if aerr != nil {
