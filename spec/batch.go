@@ -92,11 +92,94 @@ func ParseBatch(specName string, src []byte, csvName string, rows io.Reader, key
 	if err != nil {
 		return Batch{}, err
 	}
+	cr, err := newCSVRows(csvName, rows, keyColumn)
+	if err != nil {
+		return Batch{}, err
+	}
+	if err := checkBatchSpec(specName, src, doc, cr.header); err != nil {
+		return Batch{}, err
+	}
+	b := Batch{Spec: specName, CSV: csvName, KeyColumn: cr.keyColumn}
+	ids := map[string]int{} // pipeline ID -> line of its first row
+	for {
+		row, values, err := cr.next()
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, fmt.Errorf("read rows: %w", err)
+		}
+		if row.Err == nil {
+			in, problems := fillRow(specName, src, doc, values)
+			if problems != "" {
+				row = cr.bad(row, "%s", problems)
+			} else {
+				row = cr.keyed(row, in, ids)
+			}
+		}
+		b.Rows = append(b.Rows, row)
+	}
+}
+
+// checkBatchSpec fails the batch for what no row's values can mend: a placeholder that
+// names no column, or a problem of the spec as written at a field without a
+// placeholder, which would be every row's problem.
+func checkBatchSpec(specName string, src []byte, doc map[string]any, header []string) error {
+	if err := checkPlaceholders(specName, newLocator(src), doc, header); err != nil {
+		return err
+	}
+	_, err := validate(specName, src, doc)
+	var se *Error
+	if !errors.As(err, &se) {
+		return nil
+	}
+	var fatal []Problem
+	for _, p := range se.Problems {
+		if p.Field == "" || !hasPlaceholder(lookup(doc, p.Field)) {
+			fatal = append(fatal, p)
+		}
+	}
+	if len(fatal) > 0 {
+		return &Error{Problems: fatal}
+	}
+	return nil
+}
+
+// fillRow fills the spec's placeholders with one row's values and validates the result.
+// problems lists what is wrong with it, "; " apart, and is empty for a good row.
+func fillRow(specName string, src []byte, doc map[string]any, values map[string]string) (in workflows.PipelineInput, problems string) {
+	in, err := validate(specName, src, fill(doc, values).(map[string]any))
+	if err == nil {
+		return in, ""
+	}
+	var se *Error
+	if !errors.As(err, &se) {
+		return in, err.Error()
+	}
+	msgs := make([]string, len(se.Problems))
+	for i, p := range se.Problems {
+		msgs[i] = p.String()
+	}
+	return in, strings.Join(msgs, "; ")
+}
+
+// csvRows reads the CSV file of a batch: its header, then one keyed row at a time.
+type csvRows struct {
+	name      string
+	r         *csv.Reader
+	header    []string
+	keyColumn string
+	keyIdx    int
+}
+
+// newCSVRows reads the header and finds the key column (the first when keyColumn is
+// empty).
+func newCSVRows(name string, rows io.Reader, keyColumn string) (*csvRows, error) {
 	r := csv.NewReader(rows)
 	r.FieldsPerRecord = 0 // every row as long as the header
 	header, err := r.Read()
 	if err != nil {
-		return Batch{}, fmt.Errorf("%w: %s:1: header: %v", ErrInvalid, csvName, csvErrText(err))
+		return nil, fmt.Errorf("%w: %s:1: header: %v", ErrInvalid, name, csvErrText(err))
 	}
 	for i, h := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
@@ -106,95 +189,63 @@ func ParseBatch(specName string, src []byte, csvName string, rows io.Reader, key
 	}
 	keyIdx := slices.Index(header, keyColumn)
 	if keyIdx < 0 {
-		return Batch{}, fmt.Errorf("%w: %s:1: no column %q for the key; the columns are %s",
-			ErrInvalid, csvName, keyColumn, strings.Join(header, ", "))
+		return nil, fmt.Errorf("%w: %s:1: no column %q for the key; the columns are %s",
+			ErrInvalid, name, keyColumn, strings.Join(header, ", "))
 	}
-	b := Batch{Spec: specName, CSV: csvName, KeyColumn: keyColumn}
-	loc := newLocator(src)
-	if err := checkPlaceholders(specName, loc, doc, header); err != nil {
-		return Batch{}, err
-	}
-	// The spec as written, placeholders and all: a problem at a field without a
-	// placeholder would be every row's problem, so it is the batch's.
-	if _, err := validate(specName, src, doc); err != nil {
-		var se *Error
-		if errors.As(err, &se) {
-			var fatal []Problem
-			for _, p := range se.Problems {
-				if p.Field == "" || !hasPlaceholder(lookup(doc, p.Field)) {
-					fatal = append(fatal, p)
-				}
-			}
-			if len(fatal) > 0 {
-				return Batch{}, &Error{Problems: fatal}
-			}
-		}
-	}
+	return &csvRows{name: name, r: r, header: header, keyColumn: keyColumn, keyIdx: keyIdx}, nil
+}
 
-	ids := map[string]int{} // pipeline ID -> line of its first row
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		var row Row
-		bad := func(format string, args ...any) {
-			row.Err = fmt.Errorf("%w: %s:%d: %s", ErrInvalid, csvName, row.Line, fmt.Sprintf(format, args...))
-			b.Rows = append(b.Rows, row)
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return b, fmt.Errorf("read rows: %w", err)
-			}
-			row.Line = pe.StartLine
-			if errors.Is(pe.Err, csv.ErrFieldCount) {
-				bad("%d fields, but the header has %d", len(rec), len(header))
-			} else {
-				bad("%v", pe.Err)
-			}
-			continue
-		}
-		row.Line, _ = r.FieldPos(0)
-		row.Key = strings.TrimSpace(rec[keyIdx])
-		slug := keySlug(row.Key)
-		if slug == "" {
-			bad("%s: empty key; every row needs one", keyColumn)
-			continue
-		}
-		values := make(map[string]string, len(header))
-		for i, h := range header {
-			values[h] = rec[i]
-		}
-		filled := fill(doc, values).(map[string]any)
-		in, err := validate(specName, src, filled)
-		if err != nil {
-			var se *Error
-			if errors.As(err, &se) {
-				msgs := make([]string, len(se.Problems))
-				for i, p := range se.Problems {
-					msgs[i] = p.String()
-				}
-				bad("%s", strings.Join(msgs, "; "))
-			} else {
-				bad("%v", err)
-			}
-			continue
-		}
-		in.ID = in.ID + "-" + slug
-		if !workflows.ValidPipelineID(in.ID) {
-			bad("pipeline id %q is longer than 128 characters", in.ID)
-			continue
-		}
-		if first, dup := ids[in.ID]; dup {
-			bad("%s: %q gives pipeline id %s, as line %d does", keyColumn, row.Key, in.ID, first)
-			continue
-		}
-		ids[in.ID] = row.Line
-		row.Input = in
-		b.Rows = append(b.Rows, row)
+// next returns the next data row with its line and key, and its values by column. A row
+// with the wrong number of fields or an empty key comes back with its Err set. The
+// error is io.EOF after the last row, or one that ends the file's reading.
+func (c *csvRows) next() (Row, map[string]string, error) {
+	rec, err := c.r.Read()
+	if err == io.EOF {
+		return Row{}, nil, err
 	}
-	return b, nil
+	if err != nil {
+		var pe *csv.ParseError
+		if !errors.As(err, &pe) {
+			return Row{}, nil, err
+		}
+		row := Row{Line: pe.StartLine}
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			return c.bad(row, "%d fields, but the header has %d", len(rec), len(c.header)), nil, nil
+		}
+		return c.bad(row, "%v", pe.Err), nil, nil
+	}
+	var row Row
+	row.Line, _ = c.r.FieldPos(0)
+	row.Key = strings.TrimSpace(rec[c.keyIdx])
+	if keySlug(row.Key) == "" {
+		return c.bad(row, "%s: empty key; every row needs one", c.keyColumn), nil, nil
+	}
+	values := make(map[string]string, len(c.header))
+	for i, h := range c.header {
+		values[h] = rec[i]
+	}
+	return row, values, nil
+}
+
+// keyed gives a good row its pipeline, whose ID ends in the slug of the row's key, and
+// refuses an ID that is too long or that an earlier row (its line in ids) already has.
+func (c *csvRows) keyed(row Row, in workflows.PipelineInput, ids map[string]int) Row {
+	in.ID = in.ID + "-" + keySlug(row.Key)
+	if !workflows.ValidPipelineID(in.ID) {
+		return c.bad(row, "pipeline id %q is longer than 128 characters", in.ID)
+	}
+	if first, dup := ids[in.ID]; dup {
+		return c.bad(row, "%s: %q gives pipeline id %s, as line %d does", c.keyColumn, row.Key, in.ID, first)
+	}
+	ids[in.ID] = row.Line
+	row.Input = in
+	return row
+}
+
+// bad sets row.Err, prefixed with the file's name and the row's line.
+func (c *csvRows) bad(row Row, format string, args ...any) Row {
+	row.Err = fmt.Errorf("%w: %s:%d: %s", ErrInvalid, c.name, row.Line, fmt.Sprintf(format, args...))
+	return row
 }
 
 // csvErrText is a csv error without its own line prefix; the caller adds the line.

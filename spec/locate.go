@@ -1,26 +1,32 @@
 package spec
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 
+	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // locator finds the line of a field path, such as translate.languages[1], in a spec's
-// source: the line of the key for a mapping entry, of the item for a list entry.
+// source: the line of the key for a mapping entry, of the item for a list entry. The
+// walk is goccy/go-yaml's YAML path (Path.FilterFile); a path is built with its
+// PathBuilder rather than PathString, because a field names keys as the user wrote
+// them, unescaped. Anchors and tags stop the walk, as they stop FilterFile: the line is
+// then that of the anchored key.
 type locator struct {
-	root ast.Node
+	file *ast.File
 }
 
+// newLocator parses src; a source that does not parse locates every field at line 1.
 func newLocator(src []byte) *locator {
 	f, err := parser.ParseBytes(src, 0)
-	if err != nil || len(f.Docs) == 0 {
+	if err != nil {
 		return &locator{}
 	}
-	return &locator{root: f.Docs[0].Body}
+	return &locator{file: f}
 }
 
 // segment is one step of a path: a key, or an index when key is empty and index >= 0.
@@ -31,6 +37,7 @@ type segment struct {
 
 var segmentPattern = regexp.MustCompile(`([^.\[\]]+)|\[(\d+)\]`)
 
+// parsePath splits a field path into its keys and indexes.
 func parsePath(path string) []segment {
 	var out []segment
 	for _, m := range segmentPattern.FindAllStringSubmatch(path, -1) {
@@ -46,74 +53,47 @@ func parsePath(path string) []segment {
 
 // line returns the line of path, or of its deepest part that exists; 1 when none does.
 func (l *locator) line(path string) int {
-	line := 1
-	node := l.root
-	for _, seg := range parsePath(path) {
-		node = unwrap(node)
-		var next ast.Node
-		var at int
-		switch n := node.(type) {
-		case *ast.MappingNode:
-			next, at = findKey(n.Values, seg)
-		case *ast.MappingValueNode:
-			next, at = findKey([]*ast.MappingValueNode{n}, seg)
-		case *ast.SequenceNode:
-			if seg.index >= 0 && seg.index < len(n.Values) {
-				next = n.Values[seg.index]
-				at = lineOf(next)
-			}
-		}
-		if next == nil {
-			return line
-		}
-		node, line = next, at
-	}
-	return line
-}
-
-// findKey returns the value of key seg among values, and the line of the key.
-func findKey(values []*ast.MappingValueNode, seg segment) (ast.Node, int) {
-	if seg.index >= 0 {
-		return nil, 0
-	}
-	for _, mv := range values {
-		if mv == nil || mv.Key == nil {
-			continue
-		}
-		if keyText(mv.Key) == seg.key {
-			return mv.Value, lineOf(mv.Key)
-		}
-	}
-	return nil, 0
-}
-
-func keyText(k ast.MapKeyNode) string {
-	if s, ok := ast.Node(k).(ast.ScalarNode); ok {
-		return fmt.Sprint(s.GetValue())
-	}
-	if t := k.GetToken(); t != nil {
-		return t.Value
-	}
-	return ""
-}
-
-func lineOf(n ast.Node) int {
-	if n == nil || n.GetToken() == nil {
+	if l.file == nil {
 		return 1
 	}
-	return n.GetToken().Position.Line
-}
-
-// unwrap looks through tags and anchors to the node they decorate.
-func unwrap(n ast.Node) ast.Node {
-	for {
-		switch t := n.(type) {
-		case *ast.TagNode:
-			n = t.Value
-		case *ast.AnchorNode:
-			n = t.Value
-		default:
-			return n
+	segs := parsePath(path)
+	for n := len(segs); n > 0; n-- {
+		if line, ok := l.find(segs[:n]); ok {
+			return line
 		}
 	}
+	return 1
+}
+
+// find returns the line of the node at segs, if there is one.
+func (l *locator) find(segs []segment) (int, bool) {
+	b := (&yaml.PathBuilder{}).Root()
+	for _, s := range segs {
+		if s.index >= 0 {
+			b = b.Index(uint(s.index))
+		} else {
+			b = b.Child(s.key)
+		}
+	}
+	node, err := b.Build().FilterFile(l.file)
+	if err != nil || node == nil || node.GetToken() == nil {
+		return 0, false
+	}
+	tk := node.GetToken()
+	if segs[len(segs)-1].index >= 0 {
+		return tk.Position.Line, true
+	}
+	return keyLine(tk), true
+}
+
+// keyLine returns the line of the key whose value begins at tk: that of the nearest ':'
+// before it. FilterFile returns a key's value, and a block value (a mapping or a list
+// under its key) begins on a later line than the key.
+func keyLine(tk *token.Token) int {
+	for t := tk.Prev; t != nil; t = t.Prev {
+		if t.Type == token.MappingValueType {
+			return t.Position.Line
+		}
+	}
+	return tk.Position.Line
 }

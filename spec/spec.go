@@ -253,12 +253,50 @@ func (c *checker) boolean(m map[string]any, key, field string) bool {
 	return b
 }
 
-// validate checks the tree of a spec and turns it into a PipelineInput.
+// validate checks the tree of a spec and turns it into a PipelineInput: one checker
+// per block, each adding its problems to c.
 func validate(name string, src []byte, doc map[string]any) (workflows.PipelineInput, error) {
 	c := &checker{name: name, loc: newLocator(src), suggested: map[string]bool{}}
 	c.unknownKeys("", doc, topKeys)
-	var in workflows.PipelineInput
+	in := workflows.PipelineInput{ID: c.id(doc)}
+	in.Title, _ = c.str(doc, "title", "title")
+	c.oneVideoSource(doc)
+	if v, ok := c.block(doc, "video", nil); ok {
+		in.Video = c.video(v)
+	}
+	if t, ok := c.block(doc, "template", nil); ok {
+		in.Template = c.template(t)
+	}
+	if l, ok := c.block(doc, "legacy_video", nil); ok {
+		in.LegacyVideo = c.legacyVideo(l)
+	}
+	if s, ok := c.block(doc, "source", sourceKeys); ok {
+		_, translated := doc["translate"]
+		in.Source = c.source(s, translated)
+	}
+	if t, ok := c.block(doc, "translate", translateKeys); ok {
+		in.Translate = c.translate(t)
+	}
+	if d, ok := c.block(doc, "deliver", deliverKeys); ok {
+		in.Deliver = c.deliver(d)
+	}
+	if n, ok := c.block(doc, "notify", notifyKeys); ok {
+		in.Notify = c.notify(n)
+	}
+	if t, ok := c.block(doc, "timeouts", timeoutKeys); ok {
+		in.Timeouts = c.timeouts(t)
+	}
+	in.FailFast = c.boolean(doc, "fail_fast", "fail_fast")
 
+	if len(c.ps) > 0 {
+		sort.SliceStable(c.ps, func(i, j int) bool { return c.ps[i].Line < c.ps[j].Line })
+		return workflows.PipelineInput{}, &Error{Problems: c.ps}
+	}
+	return in, nil
+}
+
+// id checks the pipeline's ID.
+func (c *checker) id(doc map[string]any) string {
 	id, _ := c.str(doc, "id", "id")
 	switch {
 	case id == "" && doc["id"] == nil:
@@ -268,9 +306,11 @@ func validate(name string, src []byte, doc map[string]any) (workflows.PipelineIn
 			c.add("id", "%q must match [A-Za-z0-9._-]{1,128}", id)
 		}
 	}
-	in.ID = id
-	in.Title, _ = c.str(doc, "title", "title")
+	return id
+}
 
+// oneVideoSource checks that exactly one video source is given.
+func (c *checker) oneVideoSource(doc map[string]any) {
 	var given []string
 	for _, k := range videoSources {
 		if _, ok := doc[k]; ok {
@@ -285,118 +325,125 @@ func validate(name string, src []byte, doc map[string]any) (workflows.PipelineIn
 			c.add(k, "only one video source is allowed, and %s is given too", given[0])
 		}
 	}
-	if v, ok := c.block(doc, "video", nil); ok {
-		if len(v) == 0 {
-			c.add("video", "a video block (a v3 POST /v3/videos body) is required")
-		} else if _, isStr := v["type"].(string); !isStr {
-			c.add("video.type", "required, for example avatar")
-		}
-		c.reserved("video", v)
-		in.Video = v
-	}
-	if t, ok := c.block(doc, "template", nil); ok {
-		tid, _ := c.str(t, "id", "template.id")
-		if tid == "" && (t["id"] == nil || t["id"] == "") {
-			c.add("template.id", "required: the template's ID")
-		}
-		c.reserved("template", t)
-		body := make(map[string]any, len(t))
-		for k, v := range t {
-			if k != "id" {
-				body[k] = v
-			}
-		}
-		in.Template = &workflows.TemplateSource{ID: tid, Body: body}
-	}
-	if l, ok := c.block(doc, "legacy_video", nil); ok {
-		scenes, isList := l["video_inputs"].([]any)
-		switch {
-		case l["video_inputs"] == nil:
-			c.add("legacy_video.video_inputs", "required: a list of 1 to %d scenes", maxLegacyScenes)
-		case !isList || len(scenes) == 0 || len(scenes) > maxLegacyScenes:
-			c.add("legacy_video.video_inputs", "must be a list of 1 to %d scenes", maxLegacyScenes)
-		default:
-			for i, s := range scenes {
-				if _, isMap := s.(map[string]any); !isMap {
-					c.add(fmt.Sprintf("legacy_video.video_inputs[%d]", i), "a scene is a mapping with character, voice ...")
-				}
-			}
-		}
-		c.reserved("legacy_video", l)
-		in.LegacyVideo = l
-	}
-	if s, ok := c.block(doc, "source", sourceKeys); ok {
-		u, _ := c.str(s, "url", "source.url")
-		if u == "" {
-			c.add("source.url", "required: the URL of the video to translate")
-		} else if !httpURL(u) {
-			c.add("source.url", "%q is not an http(s) URL", u)
-		}
-		in.Source = &workflows.VideoSource{URL: u}
-		if _, has := doc["translate"]; !has {
-			c.add("source", "a source video is only translated, so translate is required")
-		}
-	}
-	if t, ok := c.block(doc, "translate", translateKeys); ok {
-		in.Translate = c.translate(t)
-	}
-	if d, ok := c.block(doc, "deliver", deliverKeys); ok {
-		to, _ := c.str(d, "to", "deliver.to")
-		if to == "" {
-			c.add("deliver.to", "required: a bucket URL such as file://./out or s3://bucket")
-		} else if u, err := url.Parse(to); err != nil || !slices.Contains(bucketSchemes, u.Scheme) {
-			c.add("deliver.to", "%q is not a bucket URL; use file://, s3://, gs:// or azblob://", to)
-		}
-		in.Deliver = &workflows.Deliver{To: to}
-	}
-	if n, ok := c.block(doc, "notify", notifyKeys); ok {
-		u, _ := c.str(n, "url", "notify.url")
-		if u == "" {
-			c.add("notify.url", "required: the URL that receives the signed summary")
-		} else if !httpURL(u) {
-			c.add("notify.url", "%q is not an http(s) URL", u)
-		}
-		env, _ := c.str(n, "secret_env", "notify.secret_env")
-		switch {
-		case env == "":
-			c.add("notify.secret_env", "required: the environment variable, on the worker, that holds the whsec_ secret")
-		case strings.HasPrefix(env, "whsec_"):
-			c.add("notify.secret_env", "names an environment variable; never put the secret itself in a spec")
-		case !envNamePattern.MatchString(env):
-			c.add("notify.secret_env", "%q is not an environment variable name", env)
-		}
-		in.Notify = &workflows.Notify{URL: u, SecretEnv: env}
-	}
-	if t, ok := c.block(doc, "timeouts", timeoutKeys); ok {
-		for _, f := range []struct {
-			key string
-			dst *time.Duration
-		}{
-			{"push_window", &in.Timeouts.PushWindow},
-			{"deadline", &in.Timeouts.Deadline},
-			{"poll_initial", &in.Timeouts.PollInitial},
-			{"poll_max", &in.Timeouts.PollMax},
-		} {
-			v, present := t[f.key]
-			if !present {
-				continue
-			}
-			s, isStr := v.(string)
-			d, err := time.ParseDuration(s)
-			if !isStr || err != nil || d <= 0 {
-				c.add("timeouts."+f.key, "%s is not a positive duration such as 15m or 24h", quoteValue(v))
-				continue
-			}
-			*f.dst = d
-		}
-	}
-	in.FailFast = c.boolean(doc, "fail_fast", "fail_fast")
+}
 
-	if len(c.ps) > 0 {
-		sort.SliceStable(c.ps, func(i, j int) bool { return c.ps[i].Line < c.ps[j].Line })
-		return workflows.PipelineInput{}, &Error{Problems: c.ps}
+// video checks the video block, a v3 POST /v3/videos body.
+func (c *checker) video(v map[string]any) map[string]any {
+	if len(v) == 0 {
+		c.add("video", "a video block (a v3 POST /v3/videos body) is required")
+	} else if _, isStr := v["type"].(string); !isStr {
+		c.add("video.type", "required, for example avatar")
 	}
-	return in, nil
+	c.reserved("video", v)
+	return v
+}
+
+// template checks the template block: its id, and the body of the call without it.
+func (c *checker) template(t map[string]any) *workflows.TemplateSource {
+	tid, _ := c.str(t, "id", "template.id")
+	if tid == "" && (t["id"] == nil || t["id"] == "") {
+		c.add("template.id", "required: the template's ID")
+	}
+	c.reserved("template", t)
+	body := make(map[string]any, len(t))
+	for k, v := range t {
+		if k != "id" {
+			body[k] = v
+		}
+	}
+	return &workflows.TemplateSource{ID: tid, Body: body}
+}
+
+// legacyVideo checks the legacy_video block, a v2 generate body, and its scenes.
+func (c *checker) legacyVideo(l map[string]any) map[string]any {
+	scenes, isList := l["video_inputs"].([]any)
+	switch {
+	case l["video_inputs"] == nil:
+		c.add("legacy_video.video_inputs", "required: a list of 1 to %d scenes", maxLegacyScenes)
+	case !isList || len(scenes) == 0 || len(scenes) > maxLegacyScenes:
+		c.add("legacy_video.video_inputs", "must be a list of 1 to %d scenes", maxLegacyScenes)
+	default:
+		for i, s := range scenes {
+			if _, isMap := s.(map[string]any); !isMap {
+				c.add(fmt.Sprintf("legacy_video.video_inputs[%d]", i), "a scene is a mapping with character, voice ...")
+			}
+		}
+	}
+	c.reserved("legacy_video", l)
+	return l
+}
+
+// source checks the source block; a source video is only ever translated.
+func (c *checker) source(s map[string]any, translated bool) *workflows.VideoSource {
+	u, _ := c.str(s, "url", "source.url")
+	if u == "" {
+		c.add("source.url", "required: the URL of the video to translate")
+	} else if !httpURL(u) {
+		c.add("source.url", "%q is not an http(s) URL", u)
+	}
+	if !translated {
+		c.add("source", "a source video is only translated, so translate is required")
+	}
+	return &workflows.VideoSource{URL: u}
+}
+
+// deliver checks the deliver block's bucket URL.
+func (c *checker) deliver(d map[string]any) *workflows.Deliver {
+	to, _ := c.str(d, "to", "deliver.to")
+	if to == "" {
+		c.add("deliver.to", "required: a bucket URL such as file://./out or s3://bucket")
+	} else if u, err := url.Parse(to); err != nil || !slices.Contains(bucketSchemes, u.Scheme) {
+		c.add("deliver.to", "%q is not a bucket URL; use file://, s3://, gs:// or azblob://", to)
+	}
+	return &workflows.Deliver{To: to}
+}
+
+// notify checks the notify block: an endpoint, and the name (never the value) of the
+// environment variable that holds its secret.
+func (c *checker) notify(n map[string]any) *workflows.Notify {
+	u, _ := c.str(n, "url", "notify.url")
+	if u == "" {
+		c.add("notify.url", "required: the URL that receives the signed summary")
+	} else if !httpURL(u) {
+		c.add("notify.url", "%q is not an http(s) URL", u)
+	}
+	env, _ := c.str(n, "secret_env", "notify.secret_env")
+	switch {
+	case env == "":
+		c.add("notify.secret_env", "required: the environment variable, on the worker, that holds the whsec_ secret")
+	case strings.HasPrefix(env, "whsec_"):
+		c.add("notify.secret_env", "names an environment variable; never put the secret itself in a spec")
+	case !envNamePattern.MatchString(env):
+		c.add("notify.secret_env", "%q is not an environment variable name", env)
+	}
+	return &workflows.Notify{URL: u, SecretEnv: env}
+}
+
+// timeouts checks the timeouts block: every key given is a positive duration.
+func (c *checker) timeouts(t map[string]any) workflows.Timeouts {
+	var out workflows.Timeouts
+	for _, f := range []struct {
+		key string
+		dst *time.Duration
+	}{
+		{"push_window", &out.PushWindow},
+		{"deadline", &out.Deadline},
+		{"poll_initial", &out.PollInitial},
+		{"poll_max", &out.PollMax},
+	} {
+		v, present := t[f.key]
+		if !present {
+			continue
+		}
+		s, isStr := v.(string)
+		d, err := time.ParseDuration(s)
+		if !isStr || err != nil || d <= 0 {
+			c.add("timeouts."+f.key, "%s is not a positive duration such as 15m or 24h", quoteValue(v))
+			continue
+		}
+		*f.dst = d
+	}
+	return out
 }
 
 // translate checks the translate block.
