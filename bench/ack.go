@@ -78,148 +78,228 @@ func RunAck(ctx context.Context, cfg AckConfig) (Result, error) {
 	}
 	defer func() { _ = env.Close(context.Background()) }()
 
+	stopSinks, err := startSinkWorker(env)
+	if err != nil {
+		return res, err
+	}
+	defer stopSinks()
+	ids, err := startSinks(ctx, env, cfg.Workflows)
+	defer cancelSinks(env, ids)
+	if err != nil {
+		return res, err
+	}
+
+	a := newAckRun(env, ids, cfg.Senders)
+	defer a.hc.CloseIdleConnections()
+	raws, hooks, err := a.rounds(ctx, cfg)
+	if err != nil {
+		return res, err
+	}
+	if err := a.drain(ctx); err != nil {
+		return res, err
+	}
+	accepted := int(a.seq.Load()) - a.failed
+	res.fact("accepted", float64(accepted))
+	res.fact("failed", float64(a.failed))
+	res.fact("handled", float64(a.handled))
+
+	res.Setup = fmt.Sprintf("%d SignalSink workflows wait on %q (a loop that receives and counts); %d senders, each round %s after a %s warm-up of each path; rounds alternate raw, webhook, each begun once the sinks have handled every earlier signal. Webhook: a signed avatar_video.success with its own video_id, POSTed over HTTP/1.1 keep-alive to the dev stack's receiver, which verifies, parses, signals through the workflow service and answers 200. Raw: client.SignalWorkflow of the same event from the same process.",
+		cfg.Workflows, workflows.SignalEvent, cfg.Senders, cfg.Duration, cfg.Warmup)
+	res.Rows = ackRows(raws, hooks)
+	res.Notes = append(res.Notes, fmt.Sprintf("%d signals accepted in all. Each round began once the workflows had handled every signal before it; that took %s s after a round.", accepted, Summarize(a.drains[1:])))
+	res.Notes = append(res.Notes, roundErrors(raws, hooks)...)
+	return res, nil
+}
+
+// startSinkWorker runs the harness's worker of SignalSink workflows, beside reelflow's;
+// the returned func stops it.
+func startSinkWorker(env *Env) (stop func(), err error) {
 	w := sdkworker.New(env.Client, sinkTaskQueue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(SignalSink, workflow.RegisterOptions{Name: sinkWorkflow})
 	if err := w.Start(); err != nil {
-		return res, fmt.Errorf("start sink worker: %w", err)
+		return nil, fmt.Errorf("start sink worker: %w", err)
 	}
-	defer w.Stop()
+	return w.Stop, nil
+}
 
-	ids := make([]string, cfg.Workflows)
-	for i := range ids {
-		ids[i] = workflows.JobWorkflowID(fmt.Sprintf("ack-%04d", i), "sink")
-		if _, err := env.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: sinkTaskQueue}, sinkWorkflow); err != nil {
-			return res, fmt.Errorf("start %s: %w", ids[i], err)
+// startSinks starts n SignalSink workflows, each under a Job's workflow ID, and returns
+// the IDs of those it started, also on an error, so that they can be cancelled.
+func startSinks(ctx context.Context, env *Env, n int) ([]string, error) {
+	ids := make([]string, 0, n)
+	for i := range n {
+		id := workflows.JobWorkflowID(fmt.Sprintf("ack-%04d", i), "sink")
+		if _, err := env.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: sinkTaskQueue}, sinkWorkflow); err != nil {
+			return ids, fmt.Errorf("start %s: %w", id, err)
 		}
+		ids = append(ids, id)
 	}
-	defer func() {
-		for _, id := range ids {
-			_ = env.Client.CancelWorkflow(context.Background(), id, "")
-		}
-	}()
+	return ids, nil
+}
 
+// cancelSinks cancels the sinks, so that the stack closes with no workflow waiting.
+func cancelSinks(env *Env, ids []string) {
+	for _, id := range ids {
+		_ = env.Client.CancelWorkflow(context.Background(), id, "")
+	}
+}
+
+// ackRun is the state of one ack benchmark: the sinks, the sequence that makes every
+// event distinct, and what the rounds have counted so far.
+type ackRun struct {
+	env *Env
+	ids []string
+	hc  *http.Client
+	seq atomic.Int64
+	// failed counts the calls of every round, warm-up included, that were not accepted.
+	failed int
+	// handled is what the sinks had counted at the last drain.
+	handled int
+	// drains are the seconds each drain took, in order.
+	drains []float64
+}
+
+// newAckRun keeps enough idle connections for every sender of the webhook path.
+func newAckRun(env *Env, ids []string, senders int) *ackRun {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 2 * cfg.Senders
-	tr.MaxIdleConnsPerHost = 2 * cfg.Senders
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	defer hc.CloseIdleConnections()
+	tr.MaxIdleConns = 2 * senders
+	tr.MaxIdleConnsPerHost = 2 * senders
+	return &ackRun{env: env, ids: ids, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
 
-	var seq atomic.Int64
-	raw := func(ctx context.Context) error {
-		n := seq.Add(1)
-		id := ids[int(n)%len(ids)]
-		return env.Client.SignalWorkflow(ctx, id, "", workflows.SignalEvent, ackEvent(n, id))
-	}
-	hook := func(ctx context.Context) error {
-		n := seq.Add(1)
-		id := ids[int(n)%len(ids)]
-		body := ackBody(n, id)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.WebhookURL, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(heygen.SignatureHeader, heygen.Sign(env.ReceiverSecret, body))
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"signalled"`)) {
-			return fmt.Errorf("receiver answered %d %s", resp.StatusCode, answer)
-		}
-		return nil
-	}
+// next returns a new event number and the sink it goes to, round robin.
+func (a *ackRun) next() (int64, string) {
+	n := a.seq.Add(1)
+	return n, a.ids[int(n)%len(a.ids)]
+}
 
-	warmRaw, err := load(ctx, raw, cfg.Senders, cfg.Warmup)
+// raw signals the next event straight through the SDK.
+func (a *ackRun) raw(ctx context.Context) error {
+	n, id := a.next()
+	return a.env.Client.SignalWorkflow(ctx, id, "", workflows.SignalEvent, ackEvent(n, id))
+}
+
+// hook POSTs the next event, signed, to the receiver, and wants its 200 "signalled".
+func (a *ackRun) hook(ctx context.Context) error {
+	n, id := a.next()
+	body := ackBody(n, id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.env.WebhookURL, bytes.NewReader(body))
 	if err != nil {
-		return res, fmt.Errorf("warm-up, raw: %w", err)
+		return err
 	}
-	warmHook, err := load(ctx, hook, cfg.Senders, cfg.Warmup)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(heygen.SignatureHeader, heygen.Sign(a.env.ReceiverSecret, body))
+	resp, err := a.hc.Do(req)
 	if err != nil {
-		return res, fmt.Errorf("warm-up, webhook: %w", err)
+		return err
 	}
-	var (
-		raws, hooks []round
-		sent        int
-		failed      = warmRaw.failed + warmHook.failed
-		drains      []float64
-	)
-	// Accepted is not handled: the sinks work off a round's signals for seconds after it.
-	// Each round starts once the last one's signals are all handled, so that no round
-	// pays for the backlog of the round before it.
-	drain := func() error {
-		at := time.Now()
-		if _, err := waitHandled(ctx, env, ids, int(seq.Load())-failed); err != nil {
-			return err
-		}
-		drains = append(drains, time.Since(at).Seconds())
-		return nil
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"signalled"`)) {
+		return fmt.Errorf("receiver answered %d %s", resp.StatusCode, answer)
 	}
-	measure := func(send func(context.Context) error) (round, error) {
-		if err := drain(); err != nil {
-			return round{}, err
+	return nil
+}
+
+// drain waits until the sinks have handled every signal accepted so far. Accepted is
+// not handled: the sinks work off a round's signals for seconds after it. Each round
+// starts once the last one's signals are all handled, so that no round pays for the
+// backlog of the round before it.
+func (a *ackRun) drain(ctx context.Context) error {
+	at := time.Now()
+	handled, err := waitHandled(ctx, a.env, a.ids, int(a.seq.Load())-a.failed)
+	if err != nil {
+		return err
+	}
+	a.handled = handled
+	a.drains = append(a.drains, time.Since(at).Seconds())
+	return nil
+}
+
+// measure drains, then loads send from senders goroutines for d.
+func (a *ackRun) measure(ctx context.Context, send func(context.Context) error, senders int, d time.Duration) (round, error) {
+	if err := a.drain(ctx); err != nil {
+		return round{}, err
+	}
+	r, err := load(ctx, send, senders, d)
+	a.failed += r.failed
+	return r, err
+}
+
+// rounds runs an untimed warm-up of each path, then cfg.Runs timed rounds of each,
+// alternating raw and webhook.
+func (a *ackRun) rounds(ctx context.Context, cfg AckConfig) (raws, hooks []round, err error) {
+	for _, p := range []struct {
+		name string
+		send func(context.Context) error
+	}{{"raw", a.raw}, {"webhook", a.hook}} {
+		warm, err := load(ctx, p.send, cfg.Senders, cfg.Warmup)
+		a.failed += warm.failed
+		if err != nil {
+			return nil, nil, fmt.Errorf("warm-up, %s: %w", p.name, err)
 		}
-		r, err := load(ctx, send, cfg.Senders, cfg.Duration)
-		failed += r.failed
-		return r, err
 	}
 	for range cfg.Runs {
-		r, err := measure(raw)
+		r, err := a.measure(ctx, a.raw, cfg.Senders, cfg.Duration)
 		if err != nil {
-			return res, fmt.Errorf("raw round: %w", err)
+			return nil, nil, fmt.Errorf("raw round: %w", err)
 		}
-		h, err := measure(hook)
+		h, err := a.measure(ctx, a.hook, cfg.Senders, cfg.Duration)
 		if err != nil {
-			return res, fmt.Errorf("webhook round: %w", err)
+			return nil, nil, fmt.Errorf("webhook round: %w", err)
 		}
 		raws, hooks = append(raws, r), append(hooks, h)
 		cfg.Env.logf("ack: raw %.0f/s p99 %.0f ms; webhook %.0f/s p99 %.0f ms", r.rate(), Percentile(r.lat, 99), h.rate(), Percentile(h.lat, 99))
 	}
+	return raws, hooks, nil
+}
 
-	if err := drain(); err != nil {
-		return res, err
+// roundFigures returns f of every round.
+func roundFigures(rs []round, f func(round) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
 	}
-	sent = int(seq.Load())
-	res.fact("accepted", float64(sent-failed))
-	res.fact("failed", float64(failed))
-	res.fact("accepted", float64(sent-failed))
-	res.fact("failed", float64(failed))
+	return out
+}
 
-	pick := func(rs []round, f func(round) float64) []float64 {
-		out := make([]float64, len(rs))
-		for i, r := range rs {
-			out[i] = f(r)
-		}
-		return out
-	}
-	rate := func(r round) float64 { return r.rate() }
-	p50 := func(r round) float64 { return Percentile(r.lat, 50) }
-	p99 := func(r round) float64 { return Percentile(r.lat, 99) }
-	errs := func(r round) float64 { return float64(r.failed) }
+// The figures of a round that the ack table shows.
+func roundRate(r round) float64   { return r.rate() }
+func roundP50(r round) float64    { return Percentile(r.lat, 50) }
+func roundP99(r round) float64    { return Percentile(r.lat, 99) }
+func roundFailed(r round) float64 { return float64(r.failed) }
 
-	rateRatio := Summarize(Ratios(pick(hooks, rate), pick(raws, rate)))
-	p99Ratio := Summarize(Ratios(pick(hooks, p99), pick(raws, p99)))
-	res.Setup = fmt.Sprintf("%d SignalSink workflows wait on %q (a loop that receives and counts); %d senders, each round %s after a %s warm-up of each path; rounds alternate raw, webhook, each begun once the sinks have handled every earlier signal. Webhook: a signed avatar_video.success with its own video_id, POSTed over HTTP/1.1 keep-alive to the dev stack's receiver, which verifies, parses, signals through the workflow service and answers 200. Raw: client.SignalWorkflow of the same event from the same process.",
-		cfg.Workflows, workflows.SignalEvent, cfg.Senders, cfg.Duration, cfg.Warmup)
-	res.Rows = []Row{
-		{Metric: "throughput, req/s", Reelflow: Summarize(pick(hooks, rate)), Baseline: sum(Summarize(pick(raws, rate))), Ratio: &rateRatio,
-			Goal: "ratio >= 0.9", Met: goal(rateRatio.Median >= 0.9)},
-		{Metric: "p50 latency, ms", Reelflow: Summarize(pick(hooks, p50)), Baseline: sum(Summarize(pick(raws, p50))), Ratio: sum(Summarize(Ratios(pick(hooks, p50), pick(raws, p50))))},
-		{Metric: "p99 latency, ms", Reelflow: Summarize(pick(hooks, p99)), Baseline: sum(Summarize(pick(raws, p99))), Ratio: &p99Ratio,
-			Goal: "ratio <= 1.5", Met: goal(p99Ratio.Median <= 1.5)},
-		{Metric: "failed requests per round", Reelflow: Summarize(pick(hooks, errs)), Baseline: sum(Summarize(pick(raws, errs)))},
+// Goals of the ack table: the webhook path keeps 90% of the raw path's throughput, and
+// its p99 stays within 1.5 times the raw path's.
+const (
+	ackRateGoal = 0.9
+	ackP99Goal  = 1.5
+)
+
+// ackRows compares the webhook rounds with the raw ones.
+func ackRows(raws, hooks []round) []Row {
+	rateRatio := Summarize(Ratios(roundFigures(hooks, roundRate), roundFigures(raws, roundRate)))
+	p99Ratio := Summarize(Ratios(roundFigures(hooks, roundP99), roundFigures(raws, roundP99)))
+	return []Row{
+		{Metric: "throughput, req/s", Reelflow: Summarize(roundFigures(hooks, roundRate)), Baseline: sum(Summarize(roundFigures(raws, roundRate))), Ratio: &rateRatio,
+			Goal: fmt.Sprintf("ratio >= %g", ackRateGoal), Met: goal(rateRatio.Median >= ackRateGoal)},
+		{Metric: "p50 latency, ms", Reelflow: Summarize(roundFigures(hooks, roundP50)), Baseline: sum(Summarize(roundFigures(raws, roundP50))), Ratio: sum(Summarize(Ratios(roundFigures(hooks, roundP50), roundFigures(raws, roundP50))))},
+		{Metric: "p99 latency, ms", Reelflow: Summarize(roundFigures(hooks, roundP99)), Baseline: sum(Summarize(roundFigures(raws, roundP99))), Ratio: &p99Ratio,
+			Goal: fmt.Sprintf("ratio <= %g", ackP99Goal), Met: goal(p99Ratio.Median <= ackP99Goal)},
+		{Metric: "failed requests per round", Reelflow: Summarize(roundFigures(hooks, roundFailed)), Baseline: sum(Summarize(roundFigures(raws, roundFailed)))},
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("%d signals accepted in all. Each round began once the workflows had handled every signal before it; that took %s s after a round.", sent-failed, Summarize(drains[1:])))
+}
+
+// roundErrors notes the first error of every round that had one.
+func roundErrors(raws, hooks []round) []string {
+	var out []string
 	for i := range hooks {
 		for _, r := range []round{raws[i], hooks[i]} {
 			if r.firstErr != nil {
-				res.Notes = append(res.Notes, fmt.Sprintf("first error of a round: %v", r.firstErr))
+				out = append(out, fmt.Sprintf("first error of a round: %v", r.firstErr))
 			}
 		}
 	}
-	return res, nil
+	return out
 }
 
 // load runs send from senders goroutines for d and times every call.
@@ -270,8 +350,9 @@ func load(ctx context.Context, send func(context.Context) error, senders int, d 
 	return r, ctx.Err()
 }
 
-// waitHandled waits until the sinks have counted want signals in all, and returns when.
-func waitHandled(ctx context.Context, env *Env, ids []string, want int) (time.Time, error) {
+// waitHandled waits until the sinks have counted want signals in all, and returns
+// how many they had counted then.
+func waitHandled(ctx context.Context, env *Env, ids []string, want int) (int, error) {
 	deadline, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	last := 0
@@ -285,16 +366,16 @@ func waitHandled(ctx context.Context, env *Env, ids []string, want int) (time.Ti
 			}
 			var n int
 			if err := v.Get(&n); err != nil {
-				return time.Time{}, err
+				return 0, err
 			}
 			total += n
 		}
 		if total >= want {
-			return time.Now(), nil
+			return total, nil
 		}
 		last = max(last, total)
 		if err := sleepCtx(deadline, 100*time.Millisecond); err != nil {
-			return time.Time{}, fmt.Errorf("the sinks handled %d of %d signals: %w", last, want, err)
+			return 0, fmt.Errorf("the sinks handled %d of %d signals: %w", last, want, err)
 		}
 	}
 }

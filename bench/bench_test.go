@@ -39,11 +39,17 @@ func TestAckSmoke(t *testing.T) {
 	t.Log(res.Text())
 	require.Zero(t, res.Facts["failed"], "every signal and every webhook is accepted")
 	require.Positive(t, res.Facts["accepted"])
+	// Every accepted signal reaches one sink, once: the sinks' own count holds the
+	// accepted fact to the signals that really went out.
+	require.Equal(t, res.Facts["handled"], res.Facts["accepted"], "the sinks handled every accepted signal, and only those")
 	rate := res.Rows[0]
 	require.Positive(t, rate.Reelflow.Median)
 	require.Positive(t, rate.Baseline.Median)
 	require.Positive(t, rate.Ratio.Median)
 	require.NotNil(t, rate.Met)
+	require.Equal(t, rate.Ratio.Median >= ackRateGoal, *rate.Met, "the throughput goal is judged on the median ratio")
+	p99 := res.Rows[2]
+	require.Equal(t, p99.Ratio.Median <= ackP99Goal, *p99.Met, "the p99 goal is judged on the median ratio")
 }
 
 func TestProgressSmoke(t *testing.T) {
