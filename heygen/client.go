@@ -3,8 +3,6 @@ package heygen
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,33 +43,63 @@ func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
 // BaseURL returns the API root the client talks to.
 func (c *Client) BaseURL() string { return c.baseURL }
 
-// CreateVideo calls POST /v3/videos with the caller's body, callback_id and an
-// Idempotency-Key, so that a retried create does not render twice.
+// CreateVideo calls POST /v3/videos with the caller's body, callback_id and
+// callback_url (except for cinematic_avatar, see createBody) and the caller's
+// Idempotency-Key, so that a retried create does not render twice. The answer's
+// data.video_id is the job's ID.
 func (c *Client) CreateVideo(ctx context.Context, req CreateVideoRequest) (CreatedVideo, error) {
-	return c.create(ctx, "/v3/videos", req)
+	return c.create(ctx, "/v3/videos", "video_id", req)
 }
 
-// create sends a v3 video create ({"data":{"video_id",...}}) to path.
-func (c *Client) create(ctx context.Context, path string, req CreateVideoRequest) (CreatedVideo, error) {
-	body, key := createBody(req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
-	var out CreatedVideo
-	rid, err := c.do(ctx, http.MethodPost, path, body, key, &out)
-	out.RequestID = rid
-	if out.Status != "" {
-		out.Status = NormaliseStatus(string(out.Status))
+// create sends a create to path and reads the job's ID from data.<idField>: video_id for
+// POST /v3/videos, id for a template, whose answer is the created video object.
+func (c *Client) create(ctx context.Context, path, idField string, req CreateVideoRequest) (CreatedVideo, error) {
+	op := opName(http.MethodPost, path)
+	body, err := createBody(op, req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
+	if err != nil {
+		return CreatedVideo{}, err
 	}
-	if err == nil && out.VideoID == "" {
-		return out, errorf(opName(http.MethodPost, path), http.StatusOK, "response has no video_id")
+	var data map[string]json.RawMessage
+	rid, err := c.do(ctx, http.MethodPost, path, body, req.IdempotencyKey, &data)
+	out := CreatedVideo{RequestID: rid}
+	if err != nil {
+		return out, err
 	}
-	return out, err
+	var id, status, format flexText
+	_ = id.UnmarshalJSON(data[idField]) // flexText never fails; absent reads as ""
+	_ = status.UnmarshalJSON(data["status"])
+	_ = format.UnmarshalJSON(data["output_format"])
+	out.VideoID, out.OutputFormat = string(id), string(format)
+	if status != "" {
+		out.Status = NormaliseStatus(string(status))
+	}
+	if out.VideoID == "" {
+		return out, undecodable(op, http.StatusOK, "response has no %s", idField)
+	}
+	return out, nil
 }
 
-// createBody copies the caller's body (never mutating it), sets callback_id and
-// callback_url, and returns the Idempotency-Key to send: key, else callbackID.
-func createBody(src map[string]any, callbackID, callbackURL, key string) (map[string]any, string) {
+// TypeCinematicAvatar is the v3 video type whose published body has no callback_id and
+// no callback_url.
+const TypeCinematicAvatar = "cinematic_avatar"
+
+// createBody copies the caller's body (never mutating it) and sets callback_id and
+// callback_url. It refuses an Idempotency-Key that HeyGen would refuse.
+//
+// A cinematic_avatar body gets neither field: HeyGen publishes neither for that type, so
+// it is sent exactly as the caller wrote it. Its webhook then carries no callback_id; the
+// receiver finds its Job by the video ID, and polling finishes it when that misses.
+func createBody(op string, src map[string]any, callbackID, callbackURL, key string) (map[string]any, error) {
+	if key != "" && !ValidIdempotencyKey(key) {
+		return nil, &APIError{Kind: KindPermanent, Op: op, Err: ErrInvalidIdempotencyKey,
+			Message: fmt.Sprintf("Idempotency-Key %q does not match %s (a bug in the caller)", truncate(key, 40), idempotencyKeyPattern)}
+	}
 	body := maps.Clone(src)
 	if body == nil {
 		body = map[string]any{}
+	}
+	if t, _ := body["type"].(string); t == TypeCinematicAvatar {
+		return body, nil
 	}
 	if callbackID != "" {
 		body["callback_id"] = callbackID
@@ -79,32 +107,39 @@ func createBody(src map[string]any, callbackID, callbackURL, key string) (map[st
 	if callbackURL != "" {
 		body["callback_url"] = callbackURL
 	}
-	if key == "" {
-		key = callbackID
-	}
-	return body, idempotencyKey(key)
+	return body, nil
 }
+
+// idempotencyKeyPattern is HeyGen's published rule for an Idempotency-Key.
+const idempotencyKeyPattern = `^[A-Za-z0-9_\-:.]{1,255}$`
 
 // maxIdempotencyKey is the longest Idempotency-Key HeyGen takes.
 const maxIdempotencyKey = 255
 
-// idempotencyKey returns k when HeyGen can take it as an Idempotency-Key, and otherwise a
-// digest of k. A key that is too long or not printable ASCII would be refused (a 400, or
-// by net/http before sending, which looks like a network error and retries forever); the
-// digest is just as stable across retries.
-func idempotencyKey(k string) string {
-	if k == "" {
-		return ""
+// ValidIdempotencyKey reports whether HeyGen takes k as an Idempotency-Key: 1 to 255
+// characters from A-Z, a-z, 0-9, '_', '-', ':' and '.' (HeyGen's published
+// ^[A-Za-z0-9_\-:.]{1,255}$). A callback_id such as "p/render" is not one: '/' is refused.
+func ValidIdempotencyKey(k string) bool {
+	if len(k) == 0 || len(k) > maxIdempotencyKey {
+		return false
 	}
-	ok := len(k) <= maxIdempotencyKey
-	for i := 0; ok && i < len(k); i++ {
-		ok = k[i] >= 0x20 && k[i] <= 0x7e
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '_', c == '-', c == ':', c == '.':
+		default:
+			return false
+		}
 	}
-	if ok && strings.TrimSpace(k) == k {
-		return k
+	return true
+}
+
+// truncate shortens s to at most n bytes, for error messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	sum := sha256.Sum256([]byte(k))
-	return "sha256-" + hex.EncodeToString(sum[:])
+	return s[:n] + "..."
 }
 
 // GetVideo calls GET /v3/videos/{id}.
@@ -124,7 +159,7 @@ func (c *Client) VideoStatuses(ctx context.Context, videoIDs []string) ([]Status
 }
 
 // bulkStatuses asks path for the status of up to 100 IDs, given as a comma-separated
-// param, and follows next_token.
+// param, and follows next_token. HeyGen publishes no limit parameter for it.
 func (c *Client) bulkStatuses(ctx context.Context, path, param string, ids []string) ([]StatusEntry, error) {
 	if len(ids) > 100 {
 		return nil, errorf("GET "+path, 0, "%d ids, at most 100", len(ids))
@@ -133,32 +168,21 @@ func (c *Client) bulkStatuses(ctx context.Context, path, param string, ids []str
 		return nil, nil
 	}
 	var all []StatusEntry
-	token := ""
-	seen := map[string]bool{}
-	for {
-		q := url.Values{param: {strings.Join(ids, ",")}}
-		if token != "" {
-			q.Set("token", token)
+	err := c.eachPage(ctx, path, url.Values{param: {strings.Join(ids, ",")}}, func(data json.RawMessage) error {
+		var rows []StatusEntry
+		if err := decodeList(data, &rows); err != nil {
+			return undecodable(opName(http.MethodGet, path), http.StatusOK, "decode data: %v", err)
 		}
-		var page struct {
-			Data      []StatusEntry `json:"data"`
-			HasMore   bool          `json:"has_more"`
-			NextToken string        `json:"next_token"`
-		}
-		if _, err := c.doRaw(ctx, http.MethodGet, path+"?"+q.Encode(), nil, "", &page); err != nil {
-			return nil, err
-		}
-		for _, e := range page.Data {
+		for _, e := range rows {
 			e.Status = NormaliseStatus(string(e.Status))
 			all = append(all, e)
 		}
-		// A token seen before would loop forever.
-		if !page.HasMore || page.NextToken == "" || seen[page.NextToken] {
-			return all, nil
-		}
-		seen[page.NextToken] = true
-		token = page.NextToken
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return all, nil
 }
 
 // CreateWebhookEndpoint calls POST /v3/webhooks/endpoints. events nil means all events.
@@ -173,32 +197,45 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, endpointURL string, 
 	return out, err
 }
 
-// ListWebhookEndpoints calls GET /v3/webhooks/endpoints and follows every page.
+// ListWebhookEndpoints calls GET /v3/webhooks/endpoints with limit=100 and follows
+// every page. HeyGen lists every endpoint with secret null.
 func (c *Client) ListWebhookEndpoints(ctx context.Context) ([]WebhookEndpoint, error) {
+	const path = "/v3/webhooks/endpoints"
 	var all []WebhookEndpoint
-	token := ""
-	seen := map[string]bool{}
-	for {
-		q := url.Values{"limit": {"100"}}
-		if token != "" {
-			q.Set("token", token)
+	err := c.eachPage(ctx, path, url.Values{"limit": {listLimit}}, func(data json.RawMessage) error {
+		var eps []WebhookEndpoint
+		if err := decodeList(data, &eps); err != nil {
+			return undecodable(opName(http.MethodGet, path), http.StatusOK, "decode data: %v", err)
 		}
-		var page struct {
-			Data      []WebhookEndpoint `json:"data"`
-			HasMore   bool              `json:"has_more"`
-			NextToken string            `json:"next_token"`
-		}
-		if _, err := c.doRaw(ctx, http.MethodGet, "/v3/webhooks/endpoints?"+q.Encode(), nil, "", &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Data...)
-		// A token seen before would loop forever.
-		if !page.HasMore || page.NextToken == "" || seen[page.NextToken] {
-			return all, nil
-		}
-		seen[page.NextToken] = true
-		token = page.NextToken
+		all = append(all, eps...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return all, nil
+}
+
+// WebhookEndpointUpdate is a PATCH /v3/webhooks/endpoints/{id} call. A nil field is left
+// as it is.
+type WebhookEndpointUpdate struct {
+	URL    *string  // the new HTTPS URL
+	Events []string // the new event types; nil leaves them, empty is sent as []
+}
+
+// UpdateWebhookEndpoint calls PATCH /v3/webhooks/endpoints/{id} and returns the endpoint
+// as HeyGen now has it (without its secret).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID string, upd WebhookEndpointUpdate) (WebhookEndpoint, error) {
+	body := map[string]any{}
+	if upd.URL != nil {
+		body["url"] = *upd.URL
+	}
+	if upd.Events != nil {
+		body["events"] = upd.Events
+	}
+	var out WebhookEndpoint
+	_, err := c.do(ctx, http.MethodPatch, "/v3/webhooks/endpoints/"+url.PathEscape(endpointID), body, "", &out)
+	return out, err
 }
 
 // DeleteWebhookEndpoint calls DELETE /v3/webhooks/endpoints/{id}.
@@ -228,9 +265,9 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, endpointID string) (We
 			src = env.Data
 		}
 		if len(src) == 0 || json.Unmarshal(src, &out) != nil {
-			err = errorf(opName(http.MethodPost, path), http.StatusOK, "cannot read the answer")
+			err = undecodable(opName(http.MethodPost, path), http.StatusOK, "cannot read the answer")
 		} else if out.Secret == "" {
-			err = errorf(opName(http.MethodPost, path), http.StatusOK, "response has no secret")
+			err = undecodable(opName(http.MethodPost, path), http.StatusOK, "response has no secret")
 		}
 	}
 	if out.ID == "" {
@@ -249,10 +286,10 @@ func (c *Client) do(ctx context.Context, method, path string, body any, idemKey 
 		return rid, err
 	}
 	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return rid, errorf(opName(method, path), http.StatusOK, "response has no data")
+		return rid, undecodable(opName(method, path), http.StatusOK, "response has no data")
 	}
 	if err := json.Unmarshal(env.Data, out); err != nil {
-		return rid, errorf(opName(method, path), http.StatusOK, "decode data: %v", err)
+		return rid, undecodable(opName(method, path), http.StatusOK, "decode data: %v", err)
 	}
 	return rid, nil
 }
@@ -297,7 +334,7 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body any, idemK
 		return rid, nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return rid, errorf(op, resp.StatusCode, "decode response: %v", err)
+		return rid, undecodable(op, resp.StatusCode, "decode response: %v", err)
 	}
 	return rid, nil
 }
@@ -313,11 +350,12 @@ func (c *Client) apiError(op string, resp *http.Response, raw []byte) *APIError 
 	if json.Unmarshal(raw, &env) == nil {
 		var body struct {
 			Code    FlexString `json:"code"`
-			Message string     `json:"message"`
-			Param   string     `json:"param"`
+			Message flexText   `json:"message"`
+			Param   flexText   `json:"param"`
+			DocURL  flexText   `json:"doc_url"`
 		}
 		if len(env.Error) > 0 && json.Unmarshal(env.Error, &body) == nil {
-			e.Code, e.Message, e.Param = string(body.Code), body.Message, body.Param
+			e.Code, e.Message, e.Param, e.DocURL = string(body.Code), string(body.Message), string(body.Param), string(body.DocURL)
 		} else if len(env.Error) > 0 {
 			var s string
 			if json.Unmarshal(env.Error, &s) == nil {

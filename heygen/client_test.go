@@ -88,13 +88,13 @@ func TestCreateVideoSuccess(t *testing.T) {
 		wantKey string // Idempotency-Key header; "" means absent
 	}{
 		{
-			name: "callback id doubles as idempotency key",
+			name: "callback id never doubles as idempotency key",
 			req: CreateVideoRequest{
 				Body:        map[string]any{"type": "avatar", "avatar_id": "a1", "script": "héllo \"world\"", "voice_id": "v1", "resolution": "1080p", "background": map[string]any{"type": "color", "value": "#fff"}, "caption": map[string]any{"file_format": "srt"}},
-				CallbackID:  "Job:123",
+				CallbackID:  "welcome-42/render",
 				CallbackURL: "https://example.test/cb",
 			},
-			wantKey: "Job:123",
+			wantKey: "",
 		},
 		{
 			name: "explicit idempotency key wins",
@@ -112,8 +112,8 @@ func TestCreateVideoSuccess(t *testing.T) {
 		},
 		{
 			name:    "nil body",
-			req:     CreateVideoRequest{CallbackID: "Job:125"},
-			wantKey: "Job:125",
+			req:     CreateVideoRequest{CallbackID: "Job:125", IdempotencyKey: "welcome-42.render:run-1"},
+			wantKey: "welcome-42.render:run-1",
 		},
 	}
 	for _, tt := range tests {
@@ -172,37 +172,61 @@ func TestCreateVideoSuccess(t *testing.T) {
 	}
 }
 
-func TestCreateVideoIdempotencyKeyIsAlwaysSendable(t *testing.T) {
-	long := strings.Repeat("k", 256)
+func TestValidIdempotencyKey(t *testing.T) {
 	tests := []struct {
-		name, in string
-		same     bool
+		key  string
+		want bool
 	}{
-		{"printable 255", strings.Repeat("k", 255), true},
-		{"too long", long, false},
-		{"newline", "Job:1\nX-Evil: 1", false},
-		{"non-ascii", "Jöb:1", false},
-		{"leading space", " Job:1", false},
+		{"a", true},
+		{"welcome-42.render:0f3c_9A", true},
+		{"123e4567-e89b-12d3-a456-426614174000", true},
+		{strings.Repeat("k", 255), true},
+		{"", false},
+		{strings.Repeat("k", 256), false},
+		{"welcome-42/render", false},
+		{"welcome-42/render@run-1", false},
+		{"Job 1", false},
+		{" Job1", false},
+		{"Job:1\nX-Evil: 1", false},
+		{"Jöb:1", false},
+		{"sha256=abc", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		assert.Equal(t, tt.want, ValidIdempotencyKey(tt.key), "%q", tt.key)
+	}
+}
+
+func TestCreatesRefuseInvalidIdempotencyKey(t *testing.T) {
+	const bad = "welcome-42/render@run-1"
+	calls := map[string]func(c *Client) error{
+		"video": func(c *Client) error {
+			_, err := c.CreateVideo(context.Background(), CreateVideoRequest{Body: map[string]any{"type": "avatar"}, IdempotencyKey: bad})
+			return err
+		},
+		"template": func(c *Client) error {
+			_, err := c.CreateTemplateVideo(context.Background(), "tpl", CreateVideoRequest{Body: map[string]any{"variables": map[string]any{}}, IdempotencyKey: bad})
+			return err
+		},
+		"legacy": func(c *Client) error {
+			_, err := c.CreateLegacyVideo(context.Background(), CreateVideoRequest{Body: map[string]any{}, IdempotencyKey: bad})
+			return err
+		},
+		"translation": func(c *Client) error {
+			_, err := c.CreateTranslation(context.Background(), CreateTranslationRequest{Body: map[string]any{}, IdempotencyKey: bad})
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
 			f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-				reply(w, 200, `{"data":{"video_id":"v"}}`)
+				reply(w, 400, `{"error":{"code":"invalid_parameter","message":"bad key"}}`)
 			})
-			_, err := c.CreateVideo(context.Background(), CreateVideoRequest{Body: map[string]any{}, CallbackID: tt.in})
-			require.NoError(t, err, "the key must never make the request unsendable")
-			got := f.requests()[0].Header.Get("Idempotency-Key")
-			if tt.same {
-				assert.Equal(t, tt.in, got)
-				return
-			}
-			assert.NotEqual(t, tt.in, got)
-			assert.LessOrEqual(t, len(got), 255)
-			assert.Equal(t, idempotencyKey(tt.in), got, "stable across retries")
-			// The original callback_id still goes into the body untouched.
-			var body map[string]any
-			require.NoError(t, json.Unmarshal(f.requests()[0].Body, &body))
-			assert.Equal(t, tt.in, body["callback_id"])
+			err := call(c)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidIdempotencyKey)
+			assert.True(t, IsPermanent(err), "a caller's bug, never retried")
+			assert.Contains(t, err.Error(), "Idempotency-Key")
+			assert.Empty(t, f.requests(), "refused before sending")
 		})
 	}
 }
@@ -220,6 +244,7 @@ func TestCreateVideoErrors(t *testing.T) {
 		wantCode      string
 		wantMessage   string
 		wantParam     string
+		wantDocURL    string
 		wantInText    []string
 	}{
 		{
@@ -256,6 +281,7 @@ func TestCreateVideoErrors(t *testing.T) {
 			body:     `{"error":{"code":"invalid_parameter","message":"avatar_id is required","param":"avatar_id","doc_url":"https://docs"}}`,
 			headers:  []string{"X-Request-Id", "rq-400"},
 			wantKind: KindPermanent, wantCode: "invalid_parameter", wantMessage: "avatar_id is required", wantParam: "avatar_id",
+			wantDocURL: "https://docs",
 			wantInText: []string{"400 invalid_parameter: avatar_id is required", "(request rq-400)"},
 		},
 		{
@@ -318,6 +344,7 @@ func TestCreateVideoErrors(t *testing.T) {
 			assert.Equal(t, tt.wantCode, ae.Code)
 			assert.Equal(t, tt.wantMessage, ae.Message)
 			assert.Equal(t, tt.wantParam, ae.Param)
+			assert.Equal(t, tt.wantDocURL, ae.DocURL)
 			d, ok := RetryAfter(err)
 			assert.Equal(t, tt.wantRateLimit, ok)
 			assert.Equal(t, tt.wantRetry, d)
@@ -354,6 +381,10 @@ func TestCreateVideoBadSuccessAnswers(t *testing.T) {
 			var ae *APIError
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, 200, ae.Status)
+			// HeyGen accepted (and billed) the create: the retry under the same
+			// Idempotency-Key gets the replay, so this is never permanent.
+			assert.Equal(t, KindRetryable, KindOf(err))
+			assert.ErrorIs(t, err, ErrUndecodable)
 		})
 	}
 }

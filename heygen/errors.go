@@ -9,6 +9,19 @@ import (
 	"time"
 )
 
+// ErrUndecodable is wrapped by the error for a 2xx answer that the client cannot read:
+// not JSON, no data, or without the field the call exists for. Its kind is
+// KindRetryable, never permanent: for a create, HeyGen has accepted (and billed) the job,
+// and a retry under the same Idempotency-Key gets the original answer replayed; for a
+// read, asking again is free.
+var ErrUndecodable = errors.New("undecodable answer")
+
+// ErrInvalidIdempotencyKey is wrapped by the error for a create whose Idempotency-Key
+// fails HeyGen's published pattern (see ValidIdempotencyKey). The call is refused before
+// it is sent, as a permanent error: the key is the caller's bug, and HeyGen would only
+// answer 400.
+var ErrInvalidIdempotencyKey = errors.New("invalid Idempotency-Key")
+
 // ErrorKind says what a caller should do about a failed call.
 type ErrorKind int
 
@@ -16,7 +29,8 @@ const (
 	// KindPermanent is a 4xx other than 408, 429 and a 409 request_in_progress: a bad
 	// request, a bad key, no credit. Retrying cannot help.
 	KindPermanent ErrorKind = iota
-	// KindRetryable is a 5xx, a 408, a 409 request_in_progress or a network failure.
+	// KindRetryable is a 5xx, a 408, a 409 request_in_progress, a network failure or a
+	// 2xx answer that cannot be read (ErrUndecodable).
 	KindRetryable
 	// KindRateLimited is a 429: retry after RetryAfter.
 	KindRateLimited
@@ -41,10 +55,11 @@ type APIError struct {
 	Status     int    // HTTP status, 0 for a network failure
 	Code       string // HeyGen's error code, for example "rate_limit_exceeded"
 	Message    string
-	Param      string
+	Param      string        // the request field HeyGen blames, if any
+	DocURL     string        // HeyGen's doc_url for the code, if any
 	RequestID  string        // X-Request-Id, for HeyGen support
 	RetryAfter time.Duration // set for KindRateLimited when HeyGen sent Retry-After
-	Err        error         // the network error, when Status is 0
+	Err        error         // the network error, ErrUndecodable or ErrInvalidIdempotencyKey
 }
 
 // Error reads like "POST /v3/videos: 429 rate_limit_exceeded: too many jobs (request abc)".
@@ -80,7 +95,7 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the network error, if any.
+// Unwrap returns the cause: a network error, ErrUndecodable or ErrInvalidIdempotencyKey.
 func (e *APIError) Unwrap() error { return e.Err }
 
 // KindOf returns the kind of err. Errors that are not *APIError count as retryable,
@@ -166,7 +181,13 @@ func isDecimal(s string) bool {
 	return digits > 0 && dots <= 1
 }
 
-// errorf builds a permanent error for a response that could not be understood.
+// errorf builds a permanent error for a call the client refuses to make.
 func errorf(op string, status int, format string, args ...any) *APIError {
 	return &APIError{Kind: KindPermanent, Op: op, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// undecodable builds the retryable error for a 2xx answer that cannot be read (see
+// ErrUndecodable).
+func undecodable(op string, status int, format string, args ...any) *APIError {
+	return &APIError{Kind: KindRetryable, Op: op, Status: status, Message: fmt.Sprintf(format, args...), Err: ErrUndecodable}
 }

@@ -72,7 +72,7 @@ func (c *Client) ListWebhookEvents(ctx context.Context, req ListWebhookEventsReq
 	err := c.eachPage(ctx, path, q, func(data json.RawMessage) error {
 		var evs []WebhookEvent
 		if err := decodeList(data, &evs); err != nil {
-			return errorf(opName(http.MethodGet, path), http.StatusOK, "decode data: %v", err)
+			return undecodable(opName(http.MethodGet, path), http.StatusOK, "decode data: %v", err)
 		}
 		for _, ev := range evs {
 			if t, ok := ev.Time(); ok && !req.Since.IsZero() && t.Before(req.Since) {

@@ -17,7 +17,9 @@ type CreateTranslationRequest struct {
 	Body           map[string]any
 	CallbackID     string
 	CallbackURL    string
-	IdempotencyKey string // defaults to CallbackID
+	// IdempotencyKey is sent as the Idempotency-Key header when set. It must pass
+	// ValidIdempotencyKey, or the call is refused before it is sent.
+	IdempotencyKey string
 }
 
 // Translation is a video translation as GET /v3/video-translations/{id} returns it.
@@ -78,11 +80,14 @@ func (t *Translation) UnmarshalJSON(b []byte) error {
 // data.video_translation_ids, one per output language, in HeyGen's order.
 func (c *Client) CreateTranslation(ctx context.Context, req CreateTranslationRequest) ([]string, error) {
 	const path = "/v3/video-translations"
-	body, key := createBody(req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
+	body, err := createBody(opName(http.MethodPost, path), req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
 	var out struct {
 		IDs []flexText `json:"video_translation_ids"`
 	}
-	if _, err := c.do(ctx, http.MethodPost, path, body, key, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodPost, path, body, req.IdempotencyKey, &out); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(out.IDs))
@@ -92,7 +97,7 @@ func (c *Client) CreateTranslation(ctx context.Context, req CreateTranslationReq
 		}
 	}
 	if len(ids) == 0 {
-		return nil, errorf(opName(http.MethodPost, path), http.StatusOK, "response has no video_translation_ids")
+		return nil, undecodable(opName(http.MethodPost, path), http.StatusOK, "response has no video_translation_ids")
 	}
 	return ids, nil
 }
@@ -130,11 +135,11 @@ func (c *Client) TranslationLanguages(ctx context.Context) ([]string, error) {
 			Languages []string `json:"languages"`
 		}
 		if json.Unmarshal(raw, &obj) != nil {
-			return nil, errorf(opName(http.MethodGet, path), http.StatusOK, "cannot read the languages")
+			return nil, undecodable(opName(http.MethodGet, path), http.StatusOK, "cannot read the languages")
 		}
 		langs = obj.Languages
 	} else if json.Unmarshal(raw, &langs) != nil {
-		return nil, errorf(opName(http.MethodGet, path), http.StatusOK, "cannot read the languages")
+		return nil, undecodable(opName(http.MethodGet, path), http.StatusOK, "cannot read the languages")
 	}
 	return langs, nil
 }

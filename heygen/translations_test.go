@@ -39,7 +39,7 @@ func TestCreateTranslationErrors(t *testing.T) {
 	}{
 		{name: "400", status: 400, body: `{"error":{"code":"invalid_parameter","message":"unknown language","param":"output_languages"}}`, wantErr: "POST /v3/video-translations: 400 invalid_parameter: unknown language", kind: KindPermanent},
 		{name: "409 in progress", status: 409, body: `{"error":{"code":"request_in_progress","message":"wait"}}`, wantErr: "409 request_in_progress", kind: KindRetryable},
-		{name: "no ids", status: 200, body: `{"data":{"video_translation_ids":[]}}`, wantErr: "no video_translation_ids", kind: KindPermanent},
+		{name: "no ids", status: 200, body: `{"data":{"video_translation_ids":[]}}`, wantErr: "no video_translation_ids", kind: KindRetryable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,5 +139,6 @@ func TestTranslationLanguages(t *testing.T) {
 	}
 	_, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) { reply(w, 200, `{"data":{"languages":7}}`) })
 	_, err := c.TranslationLanguages(context.Background())
-	assert.True(t, IsPermanent(err))
+	assert.ErrorIs(t, err, ErrUndecodable)
+	assert.Equal(t, KindRetryable, KindOf(err))
 }

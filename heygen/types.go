@@ -96,13 +96,17 @@ func (v *Video) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// CreateVideoRequest is a POST /v3/videos call. Body is the caller's v3 body, passed
-// through untouched except for callback_id and callback_url, which the client sets.
+// CreateVideoRequest is a video create call (v3, template or legacy). Body is the
+// caller's body, passed through untouched except for callback_id and callback_url, which
+// the client sets (never for a cinematic_avatar body, whose published schema has neither).
 type CreateVideoRequest struct {
-	Body           map[string]any
-	CallbackID     string
-	CallbackURL    string
-	IdempotencyKey string // defaults to CallbackID
+	Body        map[string]any
+	CallbackID  string
+	CallbackURL string
+	// IdempotencyKey is sent as the Idempotency-Key header when set. It must pass
+	// ValidIdempotencyKey, or the call is refused before it is sent; the client never
+	// derives one (a callback_id, with its '/', would not pass).
+	IdempotencyKey string
 }
 
 // CreatedVideo is the answer to a create call.

@@ -10,13 +10,14 @@ import (
 
 // CreateTemplateVideo calls POST /v3/templates/{template_id}. req.Body carries the
 // template's variables, title, caption, dimension and so on, passed through; the client
-// sets callback_id, callback_url and the Idempotency-Key as CreateVideo does. The status
-// of the video is read with GetVideo.
+// sets callback_id, callback_url and the Idempotency-Key as CreateVideo does. HeyGen
+// answers with the created video object, so the ID is read from data.id (there is no
+// data.video_id). The status of the video is read with GetVideo.
 func (c *Client) CreateTemplateVideo(ctx context.Context, templateID string, req CreateVideoRequest) (CreatedVideo, error) {
 	if templateID == "" {
 		return CreatedVideo{}, errorf("POST /v3/templates/{template_id}", 0, "empty template id")
 	}
-	return c.create(ctx, "/v3/templates/"+url.PathEscape(templateID), req)
+	return c.create(ctx, "/v3/templates/"+url.PathEscape(templateID), "id", req)
 }
 
 // CreateLegacyVideo calls POST /v2/video/generate with a video_inputs body, answered in
@@ -27,9 +28,12 @@ func (c *Client) CreateTemplateVideo(ctx context.Context, templateID string, req
 func (c *Client) CreateLegacyVideo(ctx context.Context, req CreateVideoRequest) (CreatedVideo, error) {
 	const path = "/v2/video/generate"
 	op := opName(http.MethodPost, path)
-	body, key := createBody(req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
+	body, err := createBody(op, req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
+	if err != nil {
+		return CreatedVideo{}, err
+	}
 	var env legacyEnvelope
-	rid, err := c.doRaw(ctx, http.MethodPost, path, body, key, &env)
+	rid, err := c.doRaw(ctx, http.MethodPost, path, body, req.IdempotencyKey, &env)
 	out := CreatedVideo{RequestID: rid}
 	if err != nil {
 		return out, err
@@ -42,11 +46,11 @@ func (c *Client) CreateLegacyVideo(ctx context.Context, req CreateVideoRequest) 
 		ID      flexText `json:"id"`
 	}
 	if d := bytes.TrimSpace(env.Data); len(d) == 0 || string(d) == "null" || json.Unmarshal(d, &data) != nil {
-		return out, errorf(op, http.StatusOK, "response has no data")
+		return out, undecodable(op, http.StatusOK, "response has no data")
 	}
 	out.VideoID = firstNonEmpty(string(data.VideoID), string(data.ID))
 	if out.VideoID == "" {
-		return out, errorf(op, http.StatusOK, "response has no video_id")
+		return out, undecodable(op, http.StatusOK, "response has no video_id")
 	}
 	return out, nil
 }
@@ -67,10 +71,10 @@ func (c *Client) GetLegacyVideo(ctx context.Context, videoID string) (Video, err
 		return out, aerr
 	}
 	if d := bytes.TrimSpace(env.Data); len(d) == 0 || string(d) == "null" {
-		return out, errorf(op, http.StatusOK, "response has no data")
+		return out, undecodable(op, http.StatusOK, "response has no data")
 	}
 	if err := out.UnmarshalJSON(env.Data); err != nil {
-		return Video{ID: videoID}, errorf(op, http.StatusOK, "decode data: %v", err)
+		return Video{ID: videoID}, undecodable(op, http.StatusOK, "decode data: %v", err)
 	}
 	var aux struct {
 		VideoID    flexText        `json:"video_id"`
@@ -90,76 +94,31 @@ func (c *Client) GetLegacyVideo(ctx context.Context, videoID string) (Video, err
 	return out, nil
 }
 
-// ListVideos calls GET /v3/videos?title= and follows every page (has_more and
-// next_token). title is a substring filter; "" lists every video. It exists to adopt a
-// job that an ambiguous create made: find it by its title or callback_id.
+// ListVideos calls GET /v3/videos?title= with limit=100 and follows every page
+// (has_more and next_token). title is a substring filter; "" lists every video. It exists
+// to adopt a job that an ambiguous create made: find it by the tag in its title.
 func (c *Client) ListVideos(ctx context.Context, title string) ([]Video, error) {
 	const path = "/v3/videos"
+	q := url.Values{"limit": {listLimit}}
+	if title != "" {
+		q.Set("title", title)
+	}
 	var all []Video
-	token := ""
-	seen := map[string]bool{}
-	for {
-		q := url.Values{}
-		if title != "" {
-			q.Set("title", title)
-		}
-		if token != "" {
-			q.Set("token", token)
-		}
-		p := path
-		if len(q) > 0 {
-			p += "?" + q.Encode()
-		}
-		var page listPage
-		if _, err := c.doRaw(ctx, http.MethodGet, p, nil, "", &page); err != nil {
-			return nil, err
-		}
-		videos, hasMore, next, err := page.videos()
-		if err != nil {
-			return nil, errorf(opName(http.MethodGet, path), http.StatusOK, "decode data: %v", err)
+	err := c.eachPage(ctx, path, q, func(data json.RawMessage) error {
+		var videos []Video
+		if err := decodeList(data, &videos); err != nil {
+			return undecodable(opName(http.MethodGet, path), http.StatusOK, "decode data: %v", err)
 		}
 		for _, v := range videos {
 			v.Status = NormaliseStatus(string(v.Status))
 			all = append(all, v)
 		}
-		// A token seen before would loop forever.
-		if !hasMore || next == "" || seen[next] {
-			return all, nil
-		}
-		seen[next] = true
-		token = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-// listPage is one page of GET /v3/videos. data is read both as the array of videos and
-// as an object {videos, has_more, next_token}, since the shape is not documented.
-type listPage struct {
-	Data      json.RawMessage `json:"data"`
-	HasMore   bool            `json:"has_more"`
-	NextToken FlexString      `json:"next_token"`
-}
-
-func (p listPage) videos() ([]Video, bool, string, error) {
-	data := bytes.TrimSpace(p.Data)
-	if len(data) == 0 || string(data) == "null" {
-		return nil, false, "", nil
-	}
-	if data[0] == '[' {
-		var vs []Video
-		err := json.Unmarshal(data, &vs)
-		return vs, p.HasMore, string(p.NextToken), err
-	}
-	var obj struct {
-		Videos    []Video    `json:"videos"`
-		HasMore   bool       `json:"has_more"`
-		NextToken FlexString `json:"next_token"`
-		Token     FlexString `json:"token"`
-	}
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil, false, "", err
-	}
-	next := firstNonEmpty(string(p.NextToken), string(obj.NextToken), string(obj.Token))
-	return obj.Videos, p.HasMore || obj.HasMore, next, nil
+	return all, nil
 }
 
 // legacyEnvelope is both legacy shapes: v2 {"error":..., "data":...} and

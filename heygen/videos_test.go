@@ -12,17 +12,18 @@ import (
 
 func TestCreateTemplateVideo(t *testing.T) {
 	f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		reply(w, 200, `{"data":{"video_id":"tv_1"}}`, "X-Request-Id", "rq")
+		// HeyGen answers with the created video object: data.id, never data.video_id.
+		reply(w, 200, mustPublished(t, "template-generate", `{"data":{"id":"tv_1","status":"pending","video_id":"not-this"}}`), "X-Request-Id", "rq")
 	})
 	body := map[string]any{"variables": map[string]any{"name": map[string]any{"type": "text", "properties": map[string]any{"content": "Ada"}}}, "title": "T"}
-	got, err := c.CreateTemplateVideo(context.Background(), "tpl 1/x", CreateVideoRequest{Body: body, CallbackID: "p/render", CallbackURL: "https://cb.test/x"})
+	got, err := c.CreateTemplateVideo(context.Background(), "tpl 1/x", CreateVideoRequest{Body: body, CallbackID: "p/render", CallbackURL: "https://cb.test/x", IdempotencyKey: "p.render:r1"})
 	require.NoError(t, err)
-	assert.Equal(t, CreatedVideo{VideoID: "tv_1", RequestID: "rq"}, got)
+	assert.Equal(t, CreatedVideo{VideoID: "tv_1", Status: StatusPending, RequestID: "rq"}, got)
 	assert.Len(t, body, 2, "caller's body untouched")
 	r := f.requests()[0]
 	assert.Equal(t, http.MethodPost, r.Method)
 	assert.Equal(t, "/v3/templates/tpl 1/x", r.Path, "template id is path-escaped, one segment")
-	assert.Equal(t, "p/render", r.Header.Get("Idempotency-Key"))
+	assert.Equal(t, "p.render:r1", r.Header.Get("Idempotency-Key"))
 	var sent map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &sent))
 	assert.Equal(t, "p/render", sent["callback_id"])
@@ -58,19 +59,20 @@ func TestCreateLegacyVideo(t *testing.T) {
 		{name: "400 legacy envelope", status: 400, body: `{"error":{"code":"invalid_parameter","message":"video_inputs is required"},"data":null}`, wantErr: "POST /v2/video/generate: 400 invalid_parameter: video_inputs is required", kind: KindPermanent},
 		{name: "429", status: 429, body: `{"error":{"code":"rate_limit_exceeded","message":"slow down"},"data":null}`, wantErr: "429 rate_limit_exceeded", kind: KindRateLimited},
 		{name: "error inside a 200", status: 200, body: `{"error":{"code":40012,"message":"bad avatar"},"data":null}`, wantErr: "200 40012: bad avatar", kind: KindPermanent},
-		{name: "no video id", status: 200, body: `{"error":null,"data":{}}`, wantErr: "response has no video_id", kind: KindPermanent},
-		{name: "no data", status: 200, body: `{"error":null,"data":null}`, wantErr: "response has no data", kind: KindPermanent},
+		{name: "no video id", status: 200, body: `{"error":null,"data":{}}`, wantErr: "response has no video_id", kind: KindRetryable},
+		{name: "no data", status: 200, body: `{"error":null,"data":null}`, wantErr: "response has no data", kind: KindRetryable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) { reply(w, tt.status, tt.body, "Retry-After", "2") })
 			got, err := c.CreateLegacyVideo(context.Background(), CreateVideoRequest{
 				Body:       map[string]any{"video_inputs": []any{map[string]any{"character": map[string]any{"type": "avatar", "avatar_id": "a"}}}},
-				CallbackID: "p/render",
+				CallbackID:     "p/render",
+				IdempotencyKey: "p.render:r1",
 			})
 			r := f.requests()[0]
 			assert.Equal(t, "/v2/video/generate", r.Path)
-			assert.Equal(t, "p/render", r.Header.Get("Idempotency-Key"))
+			assert.Equal(t, "p.render:r1", r.Header.Get("Idempotency-Key"))
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, tt.wantID, got.VideoID)
@@ -153,15 +155,18 @@ func TestGetLegacyVideoErrors(t *testing.T) {
 
 func TestListVideosPaginates(t *testing.T) {
 	pages := []string{
-		`{"data":[{"id":"a","status":"completed","title":"x p/render","callback_id":"p/render"},{"id":"b","status":"waiting"}],"has_more":true,"next_token":"t1"}`,
-		`{"data":{"videos":[{"id":"c","status":"running"}],"has_more":true,"next_token":"t2"}}`,
+		`{"data":[{"id":"a","status":"completed","title":"x p/render"},{"id":"b","status":"pending"}],"has_more":true,"next_token":"t1"}`,
+		`{"data":[{"id":"c","status":"processing"}],"next_token":"t2"}`,
 		`{"data":[{"id":"d","status":"failed"}],"has_more":false,"next_token":"t3"}`,
+	}
+	for _, p := range pages {
+		mustPublished(t, "video-list", p)
 	}
 	f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { reply(w, 200, pages[n]) })
 	got, err := c.ListVideos(context.Background(), "p/render")
 	require.NoError(t, err)
 	require.Len(t, got, 4)
-	assert.Equal(t, Video{ID: "a", Status: StatusCompleted, Title: "x p/render", CallbackID: "p/render"}, got[0])
+	assert.Equal(t, Video{ID: "a", Status: StatusCompleted, Title: "x p/render"}, got[0])
 	assert.Equal(t, StatusPending, got[1].Status)
 	assert.Equal(t, StatusProcessing, got[2].Status)
 	assert.Equal(t, StatusFailed, got[3].Status)
@@ -170,6 +175,7 @@ func TestListVideosPaginates(t *testing.T) {
 	for i, r := range reqs {
 		assert.Equal(t, "/v3/videos", r.Path)
 		assert.Equal(t, []string{"p/render"}, r.Query["title"])
+		assert.Equal(t, []string{"100"}, r.Query["limit"], "HeyGen's default page is 10")
 		if i == 0 {
 			assert.Empty(t, r.Query["token"])
 		}
