@@ -14,9 +14,9 @@ import (
 // callback_url, which the client sets. Send one output language per request when each
 // translation needs its own callback_id.
 type CreateTranslationRequest struct {
-	Body           map[string]any
-	CallbackID     string
-	CallbackURL    string
+	Body        map[string]any
+	CallbackID  string
+	CallbackURL string
 	// IdempotencyKey is sent as the Idempotency-Key header when set. It must pass
 	// ValidIdempotencyKey, or the call is refused before it is sent.
 	IdempotencyKey string

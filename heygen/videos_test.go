@@ -66,7 +66,7 @@ func TestCreateLegacyVideo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) { reply(w, tt.status, tt.body, "Retry-After", "2") })
 			got, err := c.CreateLegacyVideo(context.Background(), CreateVideoRequest{
-				Body:       map[string]any{"video_inputs": []any{map[string]any{"character": map[string]any{"type": "avatar", "avatar_id": "a"}}}},
+				Body:           map[string]any{"video_inputs": []any{map[string]any{"character": map[string]any{"type": "avatar", "avatar_id": "a"}}}},
 				CallbackID:     "p/render",
 				IdempotencyKey: "p.render:r1",
 			})
