@@ -87,7 +87,7 @@ func TestCreateJobPerKind(t *testing.T) {
 		{
 			name:     "template",
 			in:       activities.CreateJobInput{Kind: activities.KindTemplate, TemplateID: "tpl_1", Body: map[string]any{"variables": map[string]any{}}},
-			answer:   `{"data":{"video_id":"v_t"}}`,
+			answer:   `{"data":{"id":"v_t","status":"pending"}}`, // the created video object, as published
 			wantCall: "POST /v3/templates/tpl_1", wantID: "v_t",
 		},
 		{

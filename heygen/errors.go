@@ -67,7 +67,7 @@ func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
 	b.WriteString(": ")
-	if e.Status == 0 && e.Err != nil {
+	if e.Status == 0 && e.Err != nil && e.Message == "" {
 		b.WriteString("network: ")
 		b.WriteString(e.Err.Error())
 		return b.String()
@@ -85,8 +85,8 @@ func (e *APIError) Error() string {
 		}
 		b.WriteString(e.Message)
 	}
-	if e.Err != nil {
-		// A failure to read the body of an answer: keep the cause.
+	if e.Err != nil && !strings.Contains(e.Message, e.Err.Error()) {
+		// A failure to read the body of an answer, or the client's own refusal: keep the cause.
 		b.WriteString(": " + e.Err.Error())
 	}
 	if e.RequestID != "" {

@@ -17,8 +17,9 @@ type CreateTranslationRequest struct {
 	Body        map[string]any
 	CallbackID  string
 	CallbackURL string
-	// IdempotencyKey is sent as the Idempotency-Key header when set. It must pass
-	// ValidIdempotencyKey, or the call is refused before it is sent.
+	// IdempotencyKey is sent as the Idempotency-Key header. It must pass
+	// ValidIdempotencyKey, or the call is refused before it is sent. When empty, CallbackID
+	// is sent instead if it passes, and otherwise no key.
 	IdempotencyKey string
 }
 
@@ -87,7 +88,7 @@ func (c *Client) CreateTranslation(ctx context.Context, req CreateTranslationReq
 	var out struct {
 		IDs []flexText `json:"video_translation_ids"`
 	}
-	if _, err := c.do(ctx, http.MethodPost, path, body, req.IdempotencyKey, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodPost, path, body, requestKey(req.IdempotencyKey, req.CallbackID), &out); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(out.IDs))

@@ -103,9 +103,9 @@ type CreateVideoRequest struct {
 	Body        map[string]any
 	CallbackID  string
 	CallbackURL string
-	// IdempotencyKey is sent as the Idempotency-Key header when set. It must pass
-	// ValidIdempotencyKey, or the call is refused before it is sent; the client never
-	// derives one (a callback_id, with its '/', would not pass).
+	// IdempotencyKey is sent as the Idempotency-Key header. It must pass
+	// ValidIdempotencyKey, or the call is refused before it is sent. When empty, CallbackID
+	// is sent instead if it passes, and otherwise no key.
 	IdempotencyKey string
 }
 

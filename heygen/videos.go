@@ -33,7 +33,7 @@ func (c *Client) CreateLegacyVideo(ctx context.Context, req CreateVideoRequest) 
 		return CreatedVideo{}, err
 	}
 	var env legacyEnvelope
-	rid, err := c.doRaw(ctx, http.MethodPost, path, body, req.IdempotencyKey, &env)
+	rid, err := c.doRaw(ctx, http.MethodPost, path, body, requestKey(req.IdempotencyKey, req.CallbackID), &env)
 	out := CreatedVideo{RequestID: rid}
 	if err != nil {
 		return out, err
