@@ -20,9 +20,10 @@ import (
 // connection, a timeout, a worker killed mid-call). The activity is then retried, and a
 // naive retry renders, and bills, a second video. Two independent defences stop that:
 //
-//  1. The Idempotency-Key (idempotencyKey: callback_id@runID) is the same on every
-//     attempt of one Job run. HeyGen replays the first answer for 24 h, so a retry gets
-//     the original video_id. This is the only defence for translations, which have no
+//  1. The Idempotency-Key (the Job's identity, workflows/identity.go: the callback_id and
+//     the run identity that a Reset keeps) is the same on every attempt, across worker
+//     crashes and across Resets of the Job or its Pipeline. HeyGen replays the first
+//     answer for 24 h, so a retry gets the original video_id. This is the only defence for translations, which have no
 //     list endpoint to search.
 //  2. HeyGen does not document which create endpoints honour the key (v2 generate, for
 //     one, may not). So every video create (v3, template, v2) carries a title tag that
@@ -36,9 +37,10 @@ import (
 // attempt is still being served at HeyGen gets 409 request_in_progress (retryable), and
 // the attempt after it finds the video by one route or the other.
 //
-// The tag carries the run (a digest of the Idempotency-Key), not only the callback_id, so
-// that a new run of a failed or timed-out step (a pipeline started again) never adopts
-// the failed, or stuck, video of the run before it. The list is a second defence: when it
+// The tag carries the run identity (a digest of the Idempotency-Key), not only the
+// callback_id, so that a deliberate new run of a failed or timed-out step (a pipeline
+// started again) never adopts the failed, or stuck, video of the run before it, while a
+// Reset, which keeps the identity, still finds its first render. The list is a second defence: when it
 // fails, the attempt logs that and creates with the key, the first defence.
 
 // titleTagPrefix starts the tag CreateJob appends to a video's title:
@@ -47,7 +49,8 @@ const titleTagPrefix = "[rf:"
 
 // TitleTag returns the tag that CreateJob adds to the title of the video that in makes:
 // "[rf:<callback_id>#<first 8 hex digits of the SHA-256 of the Idempotency-Key>]". It is
-// deterministic, the same on every attempt of a Job run and different between runs. The
+// deterministic: the same on every attempt and across Resets, which keep the key, and
+// different for a deliberate new run. The
 // closing bracket keeps "p1/render" from matching "p10/render" in a substring search.
 func TitleTag(in CreateJobInput) string {
 	sum := sha256.Sum256([]byte(idempotencyKey(in)))

@@ -38,7 +38,8 @@ type CreateJobInput struct {
 	// CallbackURL, when set, is HeyGen's extra (unsigned) delivery URL.
 	CallbackURL string `json:"callback_url,omitempty"`
 	// IdempotencyKey, when set, replaces CallbackID as the Idempotency-Key. The Job
-	// workflow sets it to its callback_id plus its run ID: see CreateJob.
+	// workflow sets it from its identity (workflows/identity.go): the callback_id and the
+	// run identity that a Reset keeps, in HeyGen's pattern.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// TemplateID is the template to render, for KindTemplate.
 	TemplateID string `json:"template_id,omitempty"`
@@ -63,8 +64,9 @@ type CreateJobResult struct {
 // HeyGen replays the original answer instead of rendering, and billing, a second video.
 // A duplicate that is still in flight gets 409 request_in_progress, which the heygen
 // client classes as retryable, so the next attempt picks up the first one's answer.
-// HeyGen remembers keys for 24 h, which is why the Job workflow adds its run ID: a new
-// run of a failed job must render anew, not be handed the failed video again.
+// HeyGen remembers keys for 24 h, which is why the Job workflow adds its run identity: a
+// deliberate new run of a failed job must render anew, not be handed the failed video
+// again, while a Reset, which keeps the identity, must not render twice.
 //
 // Video kinds also carry a title tag (TitleTag), and an attempt after the first looks
 // for the video an earlier attempt made before it creates: see create.go for the

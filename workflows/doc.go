@@ -9,5 +9,9 @@
 // recorded on a real server) prove it. Change IDs so far: "pipeline-multistep"
 // (version 1: translations, deliveries, notification, template and legacy renders),
 // "job-poll-jitter" (version 1: jittered intervals between polls) and
-// "job-concurrency-limit" (version 1: the Limiter's permit, asked only when a limit is set).
+// "job-concurrency-limit" (version 1: the Limiter's permit, asked only when a limit is set),
+// "job-identity" (version 1: the Reset-proof identity of identity.go, continue-as-new
+// before the history bound, and failure after repeated permanent poll errors) and
+// "pipeline-identity" (version 1: Jobs and the notification's webhook-id take the
+// Pipeline's run identity).
 package workflows

@@ -78,6 +78,9 @@ type jobRun struct {
 	pollAO   workflow.ActivityOptions
 	outcome  outcome
 	jobIDSet bool // HeyGenJobID has been upserted
+	// version is this run's changeJobIdentity version; id its identity (identity.go).
+	version workflow.Version
+	id      JobIdentity
 }
 
 func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
@@ -143,6 +146,10 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 
 func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	var a *activities.Activities
+	// Asked first, before any command, so that a continued or reset run asks it at the
+	// same place. A Job started before it replays on DefaultVersion.
+	j.version = workflow.GetVersion(ctx, changeJobIdentity, workflow.DefaultVersion, versionIdentity)
+	j.id = jobIdentity(ctx, j.in.RunIdentity)
 	// 0. A concurrency permit, when a limit is set (limiter.go, changeJobLimiter). It is
 	// given back however the Job ends.
 	release, err := j.acquirePermit(ctx)
@@ -159,10 +166,9 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 		Kind:        j.kind,
 		Body:        j.in.Body,
 		CallbackURL: j.in.CallbackURL,
-		// The run ID keeps the key stable across retries within this run, while a new run
-		// of a failed job (the pipeline re-run) gets a new render instead of HeyGen's
-		// 24-hour replay of the failed one.
-		IdempotencyKey: j.st.CallbackID + "@" + workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		// Stable across retries, crashes and Resets; new for a deliberate new run, which
+		// renders anew instead of getting HeyGen's 24-hour replay of the failed render.
+		IdempotencyKey: j.idempotencyKey(ctx),
 		TemplateID:     j.in.TemplateID,
 	}).Get(ctx, &created)
 	if ctx.Err() != nil {
@@ -207,6 +213,25 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	j.finish(ctx, StateDone)
 	j.logger.Info("heygen job done", "FinishedBy", j.st.FinishedBy, "Polls", j.st.Polls, "Events", j.st.Events)
 	return j.st, nil
+}
+
+// idempotencyKey is the create's Idempotency-Key: the identity's (identity.go), or the
+// callback_id@RunID of a Job started before changeJobIdentity.
+func (j *jobRun) idempotencyKey(ctx workflow.Context) string {
+	if j.version < versionIdentity {
+		return legacyIdempotencyKey(ctx)
+	}
+	return j.id.IdempotencyKey()
+}
+
+// permitRunID is the RunID of the Job's PermitRequest, the holder's name at the
+// Limiter: the run identity, which a Reset keeps, or the RunID of a Job started before
+// changeJobIdentity.
+func (j *jobRun) permitRunID(ctx workflow.Context) string {
+	if j.version < versionIdentity {
+		return workflow.GetInfo(ctx).WorkflowExecution.RunID
+	}
+	return j.id.Run
 }
 
 // wait races webhooks against the push window, then against polls on a growing

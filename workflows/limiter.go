@@ -310,7 +310,7 @@ func (j *jobRun) acquirePermit(ctx workflow.Context) (release func(), err error)
 	info := workflow.GetInfo(ctx)
 	req := activities.PermitRequest{
 		WorkflowID: info.WorkflowExecution.ID,
-		RunID:      info.WorkflowExecution.RunID,
+		RunID:      j.permitRunID(ctx), // the run identity (identity.go), which a Reset keeps
 		Limit:      j.in.ConcurrencyLimit,
 		Until:      j.start.Add(j.t.Deadline + permitLeaseMargin),
 	}

@@ -428,7 +428,6 @@ func (p *pipelineRun) notify(ctx workflow.Context, stage string) {
 		row.State, row.FailureMessage, row.FinishedAt = StateFailed, "encode notification: "+err.Error(), workflow.Now(ctx)
 		return
 	}
-	info := workflow.GetInfo(ctx)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    notifyStartToClose,
 		ScheduleToCloseTimeout: notifyScheduleToClose,
@@ -444,7 +443,7 @@ func (p *pipelineRun) notify(ctx workflow.Context, stage string) {
 	err = workflow.ExecuteActivity(actx, a.Notify, activities.NotifyInput{
 		URL:       p.in.Notify.URL,
 		SecretEnv: p.in.Notify.SecretEnv,
-		WebhookID: NotifyWebhookID(info.WorkflowExecution.ID, info.WorkflowExecution.RunID),
+		WebhookID: notifyWebhookID(ctx), // identity.go: a Reset keeps it
 		Body:      body,
 	}).Get(ctx, &r)
 	row.FinishedAt = workflow.Now(ctx)

@@ -106,6 +106,9 @@ type pipelineRun struct {
 func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResult, error) {
 	row := &p.st.Steps[i]
 	row.State = StateCreating
+	// The Job's renders are named after this Pipeline run (identity.go), so that a Reset
+	// of the Pipeline, which starts its unfinished Jobs again, meets their first renders.
+	in.RunIdentity = pipelineRunIdentity(ctx)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: row.CallbackID,
 		TaskQueue:  TaskQueue,

@@ -102,6 +102,9 @@ type JobInput struct {
 	// Limiter workflow before it creates its HeyGen job, and hold it until it ends: see
 	// limiter.go. 0 is no limit.
 	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
+	// RunIdentity, when set, is the Job's run identity (identity.go) in place of its own
+	// original run ID: its Pipeline's, or, in a continued run, its first run's.
+	RunIdentity string `json:"run_identity,omitempty"`
 }
 
 // JobStatus is a Job's state, the answer to its status query and a row of the
