@@ -6,9 +6,10 @@
 # (with the admin-tools image of the new server version).
 #
 # Connection from the environment, as temporal-sql-tool reads it: SQL_PLUGIN, SQL_HOST,
-# SQL_PORT, SQL_USER, SQL_PASSWORD.
+# SQL_PORT, SQL_USER, SQL_PASSWORD. TEMPORAL_SCHEMA_DIR moves the schema files from where
+# admin-tools keeps them (deploy/local/cluster.sh points it into the Go module cache).
 set -eu
-schema=/etc/temporal/schema/postgresql/v12
+schema=${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}
 for db in temporal:temporal temporal_visibility:visibility; do
 	name=${db%%:*}
 	dir=${db#*:}
