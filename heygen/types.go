@@ -12,8 +12,10 @@ import (
 // Status is a job's state, normalised across API generations and endpoints.
 type Status string
 
-// The normalised statuses. HeyGen's "waiting" and "queued" map to StatusPending, and
-// "running" to StatusProcessing.
+// The normalised statuses. Every status HeyGen publishes maps to one of them: "waiting"
+// (a create's answer), "queued" (a bulk row) and "pending" to StatusPending; "processing"
+// and "running" (a translation) to StatusProcessing; "completed", "failed" and
+// "not_found" (a bulk row for an unknown ID) to themselves.
 const (
 	StatusPending    Status = "pending"
 	StatusProcessing Status = "processing"
@@ -61,8 +63,10 @@ type Video struct {
 	CompletedAt       int64   `json:"completed_at,omitempty"`
 	FailureCode       string  `json:"failure_code,omitempty"`
 	FailureMessage    string  `json:"failure_message,omitempty"`
-	CallbackID        string  `json:"callback_id,omitempty"`
-	FolderID          string  `json:"folder_id,omitempty"`
+	// CallbackID is not published for a v3 video: it is read when an answer has it, and
+	// nothing in reelflow depends on it.
+	CallbackID string `json:"callback_id,omitempty"`
+	FolderID   string `json:"folder_id,omitempty"`
 }
 
 // UnmarshalJSON reads a video tolerantly: timestamps and duration may come as numbers
@@ -124,7 +128,8 @@ type StatusEntry struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// UnmarshalJSON reads a status row; error may be a string, {code, message, detail} or null.
+// UnmarshalJSON reads a status row; error is published as an object or null
+// ({code, message}), and a string is read too.
 // The ID is read from video_id, and failing that from video_translation_id or id, because
 // the translation statuses carry their ID as video_id by the documentation only.
 func (e *StatusEntry) UnmarshalJSON(b []byte) error {
