@@ -81,6 +81,14 @@ type jobRun struct {
 	// version is this run's changeJobIdentity version; id its identity (identity.go).
 	version workflow.Version
 	id      JobIdentity
+	// holdsPermit: the Job holds a Limiter permit, which a continued run keeps.
+	holdsPermit bool
+	// continued: the run ends in continue-as-new, so the permit is not given back.
+	continued bool
+	// wakes counts the wait loop's turns in this run, for the history estimate.
+	wakes int
+	// permanentPollErrors counts consecutive polls that HeyGen refused permanently.
+	permanentPollErrors int
 }
 
 func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
@@ -90,6 +98,10 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 	start := info.WorkflowStartTime
 	if start.IsZero() || start.After(now) {
 		start = now
+	}
+	if in.Resume != nil {
+		// A continued run: the deadline still counts from the first run's start.
+		start = in.Resume.Status.StartedAt
 	}
 	t := in.Timeouts.WithDefaults()
 	kind := in.Kind
@@ -150,13 +162,23 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	// same place. A Job started before it replays on DefaultVersion.
 	j.version = workflow.GetVersion(ctx, changeJobIdentity, workflow.DefaultVersion, versionIdentity)
 	j.id = jobIdentity(ctx, j.in.RunIdentity)
+	if j.in.Resume != nil {
+		// A continued run (jobhistory.go): the HeyGen job exists, never create again.
+		return j.resume(ctx)
+	}
 	// 0. A concurrency permit, when a limit is set (limiter.go, changeJobLimiter). It is
-	// given back however the Job ends.
+	// given back however the Job ends, except into continue-as-new, which keeps it.
 	release, err := j.acquirePermit(ctx)
 	if err != nil {
 		return JobResult{}, err
 	}
-	defer release()
+	j.holdsPermit = j.in.ConcurrencyLimit > 0 &&
+		workflow.GetVersion(ctx, changeJobLimiter, workflow.DefaultVersion, versionLimiter) >= versionLimiter
+	defer func() {
+		if !j.continued {
+			release()
+		}
+	}()
 	j.setState(ctx, StateCreating)
 
 	// 1. Create. Signals that arrive meanwhile wait in the channel; they are drained below.
@@ -185,11 +207,17 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	// 2. Wait, unless a signal buffered during the create already answered.
 	j.drain()
 	if j.outcome == outcomeNone {
-		if err := j.wait(ctx); err != nil {
+		lp := waitLoop{kind: waitPush, wakeAt: workflow.Now(ctx).Add(j.t.PushWindow), interval: j.t.PollInitial}
+		if err := j.wait(ctx, lp); err != nil {
 			return JobResult{}, err
 		}
 	}
+	return j.conclude(ctx)
+}
 
+// conclude ends a Job whose outcome is known: it completes a success webhook's details
+// and returns the result, or the Job's error for HeyGen's failure.
+func (j *jobRun) conclude(ctx workflow.Context) (JobResult, error) {
 	// 3. A success webhook carries the URL but, as documented, no duration, thumbnail
 	// or captions: one status call fetches them. That keeps a webhook-driven job at one
 	// status call, against one every few seconds for a polling client.
@@ -234,21 +262,36 @@ func (j *jobRun) permitRunID(ctx workflow.Context) string {
 	return j.id.Run
 }
 
+// waitLoop is where a Job's wait stands; a continued run picks it up (JobResume).
+type waitLoop struct {
+	kind     waitKind
+	wakeAt   time.Time     // when the push window or the backoff timer ends
+	interval time.Duration // the nominal interval before the next poll after this one
+	jitter   bool          // whether the backoff is jittered: decided once, at the first poll
+}
+
 // wait races webhooks against the push window, then against polls on a growing
 // interval, until an answer or the deadline. It returns nil once j.outcome is set, or
-// the Job's error for the deadline or a cancellation. Every timer and poll hangs off
-// waitCtx, so that the first answer cancels whatever is still outstanding.
-func (j *jobRun) wait(ctx workflow.Context) error {
+// the Job's error for the deadline or a cancellation, or the ContinueAsNewError that
+// keeps its history bounded. Every timer and poll hangs off waitCtx, so that the first
+// answer cancels whatever is still outstanding.
+func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 	waitCtx, cancelWait := workflow.WithCancel(ctx)
 	defer cancelWait()
-	deadline := workflow.NewTimerWithOptions(waitCtx, j.t.Deadline-workflow.Now(ctx).Sub(j.start),
+	now := workflow.Now(ctx)
+	deadline := workflow.NewTimerWithOptions(waitCtx, max(j.t.Deadline-now.Sub(j.start), 0),
 		workflow.TimerOptions{Summary: j.label + ": deadline"})
-	wait := workflow.NewTimerWithOptions(waitCtx, j.t.PushWindow,
-		workflow.TimerOptions{Summary: j.label + ": waiting for webhook"})
-	kind := waitPush
-	interval := j.t.PollInitial
-	jitter := false // whether the backoff is jittered: decided once, at the first poll
+	summary := j.label + ": waiting for webhook"
+	if lp.kind == waitSleep {
+		summary = j.label + ": next poll"
+	}
+	wait := workflow.NewTimerWithOptions(waitCtx, max(lp.wakeAt.Sub(now), 0), workflow.TimerOptions{Summary: summary})
 	for j.outcome == outcomeNone {
+		// Only between polls: an activity in flight is never abandoned.
+		if lp.kind != waitPoll && j.continueSuggested(ctx) {
+			return j.continueAsNew(ctx, lp)
+		}
+		j.wakes++
 		var (
 			event                    *heygen.Event
 			deadlineFired, waitFired bool
@@ -277,34 +320,43 @@ func (j *jobRun) wait(ctx workflow.Context) error {
 				return j.fail(ctx, j.deadlineError(ctx))
 			}
 		case waitFired:
-			switch kind {
-			case waitPush, waitSleep:
-				if kind == waitPush {
-					j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
-					j.setState(ctx, StatePolling)
-					// Jitter changes the backoff timers' durations, so a Job that was
-					// already polling before it existed keeps the plain schedule it
-					// recorded: asked once, here, and kept for the rest of the run.
-					jitter = workflow.GetVersion(ctx, pollJitterChange, workflow.DefaultVersion, 1) >= 1
-				}
-				// The first poll follows the push window at once; later ones follow a
-				// backoff timer.
-				wait, kind = j.startPoll(waitCtx), waitPoll
-			case waitPoll:
-				j.onPoll(ctx, wait)
-				if j.outcome == outcomeNone {
-					d := interval
-					if jitter {
-						d = jitterInterval(interval, j.st.CallbackID, j.st.Polls)
-					}
-					wait, kind = workflow.NewTimerWithOptions(waitCtx, d,
-						workflow.TimerOptions{Summary: j.label + ": next poll"}), waitSleep
-					interval = min(2*interval, j.t.PollMax)
-				}
-			}
+			wait = j.advance(ctx, waitCtx, wait, &lp)
 		}
 	}
 	return nil
+}
+
+// advance moves the wait on when its current future is ready: the push window or a
+// backoff timer starts a poll, and a finished poll, without an answer, starts the
+// backoff timer. It returns the new wait future (nil once the poll answered).
+func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp *waitLoop) workflow.Future {
+	switch lp.kind {
+	case waitPush, waitSleep:
+		if lp.kind == waitPush {
+			j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
+			j.setState(ctx, StatePolling)
+			// Jitter changes the backoff timers' durations, so a Job that was already
+			// polling before it existed keeps the plain schedule it recorded: asked once,
+			// here, and kept for the rest of the run (and carried into continued runs).
+			lp.jitter = workflow.GetVersion(ctx, pollJitterChange, workflow.DefaultVersion, 1) >= 1
+		}
+		// The first poll follows the push window at once; later ones follow a backoff
+		// timer.
+		lp.kind = waitPoll
+		return j.startPoll(waitCtx)
+	default: // waitPoll
+		j.onPoll(ctx, wait)
+		if j.outcome != outcomeNone {
+			return nil
+		}
+		d := lp.interval
+		if lp.jitter {
+			d = jitterInterval(lp.interval, j.st.CallbackID, j.st.Polls)
+		}
+		lp.kind, lp.wakeAt = waitSleep, workflow.Now(ctx).Add(d)
+		lp.interval = min(2*lp.interval, j.t.PollMax)
+		return workflow.NewTimerWithOptions(waitCtx, d, workflow.TimerOptions{Summary: j.label + ": next poll"})
+	}
 }
 
 // pollJitterChange is the workflow.GetVersion change ID of the jittered backoff.
@@ -384,9 +436,10 @@ func (j *jobRun) onPoll(ctx workflow.Context, f workflow.Future) {
 	j.st.Polls++
 	var r activities.PollJobResult
 	if err := f.Get(ctx, &r); err != nil {
-		j.logger.Warn("poll failed; polling again later", "Error", err, "Polls", j.st.Polls)
+		j.onPollError(err)
 		return
 	}
+	j.permanentPollErrors = 0
 	j.st.HeyGenStatus = r.Status
 	switch r.Status {
 	case heygen.StatusCompleted:

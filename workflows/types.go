@@ -105,6 +105,9 @@ type JobInput struct {
 	// RunIdentity, when set, is the Job's run identity (identity.go) in place of its own
 	// original run ID: its Pipeline's, or, in a continued run, its first run's.
 	RunIdentity string `json:"run_identity,omitempty"`
+	// Resume is set only by a Job that continues as new (jobhistory.go): the state its
+	// next run takes over. A Job with Resume never creates.
+	Resume *JobResume `json:"resume,omitempty"`
 }
 
 // JobStatus is a Job's state, the answer to its status query and a row of the

@@ -1,0 +1,188 @@
+package workflows
+
+import (
+	"errors"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+	"time"
+
+	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/heygen"
+)
+
+// Bounded history.
+//
+// A Job that polls every 5 s for 24 h makes about 17,000 polls, some 11 events each:
+// 190,000 events, far past the 51,200 at which the server terminates a run. So a Job
+// continues as new, between polls, once its run's history reaches jobContinueAt events
+// (the server's count, or the Job's own estimate of jobEventsPerWake per turn of its wait
+// loop, whichever is higher) or the server suggests it. The turn that crosses
+// jobContinueAt adds at most jobEventsPerWake events, and continuing adds a handful, so
+// no run passes JobHistoryBound events unless something outside the Job (a flood of
+// signals within one turn) writes them. The continued run gets the state in
+// JobInput.Resume and the identity in JobInput.RunIdentity: it never creates again,
+// keeps the deadline, the backoff position and the permit, and handles first the
+// signals that were still buffered.
+
+// Bounds of a Job run's history.
+const (
+	// JobHistoryBound is the most events one run of a Job writes: a fifth of the
+	// 51,200 at which Temporal terminates a run, and below the 10,240 at which it warns.
+	JobHistoryBound = 10_000
+	// jobContinueAt is where a run continues as new: the bound less a margin for the
+	// turn in progress and the continue-as-new itself.
+	jobContinueAt = JobHistoryBound - 500
+	// jobEventsPerWake bounds the events one turn of the wait loop writes: a workflow
+	// task (scheduled, started, completed), what woke it (a timer fired, an activity
+	// completed or a signal) and what it starts (a timer, or an activity scheduled and
+	// started). The server's count replaces the estimate when it is higher.
+	jobEventsPerWake = 6
+	// jobRunBaseEvents bounds what a run writes before its wait loop: start, permit,
+	// create, search attributes and their workflow tasks.
+	jobRunBaseEvents = 60
+)
+
+// JobResume is what a Job's continued run takes over from the run before it.
+type JobResume struct {
+	// Status is the Job's state so far: its HeyGen job ID and status, polls and events
+	// counted, and StartedAt, from which the deadline counts.
+	Status JobStatus `json:"status"`
+	// Polling is true once the push window has ended: the next wake polls.
+	Polling bool `json:"polling,omitempty"`
+	// WakeAt is when the push window or the backoff timer that was running ends.
+	WakeAt time.Time `json:"wake_at"`
+	// Interval is the backoff position: the nominal interval after the next poll.
+	Interval time.Duration `json:"interval"`
+	// Jitter says whether the backoff is jittered (pollJitterChange).
+	Jitter bool `json:"jitter,omitempty"`
+	// PermanentPollErrors counts the consecutive polls HeyGen refused (maxPermanentPollErrors).
+	PermanentPollErrors int `json:"permanent_poll_errors,omitempty"`
+	// HoldsPermit is true when the Job holds a Limiter permit, which it gives back at its end.
+	HoldsPermit bool `json:"holds_permit,omitempty"`
+	// Pending are the heygen.event signals that were buffered, not yet handled.
+	Pending []heygen.Event `json:"pending,omitempty"`
+	// Run counts the runs before this one.
+	Run int `json:"run"`
+}
+
+// continueSuggested reports whether the run should continue as new now.
+func (j *jobRun) continueSuggested(ctx workflow.Context) bool {
+	if j.version < versionIdentity {
+		return false // a Job started before the bound keeps its single run
+	}
+	info := workflow.GetInfo(ctx)
+	events := max(info.GetCurrentHistoryLength(), jobRunBaseEvents+jobEventsPerWake*j.wakes)
+	return info.GetContinueAsNewSuggested() || events >= jobContinueAt
+}
+
+// continueAsNew ends the run into a new one that carries the Job's state and every
+// signal still buffered. The timers of this run are cancelled; the new run starts its
+// own for what remains of them.
+func (j *jobRun) continueAsNew(ctx workflow.Context, lp waitLoop) error {
+	r := &JobResume{
+		Status:              j.st,
+		Polling:             lp.kind == waitSleep,
+		WakeAt:              lp.wakeAt,
+		Interval:            lp.interval,
+		Jitter:              lp.jitter,
+		PermanentPollErrors: j.permanentPollErrors,
+		HoldsPermit:         j.holdsPermit,
+	}
+	if j.in.Resume != nil {
+		r.Run = j.in.Resume.Run + 1
+	}
+	for {
+		var ev heygen.Event
+		if !j.events.ReceiveAsync(&ev) {
+			break
+		}
+		r.Pending = append(r.Pending, ev)
+	}
+	in := j.in
+	in.RunIdentity, in.Resume = j.id.Run, r
+	j.continued = true
+	j.logger.Info("job continues as new", "Run", r.Run, "Polls", j.st.Polls,
+		"HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "Wakes", j.wakes, "Pending", len(r.Pending))
+	return workflow.NewContinueAsNewError(ctx, Job, in)
+}
+
+// resume runs a continued Job: the HeyGen job exists, so it only waits on, from where
+// the run before left off, and never creates.
+func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
+	r := j.in.Resume
+	j.st = r.Status
+	j.permanentPollErrors = r.PermanentPollErrors
+	j.holdsPermit = r.HoldsPermit
+	j.logger = log.With(j.logger, "HeyGenJobID", j.st.HeyGenJobID, "Run", r.Run)
+	if j.holdsPermit {
+		defer func() {
+			if !j.continued {
+				j.releaseCarriedPermit(ctx)
+			}
+		}()
+	}
+	j.setState(ctx, j.st.State) // the new run's search attributes, HeyGenJobID included
+	for _, ev := range r.Pending {
+		j.onEvent(ev)
+	}
+	j.drain()
+	if j.outcome == outcomeNone {
+		lp := waitLoop{kind: waitPush, wakeAt: r.WakeAt, interval: r.Interval, jitter: r.Jitter}
+		if r.Polling {
+			lp.kind = waitSleep
+		}
+		if err := j.wait(ctx, lp); err != nil {
+			return JobResult{}, err
+		}
+	}
+	return j.conclude(ctx)
+}
+
+// releaseCarriedPermit gives back the permit an earlier run of this Job was granted,
+// under the same holder name (permitRunID), as acquirePermit's release does.
+func (j *jobRun) releaseCarriedPermit(ctx workflow.Context) {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	req := activities.PermitRequest{
+		WorkflowID: j.st.CallbackID,
+		RunID:      j.permitRunID(ctx),
+		Limit:      j.in.ConcurrencyLimit,
+		Until:      j.start.Add(j.t.Deadline + permitLeaseMargin),
+	}
+	if err := workflow.SignalExternalWorkflow(dctx, LimiterWorkflowID, "", SignalPermitRelease, req).Get(dctx, nil); err != nil {
+		j.logger.Warn("release concurrency permit", "Error", err)
+	}
+}
+
+// maxPermanentPollErrors is K: after this many consecutive polls that HeyGen refused
+// with a permanent error (a 4xx other than 429, such as 404 for a deleted video), the
+// Job fails with HeyGen's message. One is not enough: a status read just after the
+// create can miss a job that a lagging index does not show yet. Three, spread over the
+// backoff (PollInitial, then twice that), rule that out and still fail a deleted video
+// within minutes instead of polling to the 24 h deadline.
+const maxPermanentPollErrors = 3
+
+// onPollError counts a failed poll and fails the job after maxPermanentPollErrors
+// permanent ones in a row. Any other failure is logged and polled again.
+func (j *jobRun) onPollError(err error) {
+	if j.version >= versionIdentity && isPermanentHeyGenError(err) {
+		j.permanentPollErrors++
+		if j.permanentPollErrors >= maxPermanentPollErrors {
+			j.outcome = outcomeFailure
+			j.st.FinishedBy = FinishedByPoll
+			j.st.FailureMessage = rootMessage(err)
+			j.logger.Warn("heygen refused the job's status; giving up", "Error", err, "Refusals", j.permanentPollErrors)
+			return
+		}
+	} else {
+		j.permanentPollErrors = 0
+	}
+	j.logger.Warn("poll failed; polling again later", "Error", err, "Polls", j.st.Polls, "Refusals", j.permanentPollErrors)
+}
+
+// isPermanentHeyGenError reports whether err carries HeyGen's permanent verdict.
+func isPermanentHeyGenError(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == heygen.KindPermanent.String()
+}
