@@ -28,11 +28,10 @@ type jobSpec struct {
 
 // createRoute is what differs between the create endpoints.
 type createRoute struct {
-	// scope prefixes the Idempotency-Key in memory, so that the same key on two routes
-	// makes two jobs. /v3/videos has none, which keeps older state files valid.
-	scope  string
-	legacy bool                  // answers and errors in the v2 envelope
-	answer func(jobs []*job) any // the success body
+	legacy bool // answers and errors in the v2 envelope
+	// answer is the success body, built under the lock when the jobs are made: a replay
+	// gives this snapshot, not the jobs' state at the time of the replay.
+	answer func(jobs []*job, now time.Time) any
 	parse  func(map[string]any) ([]jobSpec, *apiError)
 }
 
@@ -52,35 +51,36 @@ func (s *Sandbox) createVideo(w http.ResponseWriter, r *http.Request) {
 				return nil, aerr
 			}
 			js := jobSpec{
-				Kind: JobKindVideo, Type: sp.Type, AvatarID: sp.AvatarID, Title: sp.Title, FolderID: sp.FolderID,
+				Kind: JobKindVideo, Type: sp.Type, AvatarID: sp.AvatarID, Title: sp.Title,
 				OutputFormat: sp.OutputFormat, CallbackID: sp.CallbackID, CallbackURL: sp.CallbackURL, Script: sp.Script,
 			}
 			magicAvatar(&js, sp.AvatarID)
 			return []jobSpec{js}, nil
 		},
-		answer: func(jobs []*job) any {
-			return map[string]any{"data": map[string]any{"video_id": jobs[0].ID, "status": "pending", "output_format": jobs[0].OutputFormat}}
+		answer: func(jobs []*job, _ time.Time) any {
+			// "waiting" is the initial status HeyGen's create answers with.
+			return map[string]any{"data": map[string]any{"video_id": jobs[0].ID, "status": "waiting", "output_format": jobs[0].OutputFormat}}
 		},
 	})
 }
 
 func (s *Sandbox) createTemplateVideo(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	base := s.baseURL(r)
 	s.handleCreate(w, r, createRoute{
-		scope: "template\x00",
 		parse: func(b map[string]any) ([]jobSpec, *apiError) { return validateTemplate(id, b) },
-		answer: func(jobs []*job) any {
-			return map[string]any{"data": map[string]any{"video_id": jobs[0].ID}}
+		answer: func(jobs []*job, now time.Time) any {
+			// HeyGen answers with the created video object, as of the create.
+			return map[string]any{"data": s.videoViewLocked(jobs[0], base, now)}
 		},
 	})
 }
 
 func (s *Sandbox) createLegacyVideo(w http.ResponseWriter, r *http.Request) {
 	s.handleCreate(w, r, createRoute{
-		scope:  "legacy\x00",
 		legacy: true,
 		parse:  validateLegacy,
-		answer: func(jobs []*job) any {
+		answer: func(jobs []*job, _ time.Time) any {
 			return map[string]any{"error": nil, "data": map[string]any{"video_id": jobs[0].ID}}
 		},
 	})
@@ -88,9 +88,8 @@ func (s *Sandbox) createLegacyVideo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sandbox) createTranslation(w http.ResponseWriter, r *http.Request) {
 	s.handleCreate(w, r, createRoute{
-		scope: "translation\x00",
 		parse: validateTranslation,
-		answer: func(jobs []*job) any {
+		answer: func(jobs []*job, _ time.Time) any {
 			ids := make([]string, len(jobs))
 			for i, j := range jobs {
 				ids[i] = j.ID
@@ -100,8 +99,9 @@ func (s *Sandbox) createTranslation(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleCreate is every create route: count, validate, refuse by fault or in-flight key,
-// create or replay, then answer or (AmbiguousCreateRate) hang up.
+// handleCreate is every create route: count, check the key and the body, refuse by fault
+// or in-flight key, create or replay, then answer or (AmbiguousCreateRate) hang up. The
+// key stays in flight until the answer is written, so a repeat meanwhile gets 409.
 func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt createRoute) {
 	s.mu.Lock()
 	s.stats.CreateRequests++
@@ -109,8 +109,8 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 	s.mu.Unlock()
 
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdemKeyLen {
-		rt.writeError(w, invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters", maxIdemKeyLen))
+	if aerr := checkIdemKey(key, rt.legacy); aerr != nil {
+		rt.writeError(w, aerr)
 		return
 	}
 	body, aerr := readObject(w, r)
@@ -123,7 +123,17 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 		rt.writeError(w, aerr)
 		return
 	}
-	res := s.createJobs(rt, specs, key, s.baseURL(r))
+	idemKey := ""
+	if key != "" {
+		idemKey = idemScope(r) + key
+	}
+	res := s.createJobs(rt, specs, idemKey, s.baseURL(r))
+	if res.claimed {
+		defer s.releaseKey(idemKey)
+	}
+	if res.hook != nil {
+		res.hook()
+	}
 	switch {
 	case res.err != nil:
 		rt.writeError(w, res.err)
@@ -137,33 +147,48 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 	}
 }
 
+// releaseKey ends the flight of an Idempotency-Key.
+func (s *Sandbox) releaseKey(idemKey string) {
+	s.mu.Lock()
+	delete(s.inflight, idemKey)
+	s.mu.Unlock()
+}
+
 // createResult is the outcome of createJobs.
 type createResult struct {
 	body      []byte
 	replayed  bool
 	ambiguous bool // the job exists (or existed), but the caller gets no answer
+	claimed   bool // the key was marked in flight: the caller releases it once answered
+	hook      func()
 	err       *apiError
 }
 
 // createJobs creates the jobs of one create call, or replays the answer remembered under
-// key. The replay check and the create share one critical section, so two concurrent
-// requests with the same key cannot both create; the in-flight mark makes the second of
-// two overlapping requests a 409, as HeyGen documents.
-func (s *Sandbox) createJobs(rt createRoute, specs []jobSpec, key, base string) createResult {
+// idemKey (scope and key; "" for none). The replay check and the create share one
+// critical section, so two concurrent requests with the same key cannot both create; the
+// in-flight mark makes the second of two overlapping requests a 409, as HeyGen documents.
+func (s *Sandbox) createJobs(rt createRoute, specs []jobSpec, idemKey, base string) createResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return createResult{err: &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable", message: errClosed.Error()}}
 	}
-	idemKey := rt.scope + key
-	if key != "" {
+	if idemKey != "" {
 		if s.inflight[idemKey] {
 			s.stats.IdempotencyConflicts++
-			return createResult{err: &apiError{status: http.StatusConflict, code: "request_in_progress", message: "a request with this Idempotency-Key is in progress"}}
+			return createResult{err: errInProgress()}
 		}
 		s.inflight[idemKey] = true
-		defer delete(s.inflight, idemKey)
 	}
+	res := s.createOrReplayLocked(rt, specs, idemKey, base)
+	res.claimed = idemKey != ""
+	res.hook = s.hookCreated
+	return res
+}
+
+// createOrReplayLocked rolls the create faults, then replays or creates.
+func (s *Sandbox) createOrReplayLocked(rt createRoute, specs []jobSpec, idemKey, base string) createResult {
 	f := s.faults
 	if s.roll(f.RateLimitRate) {
 		s.stats.RateLimited++
@@ -178,7 +203,7 @@ func (s *Sandbox) createJobs(rt createRoute, specs []jobSpec, key, base string) 
 		s.stats.AmbiguousCreates++
 	}
 	now := time.Now()
-	if key != "" {
+	if idemKey != "" {
 		if e := s.idem[idemKey]; e != nil && now.Sub(e.At) < idempotencyTTL {
 			s.stats.IdempotentReplays++
 			return createResult{body: e.Body, replayed: true, ambiguous: ambiguous}
@@ -202,8 +227,8 @@ func (s *Sandbox) createJobs(rt createRoute, specs []jobSpec, key, base string) 
 		jobs = append(jobs, j)
 	}
 	jobs[0].Batch = jobs[0].ID
-	body := mustJSON(rt.answer(jobs))
-	if key != "" {
+	body := mustJSON(rt.answer(jobs, now))
+	if idemKey != "" {
 		s.idem[idemKey] = &idemEntry{At: now, Status: http.StatusOK, Body: body}
 	}
 	s.dirtyLocked()

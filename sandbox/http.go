@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -27,13 +28,10 @@ const (
 	maxScriptChars    = 5000
 	maxIdemKeyLen     = 255
 	maxBulkStatusIDs  = 100
-	maxEndpointsPage  = 100
-	defaultListLimit  = 10
+	defaultListLimit  = 10 // every list's page when limit is not given, as HeyGen documents
+	maxCinematicIDs   = 3  // avatar_id of a cinematic_avatar body: 1 to 3 IDs
 	optionsCheckLimit = time.Second // HeyGen's OPTIONS check on registration
 )
-
-// videoTypes are the union members of a v3 create body.
-var videoTypes = map[string]bool{"avatar": true, "image": true, "studio": true, "cinematic_avatar": true}
 
 // eventTypes are the webhook event types HeyGen lists; subscriptions must name these.
 var eventTypes = map[string]bool{
@@ -95,11 +93,13 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /v3/video-translations/statuses", s.translationStatuses)
 	mux.HandleFunc("GET /v3/video-translations/languages", s.translationLanguages)
 	mux.HandleFunc("GET /v3/video-translations/{id}", s.getTranslation)
-	mux.HandleFunc("POST /v3/webhooks/endpoints", s.createEndpoint)
+	mux.HandleFunc("POST /v3/webhooks/endpoints", s.idempotent(s.createEndpoint))
 	mux.HandleFunc("GET /v3/webhooks/endpoints", s.listEndpoints)
-	mux.HandleFunc("PATCH /v3/webhooks/endpoints/{id}", s.updateEndpoint)
-	mux.HandleFunc("DELETE /v3/webhooks/endpoints/{id}", s.deleteEndpoint)
-	mux.HandleFunc("POST /v3/webhooks/endpoints/{id}/rotate-secret", s.rotateSecret)
+	mux.HandleFunc("PATCH /v3/webhooks/endpoints/{id}", s.idempotent(s.updateEndpoint))
+	mux.HandleFunc("DELETE /v3/webhooks/endpoints/{id}", s.idempotent(s.deleteEndpoint))
+	mux.HandleFunc("POST /v3/webhooks/endpoints/{id}/rotate-secret", s.idempotent(s.rotateSecret))
+	mux.HandleFunc("GET /v3/webhooks/events", s.listEvents)
+	mux.HandleFunc("GET /v3/webhooks/event-types", s.listEventTypes)
 	mux.HandleFunc("GET /files/{name}", s.serveFile)
 	mux.HandleFunc("GET /share/{id}", s.serveShare)
 	mux.HandleFunc("GET /_sandbox/stats", s.serveStats)
@@ -112,12 +112,14 @@ func (s *Sandbox) routes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rid := newID()
 		w.Header().Set("X-Request-Id", rid)
+		w, done := s.checked(w, r)
+		defer done()
 		if isAPIPath(r.URL.Path) && !s.authorised(r) {
 			writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "missing or invalid X-Api-Key"})
 			return
 		}
 		s.log.Debug("sandbox request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("request_id", rid))
-		mux.ServeHTTP(w, r)
+		s.serveAPI(mux, w, r)
 	})
 }
 
@@ -148,48 +150,37 @@ func (s *Sandbox) baseURL(r *http.Request) string {
 
 // createSpec is a validated create body.
 type createSpec struct {
-	Type, AvatarID, Title, FolderID, OutputFormat string
-	CallbackID, CallbackURL, Script               string
+	Type, AvatarID, Title, OutputFormat string
+	CallbackID, CallbackURL, Script     string
 }
 
-// validateCreate checks a create body the way HeyGen does, for the fields the sandbox knows.
+// validateCreate checks what HeyGen's API reference states beyond the published schema,
+// which readObject has already held the body to: an avatar video speaks a script with a
+// voice or plays audio, a cinematic one names 1 to 3 avatars, a script has at most 5000
+// characters. AvatarID is the avatar (the first, for a cinematic video) that magic values
+// are read from.
 func validateCreate(b map[string]any) (createSpec, *apiError) {
-	var sp createSpec
-	var aerr *apiError
-	str := func(name string) string {
-		if aerr != nil {
-			return ""
+	f := fields{m: b}
+	sp := createSpec{Type: f.str("type"), Title: f.str("title"), OutputFormat: f.str("output_format")}
+	sp.Script = f.str("script")
+	voiceID, audioURL, audioAsset := f.str("voice_id"), f.str("audio_url"), f.str("audio_asset_id")
+	if sp.Type == "cinematic_avatar" {
+		// The published cinematic body has no callback fields: such a video has none.
+		ids, _ := f.array("avatar_id")
+		if f.err == nil && (len(ids) == 0 || len(ids) > maxCinematicIDs) {
+			return sp, invalid("avatar_id", "avatar_id must list 1 to %d avatars", maxCinematicIDs)
 		}
-		v, ok := b[name]
-		if !ok || v == nil {
-			return ""
+		if len(ids) > 0 {
+			sp.AvatarID, _ = ids[0].(string)
 		}
-		s, ok := v.(string)
-		if !ok {
-			aerr = invalid(name, "%s must be a string", name)
-		}
-		return s
+	} else {
+		sp.AvatarID = f.str("avatar_id")
+		var cb jobSpec
+		f.callback(&cb)
+		sp.CallbackID, sp.CallbackURL = cb.CallbackID, cb.CallbackURL
 	}
-	sp.Type = str("type")
-	sp.AvatarID = str("avatar_id")
-	sp.Script = str("script")
-	voiceID := str("voice_id")
-	audioURL := str("audio_url")
-	audioAsset := str("audio_asset_id")
-	sp.Title = str("title")
-	sp.FolderID = str("folder_id")
-	sp.OutputFormat = str("output_format")
-	sp.CallbackID = str("callback_id")
-	sp.CallbackURL = str("callback_url")
-	resolution := str("resolution")
-	if aerr != nil {
-		return sp, aerr
-	}
-	switch {
-	case sp.Type == "":
-		return sp, invalid("type", "type is required")
-	case !videoTypes[sp.Type]:
-		return sp, invalid("type", "type must be one of avatar, image, studio, cinematic_avatar")
+	if f.err != nil {
+		return sp, f.err
 	}
 	if n := utf8.RuneCountInString(sp.Script); n > maxScriptChars {
 		return sp, invalid("script", "script is %d characters, at most %d", n, maxScriptChars)
@@ -198,8 +189,6 @@ func validateCreate(b map[string]any) (createSpec, *apiError) {
 		hasScript := strings.TrimSpace(sp.Script) != ""
 		hasAudio := audioURL != "" || audioAsset != ""
 		switch {
-		case sp.AvatarID == "":
-			return sp, invalid("avatar_id", "avatar_id is required")
 		case hasScript && hasAudio:
 			return sp, invalid("script", "give either script and voice_id, or audio_url or audio_asset_id, not both")
 		case !hasScript && !hasAudio:
@@ -208,23 +197,7 @@ func validateCreate(b map[string]any) (createSpec, *apiError) {
 			return sp, invalid("voice_id", "voice_id is required with script")
 		}
 	}
-	switch sp.OutputFormat {
-	case "":
-		sp.OutputFormat = "mp4"
-	case "mp4", "webm":
-	default:
-		return sp, invalid("output_format", "output_format must be mp4 or webm")
-	}
-	switch resolution {
-	case "", "4k", "1080p", "720p":
-	default:
-		return sp, invalid("resolution", "resolution must be 4k, 1080p or 720p")
-	}
-	if sp.CallbackURL != "" {
-		if err := checkHTTPURL(sp.CallbackURL); err != nil {
-			return sp, invalid("callback_url", "callback_url %v", err)
-		}
-	}
+	sp.OutputFormat = cmp.Or(sp.OutputFormat, "mp4")
 	return sp, nil
 }
 
@@ -254,7 +227,6 @@ type videoView struct {
 	CompletedAt    int64   `json:"completed_at,omitempty"`
 	FailureCode    string  `json:"failure_code,omitempty"`
 	FailureMessage string  `json:"failure_message,omitempty"`
-	CallbackID     string  `json:"callback_id,omitempty"`
 	FolderID       string  `json:"folder_id,omitempty"`
 }
 
@@ -274,7 +246,6 @@ func (s *Sandbox) videoViewLocked(j *job, base string, now time.Time) videoView 
 		Status:     j.status(now),
 		Title:      j.Title,
 		CreatedAt:  j.CreatedAt.Unix(),
-		CallbackID: j.CallbackID,
 		FolderID:   j.FolderID,
 	}
 	switch v.Status {
@@ -310,11 +281,17 @@ func (s *Sandbox) getVideo(w http.ResponseWriter, r *http.Request) {
 	writeData(w, v)
 }
 
-// statusEntry is one row of the bulk status answer.
+// statusEntry is one row of the bulk status answers.
 type statusEntry struct {
-	VideoID string `json:"video_id"`
-	Status  string `json:"status"`
-	Error   string `json:"error,omitempty"`
+	VideoID string       `json:"video_id"`
+	Status  string       `json:"status"`
+	Error   *statusError `json:"error"` // null unless failed or not_found
+}
+
+// statusError is a bulk row's error: HeyGen publishes an object, free in shape.
+type statusError struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
 }
 
 func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
@@ -332,7 +309,7 @@ func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
 	for _, id := range ids {
 		j := s.videoLocked(id)
 		if j == nil {
-			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: "video not found"})
+			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: &statusError{Code: "not_found", Message: "video not found"}})
 			continue
 		}
 		s.observeLocked(j, now)
@@ -341,12 +318,12 @@ func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
 		case "pending":
 			e.Status = "queued" // this endpoint's spelling
 		case "failed":
-			e.Error = j.FailureMessage
+			e.Error = &statusError{Code: j.FailureCode, Message: j.FailureMessage}
 		}
 		out = append(out, e)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"data": out, "has_more": false})
+	writeJSON(w, http.StatusOK, listAnswer(out, false, ""))
 }
 
 // idList reads a bulk status call's comma-separated IDs: 1 to 100 of them.
@@ -368,21 +345,22 @@ func idList(r *http.Request, param string) ([]string, *apiError) {
 	return ids, nil
 }
 
-// endpointView is a webhook endpoint as the API shows it. Secret is set only on create
-// and rotate.
+// endpointView is a webhook endpoint as the API shows it. Secret is given only by create
+// (and rotate-secret); elsewhere it is null, as HeyGen documents.
 type endpointView struct {
 	EndpointID string   `json:"endpoint_id"`
 	URL        string   `json:"url"`
 	Events     []string `json:"events"` // null = all events
 	Status     string   `json:"status"`
-	CreatedAt  int64    `json:"created_at"`
-	Secret     string   `json:"secret,omitempty"`
+	CreatedAt  string   `json:"created_at"` // ISO 8601
+	Secret     *string  `json:"secret"`
 }
 
 func viewOf(e *endpoint, withSecret bool) endpointView {
-	v := endpointView{EndpointID: e.ID, URL: e.URL, Events: e.Events, Status: e.Status, CreatedAt: e.CreatedAt.Unix()}
+	v := endpointView{EndpointID: e.ID, URL: e.URL, Events: e.Events, Status: e.Status, CreatedAt: e.CreatedAt.UTC().Format(isoTime)}
 	if withSecret {
-		v.Secret = e.Secret
+		secret := e.Secret
+		v.Secret = &secret
 	}
 	return v
 }
@@ -404,7 +382,7 @@ func (s *Sandbox) RegisterEndpoint(endpointURL string, events []string) (heygen.
 }
 
 func (s *Sandbox) register(ctx context.Context, rawURL string, events []string) (endpointView, *apiError) {
-	if err := checkHTTPURL(rawURL); err != nil {
+	if err := checkWebhookURL(rawURL); err != nil {
 		return endpointView{}, invalid("url", "url %v", err)
 	}
 	events, aerr := checkEvents(events)
@@ -515,14 +493,10 @@ func (s *Sandbox) createEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sandbox) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := defaultListLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxEndpointsPage {
-			writeError(w, invalid("limit", "limit must be 1 to %d", maxEndpointsPage))
-			return
-		}
-		limit = n
+	limit, aerr := listLimit(q.Get("limit"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
 	}
 	var after int64
 	if v := q.Get("token"); v != "" {
@@ -550,11 +524,7 @@ func (s *Sandbox) listEndpoints(w http.ResponseWriter, r *http.Request) {
 		last = e.Seq
 	}
 	s.mu.Unlock()
-	resp := map[string]any{"data": page, "has_more": hasMore}
-	if hasMore {
-		resp["next_token"] = strconv.FormatInt(last, 10)
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, listAnswer(page, hasMore, strconv.FormatInt(last, 10)))
 }
 
 func (s *Sandbox) updateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -579,7 +549,7 @@ func (s *Sandbox) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if b.URL != nil {
-		if err := checkHTTPURL(*b.URL); err != nil {
+		if err := checkWebhookURL(*b.URL); err != nil {
 			writeError(w, invalid("url", "url %v", err))
 			return
 		}
@@ -618,7 +588,8 @@ func (s *Sandbox) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("endpoint "+id))
 		return
 	}
-	writeData(w, map[string]any{"endpoint_id": id, "deleted": true})
+	// HeyGen publishes an empty data object and a null error, nothing more.
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{}, "error": nil})
 }
 
 func (s *Sandbox) rotateSecret(w http.ResponseWriter, r *http.Request) {
@@ -732,7 +703,8 @@ func checkHTTPURL(raw string) error {
 	return nil
 }
 
-// readObject reads a JSON object body of at most maxBodyBytes.
+// readObject reads a JSON object body of at most maxBodyBytes and, for a published
+// operation, holds it to the published request schema.
 func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, *apiError) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
@@ -746,6 +718,9 @@ func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, *apiErr
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		return nil, &apiError{status: http.StatusBadRequest, code: "invalid_request", message: "body must be a JSON object"}
 	}
+	if aerr := checkBody(r, raw); aerr != nil {
+		return nil, aerr
+	}
 	return obj, nil
 }
 
@@ -753,8 +728,10 @@ func writeData(w http.ResponseWriter, v any) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": v})
 }
 
+// writeError answers in HeyGen's envelope {"error":{"code","message","param","doc_url"}};
+// param and doc_url are null when there is none (the sandbox has no documentation pages).
 func writeError(w http.ResponseWriter, e *apiError) {
-	body := map[string]any{"code": e.code, "message": e.message}
+	body := map[string]any{"code": e.code, "message": e.message, "param": nil, "doc_url": nil}
 	if e.param != "" {
 		body["param"] = e.param
 	}

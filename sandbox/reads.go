@@ -11,7 +11,7 @@ import (
 // Legacy v1 answers.
 const (
 	legacyCodeOK = 100
-	// maxListPage is the largest (and default) page of GET /v3/videos.
+	// maxListPage is the largest page of every list; defaultListLimit is the default.
 	maxListPage = 100
 )
 
@@ -108,7 +108,7 @@ type translationView struct {
 	CallbackID     string  `json:"callback_id,omitempty"`
 	Duration       float64 `json:"duration,omitempty"`
 	CreatedAt      int64   `json:"created_at"`
-	CompletedAt    int64   `json:"completed_at,omitempty"`
+	AudioOnly      bool    `json:"translate_audio_only"`
 }
 
 // translationLocked returns the translation job id, nil for an unknown ID or a video.
@@ -143,17 +143,15 @@ func (s *Sandbox) getTranslation(w http.ResponseWriter, r *http.Request) {
 	s.observeLocked(j, now)
 	v := translationView{
 		ID: j.ID, Status: translationStatus(j, now), OutputLanguage: j.Language, Title: j.Title,
-		CallbackID: j.CallbackID, CreatedAt: j.CreatedAt.Unix(),
+		CallbackID: j.CallbackID, CreatedAt: j.CreatedAt.Unix(), AudioOnly: j.AudioOnly,
 	}
 	switch v.Status {
 	case "completed":
 		l := s.linksLocked(base, j, now)
 		v.VideoURL, v.AudioURL, v.SRTCaptionURL, v.VTTCaptionURL = l.video, l.audio, l.srt, l.vtt
 		v.Duration = j.Duration
-		v.CompletedAt = j.CompletedAt.Unix()
 	case "failed":
 		v.FailureMessage = j.FailureMessage
-		v.CompletedAt = j.CompletedAt.Unix()
 	}
 	s.mu.Unlock()
 	writeData(w, v)
@@ -176,18 +174,18 @@ func (s *Sandbox) translationStatuses(w http.ResponseWriter, r *http.Request) {
 	for _, id := range ids {
 		j := s.translationLocked(id)
 		if j == nil {
-			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: "video translation not found"})
+			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: &statusError{Code: "not_found", Message: "video translation not found"}})
 			continue
 		}
 		s.observeLocked(j, now)
 		e := statusEntry{VideoID: id, Status: translationStatus(j, now)}
 		if e.Status == "failed" {
-			e.Error = j.FailureMessage
+			e.Error = &statusError{Code: j.FailureCode, Message: j.FailureMessage}
 		}
 		out = append(out, e)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"data": out, "has_more": false})
+	writeJSON(w, http.StatusOK, listAnswer(out, false, ""))
 }
 
 func (s *Sandbox) translationLanguages(w http.ResponseWriter, _ *http.Request) {
@@ -195,19 +193,16 @@ func (s *Sandbox) translationLanguages(w http.ResponseWriter, _ *http.Request) {
 }
 
 // listVideos is GET /v3/videos?title=&folder_id=&limit=&token=: videos of every
-// generation, newest first, title matched as a case-insensitive substring. The token is
+// generation, newest first, title matched as a case-insensitive substring, 10 to a page
+// unless limit (at most 100) says otherwise. The token is
 // the position of the last row ("<unix nanos>.<id>"), so pages stay stable while jobs
 // are created.
 func (s *Sandbox) listVideos(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := maxListPage
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListPage {
-			writeError(w, invalid("limit", "limit must be 1 to %d", maxListPage))
-			return
-		}
-		limit = n
+	limit, aerr := listLimit(q.Get("limit"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
 	}
 	var afterNanos int64
 	var afterID string
@@ -263,9 +258,5 @@ func (s *Sandbox) listVideos(w http.ResponseWriter, r *http.Request) {
 		next = strconv.FormatInt(j.CreatedAt.UnixNano(), 10) + "." + j.ID
 	}
 	s.mu.Unlock()
-	resp := map[string]any{"data": page, "has_more": hasMore}
-	if hasMore {
-		resp["next_token"] = next
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, listAnswer(page, hasMore, next))
 }

@@ -14,9 +14,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reelflow/reelflow/heygen"
+	"github.com/reelflow/reelflow/sandbox/contract"
 	"go.uber.org/zap"
 )
 
@@ -82,6 +84,9 @@ type Config struct {
 	// Faults are the faults injected from the start; SetFaults changes them at run time.
 	// DropRate above is kept as an alias of Faults.DropRate, used when that is 0.
 	Faults Faults
+	// CheckContract, when set, is called for every /v3 answer that breaks HeyGen's
+	// published contract; see Sandbox.CheckContract, which changes it at run time.
+	CheckContract func(ContractViolation)
 }
 
 // Stats is the sandbox's ground truth. Counters survive restarts when StatePath is set.
@@ -167,6 +172,9 @@ type Sandbox struct {
 	saveMu sync.Mutex    // serialises writes of the state file
 	closed sync.Once
 
+	contract *contract.Contract                 // HeyGen's published schemas
+	check    atomic.Pointer[func(ContractViolation)] // CheckContract's report, nil = off
+
 	mu         sync.Mutex
 	cond       *sync.Cond // on mu: delivery workers wait for ready deliveries
 	closing    bool
@@ -184,6 +192,11 @@ type Sandbox struct {
 	sched      schedule
 	seq        int64 // orders endpoints for pagination
 	stats      Stats // counters only; Jobs is built by Stats()
+	events     []*event // the event history, oldest first
+	eventSeq   int64
+	// hookCreated, when set, runs after a create made its jobs and before it answers,
+	// with the Idempotency-Key still in flight. Tests use it to hold a create open.
+	hookCreated func()
 }
 
 // job is one video or one translation. Times are absolute so that a restarted sandbox
@@ -290,7 +303,10 @@ type delivery struct {
 	FollowUp json.RawMessage `json:"follow_up,omitempty"`
 	Contra   bool            `json:"contra,omitempty"` // this is such a contradicting event
 	Held     bool            `json:"held,omitempty"`   // waits for its job to be polled (LateRate)
-	state    deliveryState
+	// EventID is the ID of the event in the history (GET /v3/webhooks/events); every
+	// copy and retry of one event carries the same ID. "" for a contradicting event.
+	EventID string `json:"event_id,omitempty"`
+	state   deliveryState
 }
 
 type deliveryState int
@@ -349,6 +365,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if s.hc == nil {
 		s.hc = &http.Client{Timeout: 10 * time.Second}
 	}
+	c, err := contract.Load()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s.contract = c
+	s.CheckContract(cfg.CheckContract)
 	s.cond = sync.NewCond(&s.mu)
 	s.linkKey = make([]byte, 32)
 	_, _ = rand.Read(s.linkKey) // crypto/rand.Read never fails
@@ -546,13 +568,14 @@ func (s *Sandbox) finishLocked(j *job, now time.Time) {
 		_, contra = s.eventLocked(j, j.Fail, now)
 	}
 	s.log.Debug("sandbox job finished", zap.String("job_id", j.ID), zap.String("event_type", eventType))
+	eventID := s.recordEventLocked(eventType, body, j.ID, now)
 	for _, e := range s.endpointsInOrderLocked() {
 		if e.wants(eventType) {
-			s.enqueueLocked(&delivery{JobID: j.ID, EndpointID: e.ID, Body: body}, j, contra, now)
+			s.enqueueLocked(&delivery{JobID: j.ID, EndpointID: e.ID, Body: body, EventID: eventID}, j, contra, now)
 		}
 	}
 	if j.CallbackURL != "" {
-		s.enqueueLocked(&delivery{JobID: j.ID, URL: j.CallbackURL, Body: body}, j, contra, now)
+		s.enqueueLocked(&delivery{JobID: j.ID, URL: j.CallbackURL, Body: body, EventID: eventID}, j, contra, now)
 	}
 	s.dirtyLocked()
 }
@@ -624,7 +647,7 @@ func (s *Sandbox) enqueueLocked(d *delivery, j *job, contra []byte, now time.Tim
 	}
 	s.placeLocked(d, j, now)
 	if dup {
-		c := &delivery{JobID: d.JobID, EndpointID: d.EndpointID, URL: d.URL, Body: d.Body, NextAt: d.NextAt, Held: d.Held}
+		c := &delivery{JobID: d.JobID, EndpointID: d.EndpointID, URL: d.URL, Body: d.Body, NextAt: d.NextAt, Held: d.Held, EventID: d.EventID}
 		s.placeLocked(c, j, now)
 		s.stats.DeliveriesDuplicated++
 	}

@@ -27,6 +27,8 @@ type stateFile struct {
 	Idempotency map[string]*idemEntry `json:"idempotency"`
 	Deliveries  []*delivery           `json:"deliveries"`
 	LinkKey     string                `json:"link_key,omitempty"` // hex; signs file links
+	Events      []*event              `json:"events,omitempty"`   // the event history, oldest first
+	EventSeq    int64                 `json:"event_seq,omitempty"`
 }
 
 // load reads StatePath, if set and present, and puts unfinished work back on the schedule.
@@ -75,6 +77,7 @@ func (s *Sandbox) load() error {
 	for _, e := range st.Endpoints {
 		s.endpoints[e.ID] = e
 	}
+	s.events, s.eventSeq = st.Events, st.EventSeq
 	for k, e := range st.Idempotency {
 		if now.Sub(e.At) < idempotencyTTL {
 			s.idem[k] = e
@@ -162,6 +165,8 @@ func (s *Sandbox) snapshot() ([]byte, error) {
 		Idempotency: maps.Clone(s.idem),
 		Deliveries:  make([]*delivery, 0, len(s.deliveries)),
 		LinkKey:     hex.EncodeToString(s.linkKey),
+		Events:      slices.Clone(s.events), // events never change once recorded
+		EventSeq:    s.eventSeq,
 	}
 	st.Stats.CreatesByCallbackID = maps.Clone(s.stats.CreatesByCallbackID)
 	jobs := make([]job, 0, len(s.jobs))

@@ -23,6 +23,9 @@ import (
 //go:embed schemas/*.json
 var schemaFiles embed.FS
 
+// baseURL names the compiled schemas; it is never fetched.
+const baseURL = "https://reelflow.invalid/contract/"
+
 // Param is a query or path parameter of an operation, as published.
 type Param struct {
 	Name     string   `json:"name"`
@@ -49,6 +52,12 @@ type Operation struct {
 
 	request  *jsonschema.Schema // nil for an operation without a body
 	response *jsonschema.Schema
+	// variants are the members of a request body's oneOf, by the const of their "type"
+	// property, so that a violation names the field of the member the body chose rather
+	// than every member's complaint.
+	variants map[string]*jsonschema.Schema
+	// responseDoc is the response schema as parsed JSON, walked for unpublished fields.
+	responseDoc any
 }
 
 // HasRequestBody reports whether the operation takes a JSON body.
@@ -65,15 +74,51 @@ func (o *Operation) Param(name string) (Param, bool) {
 }
 
 // ValidateRequest checks a request body against the published request schema. An
-// operation without a body accepts only an empty one.
+// operation without a body accepts only an empty one. A body that breaks the schema gets
+// a *Violation naming the offending field.
 func (o *Operation) ValidateRequest(body []byte) error {
 	if o.request == nil {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return nil
 		}
-		return fmt.Errorf("%s takes no request body", o.Name)
+		return &Violation{Message: o.Name + " takes no request body"}
 	}
-	return validate(o.request, body)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return &Violation{Message: "body is not JSON"}
+	}
+	s := o.request
+	if o.variants != nil {
+		if s, err = o.variant(v); err != nil {
+			return err
+		}
+	}
+	if err := s.Validate(v); err != nil {
+		return violationOf(err)
+	}
+	return nil
+}
+
+// variant picks the oneOf member a body names in its "type".
+func (o *Operation) variant(v any) (*jsonschema.Schema, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, &Violation{Message: "body must be a JSON object"}
+	}
+	names := make([]string, 0, len(o.variants))
+	for name := range o.variants {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	t, ok := obj["type"].(string)
+	if !ok {
+		return nil, &Violation{Param: "type", Message: "type is required: one of " + strings.Join(names, ", ")}
+	}
+	s := o.variants[t]
+	if s == nil {
+		return nil, &Violation{Param: "type", Message: fmt.Sprintf("type %q is not one of %s", t, strings.Join(names, ", "))}
+	}
+	return s, nil
 }
 
 // HasResponseSchema reports whether HeyGen publishes the operation's answer. Some
@@ -103,7 +148,9 @@ func validate(s *jsonschema.Schema, body []byte) error {
 
 // Contract is the set of published operations.
 type Contract struct {
-	ops []*Operation
+	ops      []*Operation
+	errorEnv *jsonschema.Schema // HeyGen's error envelope
+	errorDoc any
 }
 
 // Load compiles every embedded schema. It fails only when the embedded files are broken.
@@ -122,6 +169,9 @@ func Load() (*Contract, error) {
 			return nil, fmt.Errorf("contract %s: %w", name, err)
 		}
 		c.ops = append(c.ops, op)
+	}
+	if c.errorEnv, c.errorDoc, err = compileError(comp); err != nil {
+		return nil, fmt.Errorf("contract error envelope: %w", err)
 	}
 	return c, nil
 }
@@ -151,13 +201,48 @@ func loadOperation(comp *jsonschema.Compiler, name string) (*Operation, error) {
 		if op.response, err = compile(comp, base+"/response", f.ResponseSchema); err != nil {
 			return nil, err
 		}
+		if err := json.Unmarshal(f.ResponseSchema, &op.responseDoc); err != nil {
+			return nil, err
+		}
 	}
 	if present(f.RequestSchema) {
 		if op.request, err = compile(comp, base+"/request", f.RequestSchema); err != nil {
 			return nil, err
 		}
+		if op.variants, err = compileVariants(comp, base+"/request", f.RequestSchema); err != nil {
+			return nil, err
+		}
 	}
 	return op, nil
+}
+
+// compileVariants compiles each member of a top-level oneOf whose members all carry a
+// const "type", keyed by that const; nil when the schema has no such oneOf.
+func compileVariants(comp *jsonschema.Compiler, id string, raw json.RawMessage) (map[string]*jsonschema.Schema, error) {
+	var doc struct {
+		OneOf []struct {
+			Properties struct {
+				Type struct {
+					Const string `json:"const"`
+				} `json:"type"`
+			} `json:"properties"`
+		} `json:"oneOf"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.OneOf) == 0 {
+		return nil, nil //nolint:nilerr // not a discriminated union
+	}
+	out := map[string]*jsonschema.Schema{}
+	for i, m := range doc.OneOf {
+		if m.Properties.Type.Const == "" {
+			return nil, nil
+		}
+		s, err := comp.Compile(fmt.Sprintf("%s%s.json#/oneOf/%d", baseURL, id, i))
+		if err != nil {
+			return nil, err
+		}
+		out[m.Properties.Type.Const] = s
+	}
+	return out, nil
 }
 
 func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
@@ -167,7 +252,7 @@ func compile(comp *jsonschema.Compiler, id string, raw json.RawMessage) (*jsonsc
 	if err != nil {
 		return nil, err
 	}
-	url := "https://reelflow.invalid/contract/" + id + ".json"
+	url := baseURL + id + ".json"
 	if err := comp.AddResource(url, doc); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,209 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// Violation is a body that breaks a published schema.
+type Violation struct {
+	// Param is the offending field as HeyGen's error.param names it: "avatar_id",
+	// "video.url", "output_languages[0]"; "" when the body as a whole is wrong.
+	Param string
+	// Message says what is wrong, in one line.
+	Message string
+}
+
+// Error reads like "avatar_id: got number, want string".
+func (v *Violation) Error() string {
+	if v.Param == "" {
+		return v.Message
+	}
+	return v.Param + ": " + v.Message
+}
+
+// violationOf turns a validator error into a Violation at its deepest cause: the field a
+// caller has to fix, not the union or object around it.
+func violationOf(err error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return &Violation{Message: err.Error()}
+	}
+	leaf := deepest(ve)
+	loc := leaf.InstanceLocation
+	if req, ok := leaf.ErrorKind.(*kind.Required); ok && len(req.Missing) > 0 {
+		loc = append(append([]string(nil), loc...), req.Missing[0])
+		return &Violation{Param: paramOf(loc), Message: "is required"}
+	}
+	p := message.NewPrinter(language.English)
+	return &Violation{Param: paramOf(loc), Message: leaf.ErrorKind.LocalizedString(p)}
+}
+
+// deepest returns the leaf cause with the longest instance location; the first one wins
+// ties.
+func deepest(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
+	var best *jsonschema.ValidationError
+	for _, c := range ve.Causes {
+		if d := deepest(c); best == nil || len(d.InstanceLocation) > len(best.InstanceLocation) {
+			best = d
+		}
+	}
+	if best == nil {
+		return ve
+	}
+	return best
+}
+
+// paramOf writes an instance location the way HeyGen's error.param does.
+func paramOf(loc []string) string {
+	var b strings.Builder
+	for _, seg := range loc {
+		if _, err := strconv.Atoi(seg); err == nil && b.Len() > 0 {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
+}
+
+// errorSchema is HeyGen's error envelope, as the API reference states it in prose:
+// {"error": {"code", "message", "param", "doc_url"}}.
+const errorSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "required": ["error"],
+  "properties": {
+    "error": {
+      "type": "object",
+      "required": ["code", "message"],
+      "properties": {
+        "code": {"type": "string", "minLength": 1},
+        "message": {"type": "string"},
+        "param": {"type": ["string", "null"]},
+        "doc_url": {"type": ["string", "null"]}
+      }
+    }
+  }
+}`
+
+// CheckError checks an error answer: HeyGen's envelope, and nothing else.
+func (c *Contract) CheckError(body []byte) error {
+	if err := validate(c.errorEnv, body); err != nil {
+		return err
+	}
+	return unpublished(c.errorDoc, body)
+}
+
+// CheckResponse checks a whole 2xx answer: it validates against the published response
+// schema (ValidateResponse) and carries no field the schema does not publish. The
+// published schemas do not forbid other fields, but HeyGen's answers are what it
+// publishes, and a client that reads more is reading what it cannot count on. An object
+// published with no properties at all (event_data, a bulk row's error) is free-form.
+func (o *Operation) CheckResponse(body []byte) error {
+	if err := o.ValidateResponse(body); err != nil {
+		return err
+	}
+	if o.responseDoc == nil {
+		return nil
+	}
+	return unpublished(o.responseDoc, body)
+}
+
+// unpublished reports the fields of body that schema does not publish.
+func unpublished(schema any, body []byte) error {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	var extra []string
+	walk(schema, v, "", &extra)
+	if len(extra) == 0 {
+		return nil
+	}
+	sort.Strings(extra)
+	return fmt.Errorf("unpublished fields: %s", strings.Join(extra, ", "))
+}
+
+// walk collects into extra the members of v that schema has no property for.
+func walk(schema, v any, at string, extra *[]string) {
+	s, ok := schema.(map[string]any)
+	if !ok {
+		return
+	}
+	for _, union := range []string{"oneOf", "anyOf"} {
+		if members, ok := s[union].([]any); ok {
+			walkUnion(members, v, at, extra)
+			return
+		}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		if len(props) == 0 {
+			return // free-form
+		}
+		for k, sub := range v {
+			p, ok := props[k]
+			if !ok {
+				*extra = append(*extra, join(at, k))
+				continue
+			}
+			walk(p, sub, join(at, k), extra)
+		}
+	case []any:
+		for i, item := range v {
+			walk(s["items"], item, fmt.Sprintf("%s[%d]", at, i), extra)
+		}
+	}
+}
+
+// walkUnion accepts v when some member publishes all of it, else reports the first
+// member's complaint.
+func walkUnion(members []any, v any, at string, extra *[]string) {
+	var first []string
+	for i, m := range members {
+		var got []string
+		walk(m, v, at, &got)
+		if len(got) == 0 {
+			return
+		}
+		if i == 0 {
+			first = got
+		}
+	}
+	*extra = append(*extra, first...)
+}
+
+func join(at, k string) string {
+	if at == "" {
+		return k
+	}
+	return at + "." + k
+}
+
+// compileError compiles errorSchema; it is Load's, and fails only if the constant is broken.
+func compileError(comp *jsonschema.Compiler) (*jsonschema.Schema, any, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(errorSchema)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := comp.AddResource(baseURL+"error.json", doc); err != nil {
+		return nil, nil, err
+	}
+	s, err := comp.Compile(baseURL + "error.json")
+	return s, doc, err
+}
