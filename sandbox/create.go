@@ -100,8 +100,7 @@ func (s *Sandbox) createTranslation(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleCreate is every create route: count, check the key and the body, refuse by fault
-// or in-flight key, create or replay, then answer or (AmbiguousCreateRate) hang up. The
-// key stays in flight until the answer is written, so a repeat meanwhile gets 409.
+// or in-flight key, create or replay, then answer or (AmbiguousCreateRate) hang up.
 func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt createRoute) {
 	s.mu.Lock()
 	s.stats.CreateRequests++
@@ -128,12 +127,6 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 		idemKey = idemScope(r) + key
 	}
 	res := s.createJobs(rt, specs, idemKey, s.baseURL(r))
-	if res.claimed {
-		defer s.releaseKey(idemKey)
-	}
-	if res.hook != nil {
-		res.hook()
-	}
 	switch {
 	case res.err != nil:
 		rt.writeError(w, res.err)
@@ -147,44 +140,53 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 	}
 }
 
-// releaseKey ends the flight of an Idempotency-Key.
-func (s *Sandbox) releaseKey(idemKey string) {
-	s.mu.Lock()
-	delete(s.inflight, idemKey)
-	s.mu.Unlock()
-}
-
 // createResult is the outcome of createJobs.
 type createResult struct {
 	body      []byte
 	replayed  bool
 	ambiguous bool // the job exists (or existed), but the caller gets no answer
-	claimed   bool // the key was marked in flight: the caller releases it once answered
-	hook      func()
 	err       *apiError
 }
 
 // createJobs creates the jobs of one create call, or replays the answer remembered under
-// idemKey (scope and key; "" for none). The replay check and the create share one
-// critical section, so two concurrent requests with the same key cannot both create; the
-// in-flight mark makes the second of two overlapping requests a 409, as HeyGen documents.
+// idemKey (scope and key; "" for none). A key not yet answered is marked in flight while
+// the create is processed, so that an overlapping repeat gets 409 request_in_progress, as
+// HeyGen documents; once the answer is remembered, a repeat replays it instead. The replay
+// check and the create share one critical section, so two requests with the same key
+// cannot both create.
 func (s *Sandbox) createJobs(rt createRoute, specs []jobSpec, idemKey, base string) createResult {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		return createResult{err: &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable", message: errClosed.Error()}}
 	}
-	if idemKey != "" {
+	claimed := false
+	if idemKey != "" && !s.answeredLocked(idemKey, time.Now()) {
 		if s.inflight[idemKey] {
 			s.stats.IdempotencyConflicts++
+			s.mu.Unlock()
 			return createResult{err: errInProgress()}
 		}
 		s.inflight[idemKey] = true
+		claimed = true
 	}
-	res := s.createOrReplayLocked(rt, specs, idemKey, base)
-	res.claimed = idemKey != ""
-	res.hook = s.hookCreated
-	return res
+	hook := s.hookCreated
+	s.mu.Unlock()
+	if claimed && hook != nil {
+		hook() // the create is being processed: the key is in flight
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if claimed {
+		delete(s.inflight, idemKey)
+	}
+	return s.createOrReplayLocked(rt, specs, idemKey, base)
+}
+
+// answeredLocked reports whether idemKey has an answer to replay.
+func (s *Sandbox) answeredLocked(idemKey string, now time.Time) bool {
+	e := s.idem[idemKey]
+	return e != nil && now.Sub(e.At) < idempotencyTTL
 }
 
 // createOrReplayLocked rolls the create faults, then replays or creates.
@@ -203,11 +205,9 @@ func (s *Sandbox) createOrReplayLocked(rt createRoute, specs []jobSpec, idemKey,
 		s.stats.AmbiguousCreates++
 	}
 	now := time.Now()
-	if idemKey != "" {
-		if e := s.idem[idemKey]; e != nil && now.Sub(e.At) < idempotencyTTL {
-			s.stats.IdempotentReplays++
-			return createResult{body: e.Body, replayed: true, ambiguous: ambiguous}
-		}
+	if idemKey != "" && s.answeredLocked(idemKey, now) {
+		s.stats.IdempotentReplays++
+		return createResult{body: s.idem[idemKey].Body, replayed: true, ambiguous: ambiguous}
 	}
 	if f.ConcurrencyLimit > 0 && s.rendering >= f.ConcurrencyLimit {
 		s.stats.RateLimited++

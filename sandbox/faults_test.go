@@ -15,6 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// kindOfStatus classifies a raw answer as heygen.Client would.
+func kindOfStatus(status int) heygen.ErrorKind {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return heygen.KindRateLimited
+	case status >= 500, status == http.StatusConflict:
+		return heygen.KindRetryable
+	}
+	return heygen.KindPermanent
+}
+
 func TestFaultDuplicate(t *testing.T) {
 	e := newEnv(t, Config{Faults: Faults{DuplicateRate: 1}})
 	rc := newReceiver(t)
@@ -35,7 +46,7 @@ func TestFaultDelay(t *testing.T) {
 	rc := newReceiver(t)
 	registerHTTP(t, e, rc, nil)
 	for i := range 5 {
-		_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "d/" + strconv.Itoa(i)})
+		_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "d-" + strconv.Itoa(i)})
 		require.NoError(t, err)
 	}
 	eventually(t, func() bool { return rc.count() == 5 }, "delayed deliveries arrive")
@@ -124,7 +135,7 @@ func TestFaultLateSurvivesRestart(t *testing.T) {
 	_, err = sb1.RegisterEndpoint(rc.srv.URL, nil)
 	require.NoError(t, err)
 	srv1 := httptest.NewServer(sb1.Handler())
-	tr, err := heygen.NewClient(srv1.URL, "", nil).CreateTranslation(context.Background(), heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: "p/translate/fr"})
+	tr, err := heygen.NewClient(srv1.URL, "", nil).CreateTranslation(context.Background(), heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: "p-translate-fr"})
 	require.NoError(t, err)
 	eventually(t, func() bool { return sb1.Stats().DeliveriesLate == 1 }, "held")
 	srv1.Close()
@@ -167,9 +178,9 @@ func TestFaultConcurrencyLimit(t *testing.T) {
 		_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: body, CallbackID: cb})
 		return err
 	}
-	require.NoError(t, create(avatarBody(MagicAvatarStuck), "c/0"))
-	require.NoError(t, create(avatarBody("a1"), "c/1"))
-	err := create(avatarBody("a1"), "c/2")
+	require.NoError(t, create(avatarBody(MagicAvatarStuck), "c-0"))
+	require.NoError(t, create(avatarBody("a1"), "c-1"))
+	err := create(avatarBody("a1"), "c-2")
 	d, ok := heygen.RetryAfter(err)
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, 50*time.Millisecond, d)
@@ -182,15 +193,15 @@ func TestFaultConcurrencyLimit(t *testing.T) {
 	// Both slots come back at the render's end, the stuck job's included.
 	// c/0 and c/1 end a render time after their own creates, so the slots may come back
 	// one at a time: each create waits for its own.
-	eventually(t, func() bool { return create(avatarBody("a1"), "c/2") == nil }, "a slot frees up")
-	eventually(t, func() bool { return create(avatarBody("a1"), "c/3") == nil }, "the second slot frees up")
-	assert.Equal(t, 1, e.sb.Stats().JobsByCallbackID["c/2"].Creates)
+	eventually(t, func() bool { return create(avatarBody("a1"), "c-2") == nil }, "a slot frees up")
+	eventually(t, func() bool { return create(avatarBody("a1"), "c-3") == nil }, "the second slot frees up")
+	assert.Equal(t, 1, e.sb.Stats().JobsByCallbackID["c-2"].Creates)
 }
 
 func TestFaultServerError(t *testing.T) {
 	e := newEnv(t, Config{Faults: Faults{ServerErrorRate: 1}})
 	ctx := context.Background()
-	_, err := e.client.CreateTemplateVideo(ctx, "tpl", heygen.CreateVideoRequest{CallbackID: "s"})
+	_, err := e.client.CreateTemplateVideo(ctx, "tpl", heygen.CreateVideoRequest{Body: templateBody(), CallbackID: "s"})
 	var ae *heygen.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusInternalServerError, ae.Status)
@@ -208,40 +219,40 @@ func TestFaultAmbiguousCreate(t *testing.T) {
 	ctx := context.Background()
 	body := avatarBody("a1")
 	body["title"] = "welcome amb/render"
-	_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: body, CallbackID: "amb/render"})
+	_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: body, CallbackID: "amb-render"})
 	require.Error(t, err, "the answer is lost")
 	assert.Equal(t, heygen.KindRetryable, heygen.KindOf(err))
 	st := e.sb.Stats()
 	require.Equal(t, 1, st.Creates, "but the job exists")
 	assert.GreaterOrEqual(t, st.AmbiguousCreates, 1)
-	truth := st.JobsByCallbackID["amb/render"]
+	truth := st.JobsByCallbackID["amb-render"]
 
-	// The list finds it by title, with its callback_id.
+	// The list finds it by title; a v3 video has no callback_id, as HeyGen publishes.
 	vs, err := e.client.ListVideos(ctx, "amb/render")
 	require.NoError(t, err)
 	require.Len(t, vs, 1)
 	assert.Equal(t, truth.VideoID, vs[0].ID)
-	assert.Equal(t, "amb/render", vs[0].CallbackID)
+	assert.Empty(t, vs[0].CallbackID)
 
 	// A retry with the same Idempotency-Key returns the original.
 	e.sb.SetFaults(Faults{})
-	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: body, CallbackID: "amb/render"})
+	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: body, CallbackID: "amb-render"})
 	require.NoError(t, err)
 	assert.Equal(t, truth.VideoID, cv.VideoID)
 	st = e.sb.Stats()
 	assert.Equal(t, 1, st.Creates)
-	assert.Equal(t, 1, st.JobsByCallbackID["amb/render"].Creates)
+	assert.Equal(t, 1, st.JobsByCallbackID["amb-render"].Creates)
 	assert.GreaterOrEqual(t, st.IdempotentReplays, 1)
 
 	// The translation route too.
 	e.sb.SetFaults(Faults{AmbiguousCreateRate: 1})
-	_, err = e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: "amb/tr"})
+	_, err = e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: "amb-tr"})
 	require.Error(t, err)
 	e.sb.SetFaults(Faults{})
-	ids, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: "amb/tr"})
+	ids, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: "amb-tr"})
 	require.NoError(t, err)
-	assert.Equal(t, e.sb.Stats().JobsByCallbackID["amb/tr"].VideoID, ids[0])
-	assert.Equal(t, 1, e.sb.Stats().JobsByCallbackID["amb/tr"].Creates)
+	assert.Equal(t, e.sb.Stats().JobsByCallbackID["amb-tr"].VideoID, ids[0])
+	assert.Equal(t, 1, e.sb.Stats().JobsByCallbackID["amb-tr"].Creates)
 }
 
 func TestIdempotencyKeyInFlight(t *testing.T) {
@@ -257,8 +268,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	assert.Equal(t, "request_in_progress", ae.Code)
 	assert.Equal(t, heygen.KindRetryable, ae.Kind)
 	// The key is scoped per route: the template route is free.
-	_, err = e.client.CreateTemplateVideo(context.Background(), "tpl", heygen.CreateVideoRequest{IdempotencyKey: "k1"})
-	require.NoError(t, err)
+	mustTemplate(t, e, "tpl", templateBody(), "", "k1")
 	assert.Equal(t, 1, e.sb.Stats().IdempotencyConflicts)
 
 	// Concurrent creates with one key make exactly one job; each answer is the job or a 409.
@@ -317,7 +327,7 @@ func TestFaultFailAndStuck(t *testing.T) {
 func TestFaultRenderTail(t *testing.T) {
 	e := newEnv(t, Config{RenderTime: 10 * time.Millisecond, Seed: 7, Faults: Faults{RenderTail: 30 * time.Millisecond}})
 	for i := range 40 {
-		_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "t/" + strconv.Itoa(i)})
+		_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "t-" + strconv.Itoa(i)})
 		require.NoError(t, err)
 	}
 	e.sb.mu.Lock()
@@ -400,7 +410,7 @@ func TestHostileMix(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			cb := "mix/" + strconv.Itoa(i)
+			cb := "mix-" + strconv.Itoa(i)
 			// Retry like reelflow: the Idempotency-Key makes retries safe.
 			for attempt := 0; ; attempt++ {
 				if !assert.Less(t, attempt, 200, cb) {
@@ -411,7 +421,11 @@ func TestHostileMix(t *testing.T) {
 				case 0:
 					_, err = e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: cb})
 				case 1:
-					_, err = e.client.CreateTemplateVideo(ctx, "tpl", heygen.CreateVideoRequest{CallbackID: cb})
+					var status int
+					_, status, err = createTemplate(e, "tpl", templateBody(), cb, cb)
+					if err == nil && status != http.StatusOK {
+						err = &heygen.APIError{Status: status, Kind: kindOfStatus(status)}
+					}
 				case 2:
 					_, err = e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 1), CallbackID: cb})
 				default:

@@ -28,8 +28,8 @@ const (
 	maxScriptChars    = 5000
 	maxIdemKeyLen     = 255
 	maxBulkStatusIDs  = 100
-	defaultListLimit  = 10 // every list's page when limit is not given, as HeyGen documents
-	maxCinematicIDs   = 3  // avatar_id of a cinematic_avatar body: 1 to 3 IDs
+	defaultListLimit  = 10          // every list's page when limit is not given, as HeyGen documents
+	maxCinematicIDs   = 3           // avatar_id of a cinematic_avatar body: 1 to 3 IDs
 	optionsCheckLimit = time.Second // HeyGen's OPTIONS check on registration
 )
 
@@ -242,11 +242,11 @@ func (s *Sandbox) videoLocked(id string) *job {
 // URLs are minted fresh on every read.
 func (s *Sandbox) videoViewLocked(j *job, base string, now time.Time) videoView {
 	v := videoView{
-		ID:         j.ID,
-		Status:     j.status(now),
-		Title:      j.Title,
-		CreatedAt:  j.CreatedAt.Unix(),
-		FolderID:   j.FolderID,
+		ID:        j.ID,
+		Status:    j.status(now),
+		Title:     j.Title,
+		CreatedAt: j.CreatedAt.Unix(),
+		FolderID:  j.FolderID,
 	}
 	switch v.Status {
 	case "completed":

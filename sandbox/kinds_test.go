@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,20 +64,61 @@ func parsed(t *testing.T, rc *receiver) []heygen.Event {
 	return out
 }
 
+// createTemplate makes a template video the way HeyGen publishes the call (callback_id in
+// the body when cb is set, key as the Idempotency-Key) and returns the answer's data.id
+// and HTTP status; err is a transport error, such as an ambiguous create's hang-up. It
+// bypasses heygen.Client, whose template create reads an unpublished data.video_id.
+func createTemplate(e *env, templateID string, body map[string]any, cb, key string) (string, int, error) {
+	b := maps.Clone(body)
+	if cb != "" {
+		b["callback_id"] = cb
+	}
+	raw, _ := json.Marshal(b)
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/v3/templates/"+templateID, bytes.NewReader(raw))
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", resp.StatusCode, err
+	}
+	return out.Data.ID, resp.StatusCode, nil
+}
+
+// mustTemplate is createTemplate that must succeed.
+func mustTemplate(t *testing.T, e *env, templateID string, body map[string]any, cb, key string) string {
+	t.Helper()
+	id, status, err := createTemplate(e, templateID, body, cb, key)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	require.NotEmpty(t, id)
+	return id
+}
+
 func TestTemplateVideo(t *testing.T) {
 	e := newEnv(t, Config{})
 	rc := newReceiver(t)
 	ep := registerHTTP(t, e, rc, nil)
-	ctx := context.Background()
 	body := map[string]any{"variables": map[string]any{"name": "Ada"}, "title": "Welcome Ada", "dimension": map[string]any{"width": 1280, "height": 720}, "caption": true}
-	cv, err := e.client.CreateTemplateVideo(ctx, "tpl_123", heygen.CreateVideoRequest{Body: body, CallbackID: "p/render"})
-	require.NoError(t, err)
-	require.NotEmpty(t, cv.VideoID)
+	cv := heygen.CreatedVideo{VideoID: mustTemplate(t, e, "tpl_123", body, "p-render", "p-render")}
 
 	v := waitVideo(t, e, cv.VideoID)
 	assert.Equal(t, heygen.StatusCompleted, v.Status)
 	assert.Equal(t, "Welcome Ada", v.Title)
-	assert.Equal(t, "p/render", v.CallbackID)
+	assert.Empty(t, v.CallbackID, "a v3 video has no callback_id; the webhook carries it")
 	assert.True(t, strings.HasSuffix(v.ThumbnailURL, ".jpg"), v.ThumbnailURL)
 	assert.True(t, strings.HasSuffix(v.SubtitleURL, ".srt"), v.SubtitleURL)
 	assert.Equal(t, FileBytes(cv.VideoID), requireServed(t, e, v.VideoURL))
@@ -88,31 +132,32 @@ func TestTemplateVideo(t *testing.T) {
 	ev := parsed(t, rc)[0]
 	assert.Equal(t, heygen.EventAvatarVideoSuccess, ev.Type)
 	assert.Equal(t, cv.VideoID, ev.JobID)
-	assert.Equal(t, "p/render", ev.CallbackID)
+	assert.Equal(t, "p-render", ev.CallbackID)
 
 	// The idempotency key is per route: the same key replays here.
-	again, err := e.client.CreateTemplateVideo(ctx, "tpl_123", heygen.CreateVideoRequest{Body: body, CallbackID: "p/render"})
-	require.NoError(t, err)
-	assert.Equal(t, cv.VideoID, again.VideoID)
-	truth := e.sb.Stats().JobsByCallbackID["p/render"]
+	again := mustTemplate(t, e, "tpl_123", body, "p-render", "p-render")
+	assert.Equal(t, cv.VideoID, again)
+	eventually(t, func() bool { return e.sb.Stats().JobsByCallbackID["p-render"].WebhooksAcked == 1 }, "webhook acked")
+	truth := e.sb.Stats().JobsByCallbackID["p-render"]
 	assert.Equal(t, JobTruth{VideoID: cv.VideoID, Kind: JobKindTemplate, Status: "completed", Creates: 1, Jobs: 1, WebhooksAcked: 1, Polled: true}, truth)
 }
 
 func TestTemplateVideoRefusals(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
-	_, err := e.client.CreateTemplateVideo(ctx, MagicTemplateMissing, heygen.CreateVideoRequest{CallbackID: "x"})
+	_, err := e.client.CreateTemplateVideo(ctx, MagicTemplateMissing, heygen.CreateVideoRequest{Body: templateBody(), CallbackID: "x"})
 	var ae *heygen.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusNotFound, ae.Status)
 	assert.True(t, heygen.IsPermanent(err))
 
 	for name, body := range map[string]map[string]any{
+		"no variables":            {"title": "t"},
 		"variables not an object": {"variables": "x"},
-		"dimension without width": {"dimension": map[string]any{"height": 720}},
-		"dimension negative":      {"dimension": map[string]any{"width": -1, "height": 720}},
-		"title a number":          {"title": 7},
-		"bad callback_url":        {"callback_url": "ftp://x"},
+		"dimension without width": {"variables": map[string]any{}, "dimension": map[string]any{"height": 720}},
+		"dimension negative":      {"variables": map[string]any{}, "dimension": map[string]any{"width": -1, "height": 720}},
+		"title a number":          {"variables": map[string]any{}, "title": 7},
+		"bad callback_url":        {"variables": map[string]any{}, "callback_url": "ftp://x"},
 	} {
 		_, err := e.client.CreateTemplateVideo(ctx, "tpl_1", heygen.CreateVideoRequest{Body: body})
 		require.ErrorAs(t, err, &ae, name)
@@ -121,10 +166,8 @@ func TestTemplateVideoRefusals(t *testing.T) {
 	}
 	assert.Zero(t, e.sb.Stats().Creates)
 
-	failed, err := e.client.CreateTemplateVideo(ctx, MagicTemplateFail, heygen.CreateVideoRequest{CallbackID: "f"})
-	require.NoError(t, err)
-	stuck, err := e.client.CreateTemplateVideo(ctx, MagicTemplateStuck, heygen.CreateVideoRequest{CallbackID: "s"})
-	require.NoError(t, err)
+	failed := heygen.CreatedVideo{VideoID: mustTemplate(t, e, MagicTemplateFail, templateBody(), "f", "")}
+	stuck := heygen.CreatedVideo{VideoID: mustTemplate(t, e, MagicTemplateStuck, templateBody(), "s", "")}
 	v := waitVideo(t, e, failed.VideoID)
 	assert.Equal(t, heygen.StatusFailed, v.Status)
 	assert.Equal(t, FailureCodeRenderFailed, v.FailureCode)
@@ -155,7 +198,7 @@ func TestLegacyVideo(t *testing.T) {
 	rc := newReceiver(t)
 	registerHTTP(t, e, rc, nil)
 	ctx := context.Background()
-	cv, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 2), CallbackID: "p/render"})
+	cv, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 2), CallbackID: "p-render"})
 	require.NoError(t, err)
 
 	// The raw status answer is the v1 envelope, and the render starts "waiting".
@@ -170,7 +213,7 @@ func TestLegacyVideo(t *testing.T) {
 		return err == nil && v.Status.Terminal()
 	}, "legacy video ends")
 	assert.Equal(t, heygen.StatusCompleted, v.Status)
-	assert.Equal(t, "p/render", v.CallbackID)
+	assert.Equal(t, "p-render", v.CallbackID)
 	assert.Positive(t, v.Duration)
 	requireServed(t, e, v.VideoURL)
 	requireServed(t, e, v.ThumbnailURL)
@@ -180,7 +223,7 @@ func TestLegacyVideo(t *testing.T) {
 	eventually(t, func() bool { return rc.count() == 1 }, "webhook")
 	assert.Equal(t, heygen.EventAvatarVideoSuccess, parsed(t, rc)[0].Type)
 
-	failed, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody(MagicAvatarFail, 1), CallbackID: "p/fail"})
+	failed, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody(MagicAvatarFail, 1), CallbackID: "p-fail"})
 	require.NoError(t, err)
 	eventually(t, func() bool {
 		v, err = e.client.GetLegacyVideo(ctx, failed.VideoID)
@@ -194,7 +237,7 @@ func TestLegacyVideo(t *testing.T) {
 	var ae *heygen.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusNotFound, ae.Status)
-	assert.Equal(t, e.sb.Stats().JobsByCallbackID["p/render"].Kind, JobKindLegacy)
+	assert.Equal(t, e.sb.Stats().JobsByCallbackID["p-render"].Kind, JobKindLegacy)
 }
 
 func TestLegacyValidation(t *testing.T) {
@@ -264,10 +307,10 @@ func TestTranslations(t *testing.T) {
 	assert.Subset(t, langs, []string{"Spanish (Spain)", "French", "German", "Japanese", "Portuguese (Brazil)"})
 	assert.NotContains(t, langs, MagicLanguageFail)
 
-	ids, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French", MagicLanguageFail, "German"), CallbackID: "p/translate/multi"})
+	ids, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French", MagicLanguageFail, "German"), CallbackID: "p-translate-multi"})
 	require.NoError(t, err)
 	require.Len(t, ids, 3, "one translation per language")
-	one, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("Spanish (Spain)"), CallbackID: "p/translate/es-ES"})
+	one, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("Spanish (Spain)"), CallbackID: "p-translate-es-ES"})
 	require.NoError(t, err)
 	require.Len(t, one, 1)
 
@@ -295,7 +338,7 @@ func TestTranslations(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, heygen.StatusCompleted, tr.Status)
 	assert.Equal(t, "French", tr.OutputLanguage)
-	assert.Equal(t, "p/translate/multi", tr.CallbackID)
+	assert.Equal(t, "p-translate-multi", tr.CallbackID)
 	assert.Positive(t, tr.Duration)
 	assert.Equal(t, FileBytes(ids[0]), requireServed(t, e, tr.VideoURL))
 	srt := requireServed(t, e, tr.SRTCaptionURL)
@@ -317,12 +360,12 @@ func TestTranslations(t *testing.T) {
 	fr, fail, es := byID[ids[0]], byID[ids[1]], byID[one[0]]
 	assert.Equal(t, heygen.EventVideoTranslateSuccess, fr.Type)
 	assert.Equal(t, "French", fr.OutputLanguage)
-	assert.Equal(t, "p/translate/multi", fr.CallbackID)
+	assert.Equal(t, "p-translate-multi", fr.CallbackID)
 	assert.NotEmpty(t, fr.URL)
 	assert.Equal(t, heygen.EventVideoTranslateFail, fail.Type)
 	assert.Equal(t, MagicLanguageFail, fail.OutputLanguage)
 	assert.NotEmpty(t, fail.Message)
-	assert.Equal(t, "p/translate/es-ES", es.CallbackID)
+	assert.Equal(t, "p-translate-es-ES", es.CallbackID)
 
 	// Translations are not videos.
 	_, err = e.client.GetVideo(ctx, ids[0])
@@ -331,11 +374,11 @@ func TestTranslations(t *testing.T) {
 	assert.True(t, heygen.IsPermanent(err))
 
 	st := e.sb.Stats()
-	multi := st.JobsByCallbackID["p/translate/multi"]
+	multi := st.JobsByCallbackID["p-translate-multi"]
 	assert.Equal(t, 1, multi.Creates)
 	assert.Equal(t, 3, multi.Jobs)
 	assert.Equal(t, JobKindTranslation, multi.Kind)
-	assert.Equal(t, JobTruth{VideoID: one[0], Kind: JobKindTranslation, Status: "completed", Creates: 1, Jobs: 1, OutputLanguage: "Spanish (Spain)", WebhooksAcked: 1, Polled: true}, st.JobsByCallbackID["p/translate/es-ES"])
+	assert.Equal(t, JobTruth{VideoID: one[0], Kind: JobKindTranslation, Status: "completed", Creates: 1, Jobs: 1, OutputLanguage: "Spanish (Spain)", WebhooksAcked: 1, Polled: true}, st.JobsByCallbackID["p-translate-es-ES"])
 	assert.Equal(t, 1, st.RendersFailed)
 	assert.Equal(t, 4, st.Creates)
 }
@@ -367,12 +410,15 @@ func TestTranslationValidation(t *testing.T) {
 		{"video bad url", map[string]any{"video": map[string]any{"type": "url", "url": "file:///x"}, "output_languages": []string{"French"}}, "video.url"},
 		{"asset without id", map[string]any{"video": map[string]any{"type": "asset_id"}, "output_languages": []string{"French"}}, "video.asset_id"},
 		{"video bad type", map[string]any{"video": map[string]any{"type": "youtube", "url": "https://x"}, "output_languages": []string{"French"}}, "video.type"},
-		{"no languages", map[string]any{"video": map[string]any{"url": "https://x/v.mp4"}}, "output_languages"},
+		{"video without type", map[string]any{"video": map[string]any{"url": "https://x/v.mp4"}, "output_languages": []string{"French"}}, "video.type"},
+		{"no languages", map[string]any{"video": map[string]any{"type": "url", "url": "https://x/v.mp4"}}, "output_languages"},
+		{"languages not strings", map[string]any{"video": map[string]any{"type": "url", "url": "https://x/v.mp4"}, "output_languages": []any{"French", 7}}, "output_languages[1]"},
 		{"empty languages", translationBody(), "output_languages"},
 		{"unknown language", translationBody("French", "Elvish"), "output_languages[1]"},
 		{"duplicate language", translationBody("French", "French"), "output_languages[1]"},
-		{"bad mode", map[string]any{"video": map[string]any{"url": "https://x/v.mp4"}, "output_languages": []string{"French"}, "mode": "fast"}, "mode"},
-		{"bad speaker_num", map[string]any{"video": map[string]any{"url": "https://x/v.mp4"}, "output_languages": []string{"French"}, "speaker_num": 0}, "speaker_num"},
+		{"bad mode", map[string]any{"video": map[string]any{"type": "url", "url": "https://x/v.mp4"}, "output_languages": []string{"French"}, "mode": "fast"}, "mode"},
+		{"bad speaker_num", map[string]any{"video": map[string]any{"type": "url", "url": "https://x/v.mp4"}, "output_languages": []string{"French"}, "speaker_num": 0}, "speaker_num"},
+		{"speaker_num a fraction", map[string]any{"video": map[string]any{"type": "url", "url": "https://x/v.mp4"}, "output_languages": []string{"French"}, "speaker_num": 1.5}, "speaker_num"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -391,13 +437,12 @@ func TestListVideos(t *testing.T) {
 	for i := range 5 {
 		b := avatarBody("a1")
 		b["title"] = "batch row " + strconv.Itoa(i)
-		cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: b, CallbackID: "list/" + strconv.Itoa(i)})
+		cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: b, CallbackID: "list-" + strconv.Itoa(i)})
 		require.NoError(t, err)
 		ids = append(ids, cv.VideoID)
 	}
-	_, err := e.client.CreateTemplateVideo(ctx, "tpl", heygen.CreateVideoRequest{Body: map[string]any{"title": "other"}})
-	require.NoError(t, err)
-	_, err = e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French")})
+	mustTemplate(t, e, "tpl", map[string]any{"title": "other", "variables": map[string]any{}}, "", "")
+	_, err := e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French")})
 	require.NoError(t, err)
 
 	// Raw pages of 2, newest first.
@@ -418,12 +463,13 @@ func TestListVideos(t *testing.T) {
 	want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}
 	assert.Equal(t, want, seen)
 
-	// Through the client: the adoption search by title, with callback_id in each row.
+	// Through the client: the adoption search by title. Rows have no callback_id: HeyGen
+	// publishes none on a v3 video.
 	vs, err := e.client.ListVideos(ctx, "row 3")
 	require.NoError(t, err)
 	require.Len(t, vs, 1)
 	assert.Equal(t, ids[3], vs[0].ID)
-	assert.Equal(t, "list/3", vs[0].CallbackID)
+	assert.Empty(t, vs[0].CallbackID)
 	all, err := e.client.ListVideos(ctx, "")
 	require.NoError(t, err)
 	assert.Len(t, all, 6, "videos of every generation, no translations")

@@ -172,7 +172,7 @@ type Sandbox struct {
 	saveMu sync.Mutex    // serialises writes of the state file
 	closed sync.Once
 
-	contract *contract.Contract                 // HeyGen's published schemas
+	contract *contract.Contract                      // HeyGen's published schemas
 	check    atomic.Pointer[func(ContractViolation)] // CheckContract's report, nil = off
 
 	mu         sync.Mutex
@@ -190,8 +190,8 @@ type Sandbox struct {
 	deliveries map[string]*delivery
 	ready      []string // delivery IDs due now, FIFO
 	sched      schedule
-	seq        int64 // orders endpoints for pagination
-	stats      Stats // counters only; Jobs is built by Stats()
+	seq        int64    // orders endpoints for pagination
+	stats      Stats    // counters only; Jobs is built by Stats()
 	events     []*event // the event history, oldest first
 	eventSeq   int64
 	// hookCreated, when set, runs after a create made its jobs and before it answers,

@@ -35,7 +35,8 @@ type env struct {
 	client *heygen.Client
 }
 
-// newEnv starts a sandbox behind an httptest server on 127.0.0.1.
+// newEnv starts a sandbox behind an httptest server on 127.0.0.1. Every /v3 answer of
+// every test is held to HeyGen's published contract: a violation fails the test.
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	if cfg.RenderTime == 0 {
@@ -43,6 +44,9 @@ func newEnv(t *testing.T, cfg Config) *env {
 	}
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = testRetry
+	}
+	if cfg.CheckContract == nil {
+		cfg.CheckContract = func(v ContractViolation) { t.Errorf("contract violation: %s", v) }
 	}
 	sb, err := New(cfg)
 	require.NoError(t, err)
@@ -55,6 +59,11 @@ func newEnv(t *testing.T, cfg Config) *env {
 }
 
 // avatarBody is a valid avatar create body.
+// templateBody is the least published template body: variables is required.
+func templateBody() map[string]any {
+	return map[string]any{"variables": map[string]any{}}
+}
+
 func avatarBody(avatarID string) map[string]any {
 	return map[string]any{"type": "avatar", "avatar_id": avatarID, "script": "Hello from the sandbox.", "voice_id": "v1"}
 }
@@ -156,9 +165,9 @@ func eventually(t *testing.T, cond func() bool, msg string) {
 
 func TestCreateIdempotentReplay(t *testing.T) {
 	e := newEnv(t, Config{RenderTime: time.Minute})
-	hdr := map[string]string{"Idempotency-Key": "welcome-42/render"}
+	hdr := map[string]string{"Idempotency-Key": "welcome-42-render"}
 	body := avatarBody("a1")
-	body["callback_id"] = "welcome-42/render"
+	body["callback_id"] = "welcome-42-render"
 
 	st1, h1, out1 := postJSON(t, e, "/v3/videos", body, hdr)
 	st2, h2, out2 := postJSON(t, e, "/v3/videos", body, hdr)
@@ -166,14 +175,14 @@ func TestCreateIdempotentReplay(t *testing.T) {
 	require.Equal(t, http.StatusOK, st2)
 	assert.Equal(t, out1, out2, "a replay returns the original answer")
 	data := out1["data"].(map[string]any)
-	assert.Equal(t, "pending", data["status"])
+	assert.Equal(t, "waiting", data["status"], "a create answers with HeyGen's initial status")
 	assert.Equal(t, "mp4", data["output_format"])
 	assert.NotEmpty(t, h1.Get("X-Request-Id"))
 	assert.NotEqual(t, h1.Get("X-Request-Id"), h2.Get("X-Request-Id"))
 	assert.Equal(t, "true", h2.Get("Idempotent-Replayed"))
 
 	// The client sends callback_id as the key by default: the same job again.
-	cv, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "welcome-42/render"})
+	cv, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "welcome-42-render"})
 	require.NoError(t, err)
 	assert.Equal(t, data["video_id"], cv.VideoID)
 	assert.NotEmpty(t, cv.RequestID)
@@ -185,7 +194,7 @@ func TestCreateIdempotentReplay(t *testing.T) {
 	st := e.sb.Stats()
 	assert.Equal(t, 4, st.CreateRequests)
 	assert.Equal(t, 2, st.Creates)
-	assert.Equal(t, 2, st.CreatesByCallbackID["welcome-42/render"])
+	assert.Equal(t, 2, st.CreatesByCallbackID["welcome-42-render"])
 	assert.Len(t, st.Jobs, 2)
 }
 
@@ -212,11 +221,22 @@ func TestCreateValidation(t *testing.T) {
 		{"bad output_format", map[string]any{"type": "avatar", "avatar_id": "a", "audio_asset_id": "as", "output_format": "avi"}, nil, 400, "invalid_parameter", "output_format"},
 		{"bad callback_url", map[string]any{"type": "avatar", "avatar_id": "a", "audio_url": "https://x/a.mp3", "callback_url": "ftp://x"}, nil, 400, "invalid_parameter", "callback_url"},
 		{"key too long", avatarBody("a"), map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, 400, "invalid_parameter", "Idempotency-Key"},
+		{"key with a slash", avatarBody("a"), map[string]string{"Idempotency-Key": "welcome-42/render"}, 400, "invalid_parameter", "Idempotency-Key"},
+		{"key with an at", avatarBody("a"), map[string]string{"Idempotency-Key": "welcome-42.render@run"}, 400, "invalid_parameter", "Idempotency-Key"},
+		{"avatar_id a number", map[string]any{"type": "avatar", "avatar_id": 7, "audio_url": "https://x/a.mp3"}, nil, 400, "invalid_parameter", "avatar_id"},
+		{"bad resolution", map[string]any{"type": "avatar", "avatar_id": "a", "audio_url": "https://x/a.mp3", "resolution": "8k"}, nil, 400, "invalid_parameter", "resolution"},
+		{"studio without scenes", map[string]any{"type": "studio"}, nil, 400, "invalid_parameter", "scenes"},
+		{"cinematic without prompt", map[string]any{"type": "cinematic_avatar", "avatar_id": []string{"a"}}, nil, 400, "invalid_parameter", "prompt"},
+		{"cinematic avatar_id a string", map[string]any{"type": "cinematic_avatar", "avatar_id": "a", "prompt": "p"}, nil, 400, "invalid_parameter", "avatar_id"},
+		{"cinematic without avatars", map[string]any{"type": "cinematic_avatar", "avatar_id": []string{}, "prompt": "p"}, nil, 400, "invalid_parameter", "avatar_id"},
+		{"cinematic with four avatars", map[string]any{"type": "cinematic_avatar", "avatar_id": []string{"a", "b", "c", "d"}, "prompt": "p"}, nil, 400, "invalid_parameter", "avatar_id"},
 		{"not JSON", "{nope", nil, 400, "invalid_request", ""},
 		{"wrong api key", avatarBody("a"), map[string]string{"X-Api-Key": "nope"}, 401, "unauthorized", ""},
 		{"script at the limit", map[string]any{"type": "avatar", "avatar_id": "a", "script": long[2:], "voice_id": "v"}, nil, 200, "", ""},
 		{"audio", map[string]any{"type": "avatar", "avatar_id": "a", "audio_url": "https://x/a.mp3"}, nil, 200, "", ""},
-		{"studio", map[string]any{"type": "studio"}, nil, 200, "", ""},
+		{"studio", map[string]any{"type": "studio", "scenes": []any{}}, nil, 200, "", ""},
+		{"cinematic", map[string]any{"type": "cinematic_avatar", "avatar_id": []string{"a", "b", "c"}, "prompt": "A walk on the beach."}, nil, 200, "", ""},
+		{"key of every allowed character", avatarBody("a"), map[string]string{"Idempotency-Key": "Az09_-:." + strings.Repeat("k", 247)}, 200, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,20 +263,20 @@ func TestCreateValidation(t *testing.T) {
 	}
 	st := e.sb.Stats()
 	assert.Equal(t, len(tests)-1, st.CreateRequests, "every call but the unauthorised one reaches the handler")
-	assert.Equal(t, 3, st.Creates)
+	assert.Equal(t, 5, st.Creates)
 }
 
 func TestGetAndStatusesThroughClient(t *testing.T) {
 	e := newEnv(t, Config{RenderTime: 200 * time.Millisecond})
 	ctx := context.Background()
-	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 
 	v, err := e.client.GetVideo(ctx, cv.VideoID)
 	require.NoError(t, err)
 	assert.Contains(t, []heygen.Status{heygen.StatusPending, heygen.StatusProcessing}, v.Status)
 	assert.Empty(t, v.VideoURL)
-	assert.Equal(t, "p/render", v.CallbackID)
+	assert.Empty(t, v.CallbackID, "a v3 video has no callback_id")
 
 	eventually(t, func() bool {
 		v, err = e.client.GetVideo(ctx, cv.VideoID)
@@ -298,7 +318,7 @@ func TestGetAndStatusesThroughClient(t *testing.T) {
 	assert.NotEmpty(t, ae.RequestID)
 
 	// Bulk statuses: known and unknown IDs.
-	pending, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/other"})
+	pending, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-other"})
 	require.NoError(t, err)
 	entries, err := e.client.VideoStatuses(ctx, []string{cv.VideoID, "nope", pending.VideoID})
 	require.NoError(t, err)
@@ -342,7 +362,7 @@ func TestWebhookDeliverySigned(t *testing.T) {
 	rc := newReceiver(t)
 	ep := registerHTTP(t, e, rc, nil)
 	ctx := context.Background()
-	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 
 	eventually(t, func() bool { return rc.count() == 1 }, "one delivery")
@@ -352,7 +372,7 @@ func TestWebhookDeliverySigned(t *testing.T) {
 	ev, err := heygen.ParseEvent(d.body)
 	require.NoError(t, err)
 	assert.Equal(t, heygen.EventAvatarVideoSuccess, ev.Type)
-	assert.Equal(t, "p/render", ev.CallbackID)
+	assert.Equal(t, "p-render", ev.CallbackID)
 	assert.Equal(t, cv.VideoID, ev.JobID)
 	assert.Equal(t, e.srv.URL+"/files/"+cv.VideoID+".mp4", ev.URL)
 	assert.NotEmpty(t, ev.GIFURL)
@@ -369,7 +389,7 @@ func TestRetryUntilReceiverAnswers(t *testing.T) {
 	rc := newReceiver(t)
 	rc.status.Store(http.StatusServiceUnavailable)
 	ep := registerHTTP(t, e, rc, nil)
-	_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 
 	eventually(t, func() bool { return rc.count() >= 3 }, "three refused attempts")
@@ -404,7 +424,7 @@ func TestDropRateOneDropsAll(t *testing.T) {
 	ctx := context.Background()
 	const n = 5
 	for i := range n {
-		_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/" + strconv.Itoa(i), CallbackURL: rc.srv.URL + "/cb"})
+		_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-" + strconv.Itoa(i), CallbackURL: rc.srv.URL + "/cb"})
 		require.NoError(t, err)
 	}
 	eventually(t, func() bool { return e.sb.Stats().DeliveriesDropped == 2*n }, "endpoint and callback_url deliveries dropped")
@@ -418,7 +438,7 @@ func TestDropRateOneDropsAll(t *testing.T) {
 
 	// Back to zero: the next job is delivered.
 	e.sb.SetDropRate(0)
-	_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/last"})
+	_, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-last"})
 	require.NoError(t, err)
 	eventually(t, func() bool { return rc.count() == 1 }, "delivered after SetDropRate(0)")
 }
@@ -450,7 +470,7 @@ func TestCallbackURLUnsigned(t *testing.T) {
 	e := newEnv(t, Config{})
 	rc := newReceiver(t)
 	cv, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{
-		Body: avatarBody("a1"), CallbackID: "p/render", CallbackURL: rc.srv.URL + "/callback",
+		Body: avatarBody("a1"), CallbackID: "p-render", CallbackURL: rc.srv.URL + "/callback",
 	})
 	require.NoError(t, err)
 	eventually(t, func() bool { return rc.count() == 1 }, "callback_url post")
@@ -460,7 +480,7 @@ func TestCallbackURLUnsigned(t *testing.T) {
 	ev, err := heygen.ParseEvent(d.body)
 	require.NoError(t, err)
 	assert.Equal(t, cv.VideoID, ev.JobID)
-	assert.Equal(t, "p/render", ev.CallbackID)
+	assert.Equal(t, "p-render", ev.CallbackID)
 	eventually(t, func() bool { return e.sb.Stats().CallbackURLAcked == 1 }, "ack counted")
 	st := e.sb.Stats()
 	assert.Equal(t, 1, st.CallbackURLPosts)
@@ -478,7 +498,7 @@ func TestRotateSecret(t *testing.T) {
 	require.True(t, strings.HasPrefix(rot.Secret, "whsec_"))
 	require.NotEqual(t, ep.Secret, rot.Secret)
 
-	_, err = e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	_, err = e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 	eventually(t, func() bool { return rc.count() == 1 }, "delivery")
 	d := rc.received()[0]
@@ -585,7 +605,7 @@ func TestFailingRenderMagicAvatar(t *testing.T) {
 	rc := newReceiver(t)
 	ep := registerHTTP(t, e, rc, nil)
 	ctx := context.Background()
-	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody(MagicAvatarFail), CallbackID: "p/render"})
+	cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody(MagicAvatarFail), CallbackID: "p-render"})
 	require.NoError(t, err)
 	eventually(t, func() bool { return rc.count() == 1 }, "fail delivery")
 	d := rc.received()[0]
@@ -595,7 +615,7 @@ func TestFailingRenderMagicAvatar(t *testing.T) {
 	assert.Equal(t, heygen.EventAvatarVideoFail, ev.Type)
 	assert.Equal(t, heygen.OutcomeFailure, ev.Outcome())
 	assert.Equal(t, cv.VideoID, ev.JobID)
-	assert.Equal(t, "p/render", ev.CallbackID)
+	assert.Equal(t, "p-render", ev.CallbackID)
 	assert.NotEmpty(t, ev.Message)
 
 	v, err := e.client.GetVideo(ctx, cv.VideoID)
@@ -628,7 +648,7 @@ func TestStuckMagicAvatarNeverEnds(t *testing.T) {
 
 func TestStatsOverHTTP(t *testing.T) {
 	e := newEnv(t, Config{})
-	cv, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	cv, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 	eventually(t, func() bool { return e.sb.Stats().Jobs[cv.VideoID] == "completed" }, "completed")
 
@@ -639,7 +659,7 @@ func TestStatsOverHTTP(t *testing.T) {
 	var st Stats
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 	assert.Equal(t, e.sb.Stats(), st)
-	assert.Equal(t, 1, st.CreatesByCallbackID["p/render"])
+	assert.Equal(t, 1, st.CreatesByCallbackID["p-render"])
 
 	status, _, out := postJSON(t, e, "/_sandbox/drop-rate?value=0.25", "", nil)
 	require.Equal(t, http.StatusOK, status)
@@ -674,7 +694,7 @@ func TestPersistenceFinishesJobAfterRestart(t *testing.T) {
 	c1 := heygen.NewClient(srv1.URL, "", nil)
 	ep, err := sb1.RegisterEndpoint(rc.srv.URL, nil)
 	require.NoError(t, err)
-	cv, err := c1.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	cv, err := c1.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 	srv1.Close()
 	require.NoError(t, sb1.Close())
@@ -696,13 +716,13 @@ func TestPersistenceFinishesJobAfterRestart(t *testing.T) {
 	assert.Equal(t, heygen.StatusCompleted, v.Status)
 
 	// The idempotency key survived too: a retried create makes nothing new.
-	again, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	again, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 	assert.Equal(t, cv.VideoID, again.VideoID)
 	st := e.sb.Stats()
 	assert.Equal(t, 1, st.Creates)
 	assert.Equal(t, 2, st.CreateRequests, "counters survive restarts")
-	assert.Equal(t, 1, st.CreatesByCallbackID["p/render"])
+	assert.Equal(t, 1, st.CreatesByCallbackID["p-render"])
 }
 
 func TestPersistenceResumesPendingDelivery(t *testing.T) {
@@ -716,7 +736,7 @@ func TestPersistenceResumesPendingDelivery(t *testing.T) {
 	ep, err := sb1.RegisterEndpoint(rc.srv.URL, nil)
 	require.NoError(t, err)
 	srv1 := httptest.NewServer(sb1.Handler())
-	_, err = heygen.NewClient(srv1.URL, "", nil).CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render"})
+	_, err = heygen.NewClient(srv1.URL, "", nil).CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p-render"})
 	require.NoError(t, err)
 	eventually(t, func() bool { return sb1.Stats().Deliveries == 1 }, "attempt in flight")
 	srv1.Close()
@@ -747,7 +767,7 @@ func TestManyJobs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "load/" + strconv.Itoa(i)})
+			_, err := e.client.CreateVideo(context.Background(), heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "load-" + strconv.Itoa(i)})
 			assert.NoError(t, err)
 		}()
 	}

@@ -32,14 +32,14 @@ func (v *Violation) Error() string {
 	return v.Param + ": " + v.Message
 }
 
-// violationOf turns a validator error into a Violation at its deepest cause: the field a
-// caller has to fix, not the union or object around it.
-func violationOf(err error) error {
+// violationOf turns a validator error about instance into a Violation at its deepest
+// cause: the field a caller has to fix, not the union or object around it.
+func violationOf(err error, instance any) error {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return &Violation{Message: err.Error()}
 	}
-	leaf := deepest(ve)
+	leaf := pick(leaves(ve, nil), instance)
 	loc := leaf.InstanceLocation
 	if req, ok := leaf.ErrorKind.(*kind.Required); ok && len(req.Missing) > 0 {
 		loc = append(append([]string(nil), loc...), req.Missing[0])
@@ -49,19 +49,66 @@ func violationOf(err error) error {
 	return &Violation{Param: paramOf(loc), Message: leaf.ErrorKind.LocalizedString(p)}
 }
 
-// deepest returns the leaf cause with the longest instance location; the first one wins
-// ties.
-func deepest(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
-	var best *jsonschema.ValidationError
+// leaves collects the causes that have no causes of their own.
+func leaves(ve *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(ve.Causes) == 0 {
+		return append(out, ve)
+	}
 	for _, c := range ve.Causes {
-		if d := deepest(c); best == nil || len(d.InstanceLocation) > len(best.InstanceLocation) {
-			best = d
+		out = leaves(c, out)
+	}
+	return out
+}
+
+// pick chooses the leaf with the longest instance location. Among ties it prefers a
+// missing field that the object's own "type" names, HeyGen's way of choosing a union
+// member ({"type": "asset_id"} lacks asset_id, not url); else the first.
+func pick(all []*jsonschema.ValidationError, instance any) *jsonschema.ValidationError {
+	best := all[0]
+	for _, l := range all[1:] {
+		if len(l.InstanceLocation) > len(best.InstanceLocation) {
+			best = l
 		}
 	}
-	if best == nil {
-		return ve
+	for _, l := range all {
+		req, ok := l.ErrorKind.(*kind.Required)
+		if !ok || len(l.InstanceLocation) != len(best.InstanceLocation) {
+			continue
+		}
+		obj, _ := at(instance, l.InstanceLocation).(map[string]any)
+		if t, _ := obj["type"].(string); t != "" && contains(req.Missing, t) {
+			return l
+		}
 	}
 	return best
+}
+
+// at returns the member of v at loc, nil if there is none.
+func at(v any, loc []string) any {
+	for _, seg := range loc {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // paramOf writes an instance location the way HeyGen's error.param does.

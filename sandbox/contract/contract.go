@@ -94,7 +94,7 @@ func (o *Operation) ValidateRequest(body []byte) error {
 		}
 	}
 	if err := s.Validate(v); err != nil {
-		return violationOf(err)
+		return violationOf(err, v)
 	}
 	return nil
 }
