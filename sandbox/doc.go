@@ -4,13 +4,25 @@
 // heygen.Client at a server running Handler() and everything runs offline, for free. It can
 // also be a hostile HeyGen: see Faults.
 //
+// HeyGen's published contract (package contract: the request and response schemas of
+// HeyGen's OpenAPI, and the rules its API reference states in prose) is the sandbox's
+// law. Every body sent to a published v3 operation is validated against its request
+// schema, and a violation is a 400 invalid_parameter whose param names the offending
+// field ("video.url", "output_languages[1]"); published query parameters are held to
+// their type, minimum and maximum. Answers carry only published fields, in published
+// shapes. CheckContract (or Config.CheckContract) holds every /v3 answer to the contract
+// at run time and reports each violation, for contract tests.
+//
 // What it speaks:
-//   - POST /v3/videos, GET /v3/videos/{id}, GET /v3/videos/statuses?video_ids=a,b (at most
-//     100), and GET /v3/videos?title=&folder_id=&limit=&token= (every video of every
-//     generation, newest first, title as a case-insensitive substring, pages of at most
-//     100 with has_more and next_token; each row carries callback_id);
-//   - POST /v3/templates/{template_id} (variables, title, caption, dimension ...; any ID
-//     renders; the answer is {"data":{"video_id"}});
+//   - POST /v3/videos (answered {"data":{"video_id","status":"waiting","output_format"}}),
+//     GET /v3/videos/{id} (pending|processing|completed|failed; no callback_id, which
+//     HeyGen does not publish on a v3 video), GET /v3/videos/statuses?video_ids=a,b (at
+//     most 100; rows queued|processing|completed|failed|not_found, error an object or
+//     null), and GET /v3/videos?title=&folder_id=&limit=&token= (every video of every
+//     generation, newest first, title as a case-insensitive substring);
+//   - POST /v3/templates/{template_id} (variables required, title, caption, dimension ...;
+//     any ID renders; the answer is the created video object {"data":{"id","status",...}},
+//     as of the create);
 //   - POST /v2/video/generate (1 to 50 video_inputs, each with a character and a voice,
 //     answered {"error":null,"data":{"video_id"}}; errors {"error":{"code","message"},
 //     "data":null}) and GET /v1/video_status.get?video_id= ({"code":100,"data":{...}},
@@ -25,8 +37,19 @@
 //     GET /v3/video-translations/statuses?video_translation_ids= (each row's ID in video_id)
 //     and GET /v3/video-translations/languages ({"data":{"languages":[...]}});
 //   - POST, GET, PATCH and DELETE /v3/webhooks/endpoints[/{id}] and
-//     POST /v3/webhooks/endpoints/{id}/rotate-secret. Registration first sends OPTIONS to
-//     the URL, which must answer 2xx within 1 second, as HeyGen does;
+//     POST /v3/webhooks/endpoints/{id}/rotate-secret. An endpoint URL must be HTTPS, except
+//     on loopback (127.0.0.1, ::1, localhost), where `reelflow dev` runs its receiver.
+//     Registration first sends OPTIONS to the URL, which must answer 2xx within 1 second,
+//     as HeyGen does. created_at is ISO 8601; the secret is shown by create and
+//     rotate-secret only, and is null elsewhere;
+//   - GET /v3/webhooks/events?event_type=&entity_id=&limit=&token=: the event history,
+//     newest first. Every event a job sends is kept once (event_id, event_type,
+//     event_data, created_at), however many endpoints it goes to and even when a fault
+//     drops its delivery, up to the latest 20000, across restarts; entity_id is the video
+//     or translation ID. GET /v3/webhooks/event-types lists the subscribable types;
+//   - lists (videos, endpoints, events) give 10 rows unless limit (1 to 100) says
+//     otherwise, and page with has_more and next_token (null on the last page), which the
+//     next call passes as token;
 //   - file links GET /files/{id}.{mp4|webm|jpg|gif|srt|vtt|mp3} and /share/{video_id},
 //     serving small deterministic bytes (FileBytes, ArtifactBytes) so downloads can be
 //     checked byte for byte. Completed videos have video_url, thumbnail_url (.jpg), gif_url
@@ -34,8 +57,9 @@
 //   - GET /_sandbox/stats (the Stats ground truth as JSON), POST /_sandbox/drop-rate?value=0.3
 //     (SetDropRate), and GET or POST /_sandbox/faults (Faults as JSON, durations as "2s").
 //
-// Every response carries X-Request-Id; v3 errors use the envelope
-// {"error":{"code","message","param"}} with a real HTTP status.
+// Every response carries X-Request-Id; v3 errors use HeyGen's envelope
+// {"error":{"code","message","param","doc_url"}} (param and doc_url null when there is
+// none) with a real HTTP status; a 429 has Retry-After and code rate_limit_exceeded.
 //
 // Expiring links: with Config.LinkTTL (or SetLinkTTL) above 0, file links carry
 // ?expires=<unix milliseconds>&sig=<hmac>; after the expiry, or with a bad or missing
@@ -84,14 +108,20 @@
 // deliveries resume, so a killed dev stack finishes what was in flight. Stats therefore stay
 // ground truth across restarts. Faults are configuration, not state: they are not saved.
 //
-// Idempotency: a create with an Idempotency-Key seen on the same route in the last 24 h
-// returns the original answer (with the header Idempotent-Replayed: true) whatever its body,
-// and creates nothing. Every create route honours it. A second request with a key whose
-// first request is still being served gets 409 request_in_progress (rare: creates are
-// quick). A create that was refused (4xx, 429, 5xx) is not remembered, so a corrected
-// retry with the same key goes through; an ambiguous create is remembered.
+// Idempotency, as HeyGen documents it: an Idempotency-Key matches
+// ^[A-Za-z0-9_\-:.]{1,255}$ (else 400; the legacy v2 route keeps a length-only rule). A
+// mutation (every create route, and the webhook endpoint calls) with a key seen on the
+// same route and the same path parameters in the last 24 h returns the original answer
+// (with the header Idempotent-Replayed: true) whatever its body, and changes nothing; the
+// same key on another route or another template or endpoint ID is independent. A template
+// create's replay is the snapshot taken at creation time. A request whose key's first
+// request is still being processed gets 409 request_in_progress. A call that was refused
+// (4xx, 429, 5xx) is not remembered, so a corrected retry with the same key goes through;
+// an ambiguous create is remembered. Keys are saved with the state. (While
+// transitionalKeys is true, v3 routes still take any printable key of at most 255 bytes.)
 //
-// Simplifications: only avatar, template, v2 and translation bodies are validated in depth
-// (image, studio and cinematic_avatar need only their type); templates have no variables
-// to check; translations do not fetch their source URL.
+// Simplifications: beyond the published schemas, only avatar, cinematic_avatar, template,
+// v2 and translation bodies have rules of their own; templates have no variables to
+// check; translations do not fetch their source URL. The legacy /v2 and /v1 routes are not
+// in HeyGen's contract and keep the shapes heygen-api.md describes.
 package sandbox
