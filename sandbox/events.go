@@ -113,7 +113,7 @@ func listAnswer(data any, hasMore bool, next string) map[string]any {
 	return resp
 }
 
-// eventTypeDescriptions describes the event types the sandbox sends; the others are
+// eventTypeDescription describes an event type the sandbox sends; the others are
 // listed as HeyGen's.
 func eventTypeDescription(t string) string {
 	switch t {
