@@ -25,20 +25,28 @@ type requestCase struct {
 // translation blocks (workflows pass them through; activities add a title tag), plus
 // every other published video type a spec can name.
 func requestCases() []requestCase {
+	return append(videoRequestCases(), endpointRequestCases()...)
+}
+
+// hooksURL is the callback and endpoint URL of the request cases.
+const hooksURL = "https://hooks.example.com/heygen"
+
+// videoRequestCases are the creates: every v3 video type, a template, a translation.
+func videoRequestCases() []requestCase {
 	ctx := context.Background()
 	video := func(body map[string]any) func(c *Client) error {
 		return func(c *Client) error {
 			_, err := c.CreateVideo(ctx, CreateVideoRequest{Body: body, CallbackID: "welcome-42/render",
-				CallbackURL: "https://hooks.example.com/heygen", IdempotencyKey: "welcome-42.render:run-1"})
+				CallbackURL: hooksURL, IdempotencyKey: "welcome-42.render:run-1"})
 			return err
 		}
 	}
 	hasCallback := func(t *testing.T, body map[string]any) {
 		assert.Equal(t, "welcome-42/render", body["callback_id"])
-		assert.Equal(t, "https://hooks.example.com/heygen", body["callback_url"])
+		assert.Equal(t, hooksURL, body["callback_url"])
 	}
 	videoAnswer := `{"data":{"video_id":"v1","status":"waiting"}}`
-	url := "https://hooks.example.com/heygen"
+	url := hooksURL
 	return []requestCase{
 		{name: "avatar, the welcome example", op: "video-create", answer: videoAnswer, check: hasCallback,
 			call: video(map[string]any{"type": "avatar", "avatar_id": "Daisy-inskirt-20220818",
@@ -81,6 +89,14 @@ func requestCases() []requestCase {
 				return err
 			},
 			check: func(t *testing.T, body map[string]any) { assert.Equal(t, "t/translate/es", body["callback_id"]) }},
+	}
+}
+
+// endpointRequestCases are the webhook-endpoint calls.
+func endpointRequestCases() []requestCase {
+	ctx := context.Background()
+	url := hooksURL
+	return []requestCase{
 		{name: "webhook endpoint create, chosen events", op: "webhook-endpoints-create",
 			answer: `{"data":{"endpoint_id":"e1","url":"u","status":"enabled","created_at":"2026-12-01T00:00:00Z","secret":"whsec_x"}}`,
 			call: func(c *Client) error {

@@ -214,6 +214,11 @@ type decodeCase struct {
 }
 
 func decodeCases() []decodeCase {
+	return append(videoDecodeCases(), webhookDecodeCases()...)
+}
+
+// videoDecodeCases are the video, template and translation operations.
+func videoDecodeCases() []decodeCase {
 	ctx := context.Background()
 	return []decodeCase{
 		{"video-create", func(t *testing.T, c *Client, _ shape) {
@@ -278,6 +283,13 @@ func decodeCases() []decodeCase {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"languages-value"}, langs)
 		}},
+	}
+}
+
+// webhookDecodeCases are the webhook endpoint and event operations.
+func webhookDecodeCases() []decodeCase {
+	ctx := context.Background()
+	return []decodeCase{
 		{"webhook-endpoints-create", func(t *testing.T, c *Client, sh shape) {
 			ep, err := c.CreateWebhookEndpoint(ctx, "https://x.test/h", nil)
 			require.NoError(t, err)
