@@ -122,7 +122,7 @@ func TestCreateJobAmbiguousCreateMakesOneJob(t *testing.T) {
 		{name: "video, key ignored: the lookup adopts", stripKey: true,
 			in: activities.CreateJobInput{Kind: activities.KindVideo, Body: avatarBody("")}},
 		{name: "template, key ignored", stripKey: true,
-			in: activities.CreateJobInput{Kind: activities.KindTemplate, TemplateID: "tpl_1", Body: map[string]any{"title": "T"}}},
+			in: activities.CreateJobInput{Kind: activities.KindTemplate, TemplateID: "tpl_1", Body: map[string]any{"title": "T", "variables": map[string]any{}}}},
 		{name: "legacy v2, key ignored", stripKey: true,
 			in: activities.CreateJobInput{Kind: activities.KindLegacyVideo, Body: legacyBody}},
 		{name: "translation: the key alone", hideList: true, in: activities.CreateJobInput{Kind: activities.KindTranslation,
