@@ -18,6 +18,7 @@
 # without them in the image. drift_test.go compares this file with docker-compose.yml.
 #
 # Settings (environment): REELFLOW_CLUSTER_DIR (state, default .reelflow/cluster),
+# REELFLOW_CLUSTER_BIN (the binaries, default $REELFLOW_CLUSTER_DIR/bin),
 # REELFLOW_CLUSTER_PORT_BASE (default 27300; the stack uses 18 ports from there),
 # TEMPORAL_NAMESPACE, REELFLOW_SANDBOX_RENDER_TIME, REELFLOW_SANDBOX_DROP_RATE.
 # Run it as root (PostgreSQL then runs as the postgres user) or as a normal user.
@@ -25,7 +26,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DIR=${REELFLOW_CLUSTER_DIR:-$ROOT/.reelflow/cluster}
-BIN=$DIR/bin
+BIN=${REELFLOW_CLUSTER_BIN:-$DIR/bin}
 RUN=$DIR/run
 LOGS=$DIR/logs
 BASE=${REELFLOW_CLUSTER_PORT_BASE:-27300}
@@ -390,6 +391,8 @@ up() {
 	: >>"$LOGS/postgresql.log"
 	pg_bin >/dev/null || die "$(pg_missing)"
 	for p in postgresql "${PROCESSES[@]}"; do check_ports "$p"; done
+	# From here on, a failed step stops what the earlier ones started.
+	trap 'if [[ ${UP_DONE:-} != 1 ]]; then say "up failed: stopping what it started"; down >/dev/null; fi' EXIT
 	build
 	pg_up
 	schema
@@ -402,6 +405,7 @@ up() {
 	for p in receiver1 receiver2 worker1 worker2; do launch "$p"; done
 	say "up. Temporal $TEMPORAL_ADDRESS, Web UI http://127.0.0.1:$UI_PORT, webhooks $WEBHOOK_URL, sandbox $SANDBOX_URL"
 	say "use it: export TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS TEMPORAL_NAMESPACE=$NAMESPACE"
+	UP_DONE=1
 }
 
 down() {
