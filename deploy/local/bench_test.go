@@ -58,14 +58,39 @@ func TestClusterBench(t *testing.T) {
 	t.Cleanup(w.Stop)
 	t.Run("ack", func(t *testing.T) { c.benchAck(t, 100, 32, 10*time.Second, 3) })
 	t.Run("start", func(t *testing.T) { c.benchStart(t, 1000, 32, 3) })
+	t.Run("scale", func(t *testing.T) { c.benchScale(t, 5000, 32) })
 }
 
-// ackBody is a signed-able avatar_video.success for the workflow id, with its own
-// video_id, so that no two deliveries are the same event.
-func ackBody(n int64, id string) []byte {
+// successBody is an avatar_video.success for the Job (or sink) callbackID.
+func successBody(videoID, callbackID string) []byte {
 	b, _ := json.Marshal(map[string]any{"event_type": "avatar_video.success", "event_data": map[string]any{
-		"video_id": fmt.Sprintf("bench-%d", n), "url": "https://example.com/v.mp4", "callback_id": id}})
+		"video_id": videoID, "url": "https://example.com/" + videoID + ".mp4", "callback_id": callbackID}})
 	return b
+}
+
+// hookSender returns a function that POSTs a body to the balancer, signed with secret
+// as HeyGen signs, and wants 200.
+func (c *cluster) hookSender(secret string, senders int) func(context.Context, []byte) error {
+	url := "http://127.0.0.1:" + c.ports["webhook"] + "/webhooks/heygen"
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * senders}}
+	return func(ctx context.Context, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(heygen.SignatureHeader, heygen.Sign(secret, body))
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("answer %d", resp.StatusCode)
+		}
+		return nil
+	}
 }
 
 // benchAck alternates rounds of raw SignalWorkflow and of signed webhooks POSTed to the
@@ -85,37 +110,20 @@ func (c *cluster) benchAck(t *testing.T, wf, senders int, d time.Duration, runs 
 	}()
 	secret, err := os.ReadFile(filepath.Join(c.dir, "webhook-secret"))
 	require.NoError(t, err)
-	url := "http://127.0.0.1:" + c.ports["webhook"] + "/webhooks/heygen"
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * senders}}
+	send := c.hookSender(strings.TrimSpace(string(secret)), senders)
 	var seq atomic.Int64
 	raw := func(ctx context.Context) error {
 		n := seq.Add(1)
 		id := ids[int(n)%len(ids)]
 		var ev heygen.Event
-		if err := json.Unmarshal(ackBody(n, id), &ev); err != nil {
+		if err := json.Unmarshal(successBody(fmt.Sprintf("bench-%d", n), id), &ev); err != nil {
 			return err
 		}
 		return c.Client.SignalWorkflow(ctx, id, "", workflows.SignalEvent, ev)
 	}
 	hook := func(ctx context.Context) error {
 		n := seq.Add(1)
-		body := ackBody(n, ids[int(n)%len(ids)])
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(heygen.SignatureHeader, heygen.Sign(strings.TrimSpace(string(secret)), body))
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("answer %d", resp.StatusCode)
-		}
-		return nil
+		return send(ctx, successBody(fmt.Sprintf("bench-%d", n), ids[int(n)%len(ids)]))
 	}
 	load(ctx, raw, senders, d/2)
 	load(ctx, hook, senders, d/2) // warm-up of both paths

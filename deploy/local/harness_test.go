@@ -160,19 +160,19 @@ type delivery struct {
 	EventType  string `json:"event_type"`
 }
 
-// rssMB reads a process's resident set from /proc, in MB.
-func rssMB(pid int) (float64, error) {
+// procMB reads a memory line of /proc/PID/status (VmRSS:, VmHWM:), in MB.
+func procMB(pid int, key string) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == key {
 			kb, err := strconv.ParseFloat(f[1], 64)
 			return kb / 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", key, pid)
 }
 
 // until polls cond every interval until it holds or ctx ends: a condition with a
