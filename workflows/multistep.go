@@ -51,6 +51,9 @@ type stepFailure struct {
 func (p *pipelineRun) multistep(ctx workflow.Context) (PipelineResult, error) {
 	in := p.in
 	p.st.Steps = p.rows()
+	if err := p.loadPlan(ctx); err != nil {
+		return p.finish(ctx, &stepFailure{step: "rerun", err: err})
+	}
 	// runCtx carries every step; FailFast cancels it, and so does cancelling the pipeline.
 	runCtx, cancelRun := workflow.WithCancel(ctx)
 	defer cancelRun()
@@ -164,7 +167,7 @@ func (p *pipelineRun) finish(ctx workflow.Context, failure *stepFailure) (Pipeli
 		p.logger.Info("pipeline done")
 		return p.result(), nil
 	}
-	typ, msg := "StepFailed", failure.err.Error()
+	typ, msg := "StepFailed", stepMessage(failure.err)
 	var appErr *temporal.ApplicationError
 	if errors.As(failure.err, &appErr) {
 		typ, msg = appErr.Type(), appErr.Message()

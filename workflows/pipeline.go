@@ -9,6 +9,8 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/activities"
 )
 
 // Pipeline runs a spec's steps: the render, then the translations, each as a child Job
@@ -100,16 +102,28 @@ type pipelineRun struct {
 	in     PipelineInput
 	logger log.Logger
 	st     PipelineStatus
+	// plan says, per callback_id, what earlier runs left behind (rerun.go); nil for
+	// pipelines started before changePipelineRerun.
+	plan map[string]StepPlan
 }
 
-// runStep runs the Job of step row i as a child workflow and keeps the row current.
+// runStep runs the Job of step row i as a child workflow and keeps the row current. A
+// step that completed in an earlier run of the pipeline is reused instead (rerun.go).
 func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResult, error) {
 	row := &p.st.Steps[i]
+	if res, ok, err := p.reused(row); ok || err != nil {
+		if err != nil {
+			p.failRow(ctx, row, err)
+			return JobResult{}, err
+		}
+		*row = res
+		return res, nil
+	}
 	row.State = StateCreating
 	// The Job's renders are named after this Pipeline run (identity.go), so that a Reset
 	// of the Pipeline, which starts its unfinished Jobs again, meets their first renders.
 	in.RunIdentity = pipelineRunIdentity(ctx)
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+	opts := workflow.ChildWorkflowOptions{
 		WorkflowID: row.CallbackID,
 		TaskQueue:  TaskQueue,
 		// A step that completed is never rendered again: starting the pipeline again
@@ -121,8 +135,15 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation: true,
 		StaticSummary:       cmp.Or(in.Label, in.Step),
-	})
-	fut := workflow.ExecuteChildWorkflow(cctx, Job, in)
+	}
+	if pl, ok := p.plan[row.CallbackID]; ok {
+		opts.Memo = map[string]any{activities.MemoSpecHash: pl.Hash}
+		if pl.Changed {
+			// --fresh: the completed Job's spec changed, and a new render is asked for.
+			opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+		}
+	}
+	fut := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), Job, in)
 	var exec workflow.Execution
 	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err == nil {
 		// The Job is running; it creates the HeyGen job and then waits for its webhook.
@@ -134,11 +155,25 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 	var res JobResult
 	err := fut.Get(ctx, &res)
 	if err != nil {
+		err = alreadyStarted(row, err)
 		p.failRow(ctx, row, err)
 		return JobResult{}, err
 	}
 	*row = res
 	return res, nil
+}
+
+// alreadyStarted turns the SDK's "child workflow execution already started" into an
+// error that says what happened and what to do; other errors pass unchanged.
+func alreadyStarted(row *JobStatus, err error) error {
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if !errors.As(err, &started) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"the Job %s is already running or completed outside this pipeline run; wait until it ends "+
+			"(reelflow status or the Temporal UI), then start the pipeline again, which reuses it if it completed",
+		row.CallbackID), ErrTypeJobAlreadyStarted, err)
 }
 
 // failRow records a failed or cancelled step, from the Job's final status when its error
@@ -158,12 +193,28 @@ func (p *pipelineRun) failRow(ctx workflow.Context, row *JobStatus, err error) {
 	} else {
 		row.State = StateFailed
 		if row.FailureMessage == "" {
-			row.FailureMessage = rootMessage(err)
+			row.FailureMessage = stepMessage(err)
 		}
 	}
 	if row.FinishedAt.IsZero() {
 		row.FinishedAt = workflow.Now(ctx)
 	}
+}
+
+// stepMessage says why a step's Job failed, in words for the step table: HeyGen's or
+// reelflow's message, or what an operator did to the Job.
+func stepMessage(err error) string {
+	var (
+		terminated *temporal.TerminatedError
+		timeout    *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(err, &terminated):
+		return "its Job was terminated (from the Temporal UI or CLI); start the pipeline again to redo this step"
+	case errors.As(err, &timeout):
+		return "its Job timed out; start the pipeline again to redo this step"
+	}
+	return rootMessage(err)
 }
 
 // end finishes a pipeline whose step failed with err, and returns the pipeline's error.
@@ -180,7 +231,7 @@ func (p *pipelineRun) end(ctx workflow.Context, err error) error {
 	}
 	p.setStage(ctx, StageFailed)
 	step := p.failedStep()
-	typ, msg := "StepFailed", err.Error()
+	typ, msg := "StepFailed", stepMessage(err)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		typ, msg = appErr.Type(), appErr.Message()

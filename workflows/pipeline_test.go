@@ -1,21 +1,44 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/heygen"
 )
 
+// newPipelineEnv is a test environment for a first run of the test pipeline: no Job of
+// it has run before.
 func newPipelineEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	return newRerunEnv(t, nil)
+}
+
+// newRerunEnv is a test environment for a pipeline whose earlier runs left prior: the
+// PriorJobs mock answers from it by callback_id, and "never ran" for the others.
+func newRerunEnv(t *testing.T, prior map[string]activities.PriorJob) *testsuite.TestWorkflowEnvironment {
 	env := newEnv(t)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testPipelineID})
+	env.OnActivity(a.PriorJobs, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PriorJobsInput) (activities.PriorJobsResult, error) {
+			var res activities.PriorJobsResult
+			for _, id := range in.CallbackIDs {
+				j, ok := prior[id]
+				if !ok {
+					j = activities.PriorJob{CallbackID: id}
+				}
+				res.Jobs = append(res.Jobs, j)
+			}
+			return res, nil
+		}).Maybe()
 	return env
 }
 

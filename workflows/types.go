@@ -140,6 +140,9 @@ type JobStatus struct {
 	Delivered []Delivery `json:"delivered,omitempty"`
 	// DeliverError says why an output of the step was not delivered.
 	DeliverError string `json:"deliver_error,omitempty"`
+	// Reused is true for a step that completed in an earlier run of the pipeline and
+	// whose result this run took over instead of rendering again.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Delivery is one output written to the deliver bucket.
@@ -185,6 +188,10 @@ type PipelineInput struct {
 	// ConcurrencyLimit is the HeyGen account's limit of jobs in flight, passed to every
 	// Job (JobInput.ConcurrencyLimit); 0 is no limit.
 	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
+	// Fresh, on a rerun, renders again a step that completed in an earlier run but whose
+	// spec has changed since. Without it such a step fails the pipeline before anything
+	// runs; unchanged completed steps are reused either way.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // TemplateSource is a POST /v3/templates/{id} call.

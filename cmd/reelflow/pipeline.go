@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/spec"
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -24,16 +25,21 @@ const progressInterval = 500 * time.Millisecond
 
 func (a *app) startCommand() *cobra.Command {
 	var (
-		wait      bool
-		rows, key string
-		limit     int
+		wait, fresh bool
+		rows, key   string
+		limit       int
 	)
 	cmd := &cobra.Command{
 		Use:   "start FILE [--rows CSV [--key COLUMN]]",
 		Short: "Start the pipeline a spec describes (YAML or JSON); --wait follows it to the end",
 		Long: `start validates the spec, then starts its Pipeline workflow, whose ID is the spec's id.
 A pipeline that is running or has completed is not started again; with --wait, start
-follows it instead. Exit codes: 0 done, 1 failed or cancelled, 2 invalid spec or usage.
+follows it instead. A pipeline that failed, was cancelled or was terminated is resumed:
+steps that completed are reused (no new render, nothing delivered twice), the others run
+again. The spec may change only in steps that did not complete; --fresh renders a
+changed completed step again, which HeyGen bills again.
+Exit codes: 0 done, 1 failed or cancelled, 2 invalid spec or usage, or a changed
+completed step without --fresh.
 
 With --rows, start runs one pipeline per CSV row: {{column}} placeholders in the spec are
 filled from the row, and each pipeline's ID is <id>-<slug of the key column>. Running
@@ -59,20 +65,16 @@ the same command again starts only the rows not started yet.`,
 			if limit > 0 {
 				in.ConcurrencyLimit = limit
 			}
+			in.Fresh = fresh
 			ctx := cmd.Context()
 			c, err := a.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			run, started, err := startPipeline(ctx, c, in)
+			run, err := a.startOrResume(ctx, c, in)
 			if err != nil {
 				return err
-			}
-			if started {
-				fmt.Fprintf(a.out, "started pipeline %s (run %s)\n", in.ID, run.GetRunID())
-			} else {
-				fmt.Fprintf(a.out, "pipeline %s was already started; not starting it again\n", in.ID)
 			}
 			if !wait {
 				fmt.Fprintf(a.out, "follow it with: reelflow status %s\n", in.ID)
@@ -84,8 +86,146 @@ the same command again starts only the rows not started yet.`,
 	a.env.Bool(cmd.Flags(), &wait, "wait", "REELFLOW_WAIT", false, "show progress and wait for the result")
 	a.env.String(cmd.Flags(), &rows, "rows", "REELFLOW_ROWS", "", "CSV file: start one pipeline per row")
 	a.env.String(cmd.Flags(), &key, "key", "REELFLOW_KEY", "", "CSV column whose value names each row's pipeline (default: the first column)")
+	a.env.Bool(cmd.Flags(), &fresh, "fresh", "REELFLOW_FRESH", false, "on a rerun, render again the completed steps whose spec changed (a new, paid render) instead of refusing")
 	a.env.Int(cmd.Flags(), &limit, "concurrency-limit", "REELFLOW_CONCURRENCY_LIMIT", 0, "HeyGen jobs in flight at once across all workers (your plan's limit); extra jobs wait their turn instead of meeting 429s (0 = off)")
 	return cmd
+}
+
+// startOrResume starts in's pipeline, or resumes it when an earlier run failed, was
+// cancelled or was terminated, and says which. A running or completed pipeline is not
+// started again: its run is returned, for --wait to follow.
+func (a *app) startOrResume(ctx context.Context, c client.Client, in workflows.PipelineInput) (client.WorkflowRun, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, in.ID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+	case err != nil:
+		return nil, temporalError("look up pipeline "+in.ID, err)
+	default:
+		info := desc.GetWorkflowExecutionInfo()
+		switch info.GetStatus() {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+			fmt.Fprintf(a.out, "pipeline %s was already started and is running; not starting it twice\n", in.ID)
+			return c.GetWorkflow(ctx, in.ID, ""), nil
+		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			fmt.Fprintf(a.out, "pipeline %s was already started and completed; not starting it again\n", in.ID)
+			return c.GetWorkflow(ctx, in.ID, ""), nil
+		}
+		if err := a.announceResume(ctx, c, in, executionStatus(info.GetStatus())); err != nil {
+			return nil, err
+		}
+	}
+	run, started, err := startPipeline(ctx, c, in)
+	if err != nil {
+		return nil, err
+	}
+	if started {
+		fmt.Fprintf(a.out, "started pipeline %s (run %s)\n", in.ID, run.GetRunID())
+	} else {
+		fmt.Fprintf(a.out, "pipeline %s was already started; not starting it again\n", in.ID)
+	}
+	return run, nil
+}
+
+// announceResume checks that a rerun may go ahead (no completed step changed, unless
+// --fresh) and prints what it will do, e.g. "resuming welcome-42 (it failed): render
+// done, 2 of 3 translations to redo". The Pipeline makes the same check itself
+// (workflows.PlanRerun); this one answers before anything starts, with exit code 2.
+func (a *app) announceResume(ctx context.Context, c client.Client, in workflows.PipelineInput, was string) error {
+	specs := workflows.StepSpecs(in)
+	prior := make([]activities.PriorJob, 0, len(specs))
+	for _, s := range specs {
+		j, err := activities.LookupJob(ctx, c, s.CallbackID)
+		if err != nil {
+			return temporalError("look up step "+s.Step, err)
+		}
+		prior = append(prior, j)
+	}
+	plans, err := workflows.PlanRerun(specs, prior, in.Fresh)
+	var changed *workflows.StepChangedError
+	if errors.As(err, &changed) {
+		return &exitError{code: 2, err: fmt.Errorf("pipeline %s: %w", in.ID, err)}
+	}
+	fmt.Fprintf(a.out, "resuming %s (it %s): %s\n", in.ID, was, resumeSummary(plans))
+	return nil
+}
+
+// resumeSummary says what a rerun does: "render done, 2 of 3 translations to redo".
+func resumeSummary(plans []workflows.StepPlan) string {
+	var parts []string
+	translations, redo := 0, 0
+	for _, p := range plans {
+		if p.Step == workflows.StepRender {
+			switch {
+			case p.Reuse:
+				parts = append(parts, "render done")
+			case p.Changed:
+				parts = append(parts, "render changed, to render again (--fresh)")
+			default:
+				parts = append(parts, "render to redo")
+			}
+			continue
+		}
+		translations++
+		if !p.Reuse {
+			redo++
+		}
+	}
+	switch {
+	case translations == 0:
+	case redo == 0:
+		parts = append(parts, fmt.Sprintf("all %d translations done", translations))
+	default:
+		parts = append(parts, fmt.Sprintf("%d of %d translations to redo", redo, translations))
+	}
+	if len(parts) == 0 {
+		return "nothing to redo"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// executionStatus says how a closed run ended, for "it failed", "it was cancelled".
+func executionStatus(s enumspb.WorkflowExecutionStatus) string {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		return "failed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "was cancelled"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return "was terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "timed out"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return "completed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return "is running"
+	}
+	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
+}
+
+// temporalError turns an error from a Temporal call into one that says what happened
+// and what to do, without the server's wording.
+func temporalError(what string, err error) error {
+	var (
+		unavailable *serviceerror.Unavailable
+		deadline    *serviceerror.DeadlineExceeded
+		denied      *serviceerror.PermissionDenied
+		nsNotFound  *serviceerror.NamespaceNotFound
+		exhausted   *serviceerror.ResourceExhausted
+	)
+	switch {
+	case errors.As(err, &unavailable), errors.Is(err, context.DeadlineExceeded), errors.As(err, &deadline):
+		return fmt.Errorf("%s: Temporal did not answer; is the server up (reelflow dev, or $TEMPORAL_ADDRESS)? Try again once it is", what)
+	case errors.As(err, &denied):
+		return fmt.Errorf("%s: Temporal refused the call; check $TEMPORAL_API_KEY and the namespace's permissions", what)
+	case errors.As(err, &nsNotFound):
+		return fmt.Errorf("%s: the namespace does not exist; check $TEMPORAL_NAMESPACE", what)
+	case errors.As(err, &exhausted):
+		return fmt.Errorf("%s: Temporal is overloaded (rate limited); try again in a minute", what)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: interrupted", what)
+	}
+	return fmt.Errorf("%s: %s", what, rootMessage(err))
 }
 
 // startPipeline starts in's Pipeline, or finds the run that holds its ID. A failed
@@ -105,7 +245,7 @@ func startPipeline(ctx context.Context, c client.Client, in workflows.PipelineIn
 		return c.GetWorkflow(ctx, in.ID, ""), false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("start pipeline %s: %w", in.ID, err)
+		return nil, false, temporalError("start pipeline "+in.ID, err)
 	}
 	return run, true, nil
 }
@@ -165,28 +305,51 @@ func (a *app) printChanges(steps []workflows.JobStatus, seen map[string]string, 
 	}
 }
 
-// reportFailure prints why a pipeline ended without a result and returns exit code 1.
+// reportFailure prints why a pipeline ended without a result and what to do, and
+// returns exit code 1.
 func (a *app) reportFailure(ctx context.Context, c client.Client, run client.WorkflowRun, err error) error {
 	if st, qerr := queryStatus(ctx, c, run.GetID(), run.GetRunID()); qerr == nil {
 		printSteps(a.out, st.Steps)
 	}
-	var canceled *temporal.CanceledError
-	if errors.As(err, &canceled) {
+	id := run.GetID()
+	var (
+		canceled   *temporal.CanceledError
+		terminated *temporal.TerminatedError
+		timeout    *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(err, &canceled):
 		var res workflows.PipelineResult
 		if canceled.HasDetails() && canceled.Details(&res) == nil && len(res.Steps) > 0 {
 			printSteps(a.out, res.Steps)
 		}
-		return &exitError{code: 1, err: fmt.Errorf("pipeline %s was cancelled", run.GetID())}
+		return &exitError{code: 1, err: fmt.Errorf("pipeline %s was cancelled; start it again to resume it (completed steps are reused)", id)}
+	case errors.As(err, &terminated):
+		return &exitError{code: 1, err: fmt.Errorf("pipeline %s was terminated (from the Temporal UI or CLI); start it again to resume it (completed steps are reused)", id)}
+	case errors.As(err, &timeout):
+		return &exitError{code: 1, err: fmt.Errorf("pipeline %s timed out; start it again to resume it (completed steps are reused)", id)}
 	}
-	return &exitError{code: 1, err: fmt.Errorf("pipeline %s failed: %s", run.GetID(), rootMessage(err))}
+	return &exitError{code: 1, err: fmt.Errorf("pipeline %s failed: %s; fix the cause, then start it again to resume it (completed steps are reused)", id, rootMessage(err))}
 }
 
 // rootMessage is the first application error's message (the pipeline's own, which
 // quotes HeyGen's failure) without the SDK's "workflow execution error" wrapping.
 func rootMessage(err error) string {
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
+	var (
+		app        *temporal.ApplicationError
+		terminated *temporal.TerminatedError
+		timeout    *temporal.TimeoutError
+		canceled   *temporal.CanceledError
+	)
+	switch {
+	case errors.As(err, &app):
 		return app.Message()
+	case errors.As(err, &terminated):
+		return "terminated from the Temporal UI or CLI"
+	case errors.As(err, &timeout):
+		return "timed out"
+	case errors.As(err, &canceled):
+		return "cancelled"
 	}
 	return err.Error()
 }
@@ -231,7 +394,11 @@ func printSteps(w io.Writer, steps []workflows.JobStatus) {
 		if s.FailureMessage != "" {
 			out = s.FailureMessage
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Step, s.State, dash(s.HeyGenJobID), dash(s.FinishedBy), took, dur, dash(out))
+		state := string(s.State)
+		if s.Reused {
+			state += " (reused)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Step, state, dash(s.HeyGenJobID), dash(s.FinishedBy), took, dur, dash(out))
 	}
 	_ = tw.Flush()
 }
@@ -255,31 +422,49 @@ func (a *app) statusCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			id := args[0]
-			desc, err := c.DescribeWorkflowExecution(ctx, id, "")
-			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
-				return fmt.Errorf("no pipeline %q", id)
-			}
-			if err != nil {
-				return fmt.Errorf("describe %s: %w", id, err)
-			}
-			info := desc.GetWorkflowExecutionInfo()
-			status := strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
-			st, err := queryStatus(ctx, c, id, "")
-			if err != nil {
-				return fmt.Errorf("query %s (is a worker running?): %w", id, err)
-			}
-			st = withLive(ctx, c, st)
-			title := ""
-			if st.Title != "" {
-				title = "  " + st.Title
-			}
-			fmt.Fprintf(a.out, "pipeline %s%s: %s (stage %s)\n", id, title, status, st.Stage)
-			printSteps(a.out, st.Steps)
-			return nil
+			return a.printStatus(ctx, c, args[0])
 		},
 	}
+}
+
+// printStatus prints a pipeline's state, its step table and, when it did not complete,
+// what to do next.
+func (a *app) printStatus(ctx context.Context, c client.Client, id string) error {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("no pipeline %q: start one with reelflow start SPEC", id)
+	}
+	if err != nil {
+		return temporalError("look up pipeline "+id, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	status := executionStatus(info.GetStatus())
+	st, err := queryStatus(ctx, c, id, "")
+	if err != nil {
+		fmt.Fprintf(a.out, "pipeline %s: %s\n", id, status)
+		return temporalError("read the step table of "+id+" (it needs a running worker: reelflow worker, or reelflow dev)", err)
+	}
+	st = withLive(ctx, c, st)
+	title := ""
+	if st.Title != "" {
+		title = "  " + st.Title
+	}
+	fmt.Fprintf(a.out, "pipeline %s%s: %s (stage %s)\n", id, title, status, st.Stage)
+	printSteps(a.out, st.Steps)
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		for _, s := range st.Steps {
+			if s.State == workflows.StateQueued {
+				fmt.Fprintf(a.out, "%s waits for a concurrency permit: another pipeline's jobs hold them all; see docs/operations.md\n", s.Step)
+				break
+			}
+		}
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+	default:
+		fmt.Fprintf(a.out, "to resume it, start the same spec again: reelflow start SPEC (completed steps are reused)\n")
+	}
+	return nil
 }
 
 func (a *app) cancelCommand() *cobra.Command {
@@ -301,9 +486,9 @@ not delivered. With --wait it prints the final step table.`,
 			if err := c.CancelWorkflow(ctx, args[0], ""); err != nil {
 				var nf *serviceerror.NotFound
 				if errors.As(err, &nf) {
-					return fmt.Errorf("no running pipeline %q", args[0])
+					return fmt.Errorf("no running pipeline %q: it has ended or never started (reelflow status %s)", args[0], args[0])
 				}
-				return fmt.Errorf("cancel %s: %w", args[0], err)
+				return temporalError("cancel "+args[0], err)
 			}
 			fmt.Fprintf(a.out, "cancellation of %s requested\n", args[0])
 			if !wait {

@@ -1,0 +1,213 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/activities"
+)
+
+// Rerun.
+//
+// A pipeline that failed, was cancelled or was terminated may be started again under
+// the same ID (the CLI starts it with WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY).
+// Its Jobs keep their IDs, the callback_ids, so before it runs any the new run asks
+// Temporal, through the PriorJobs activity, what the latest run of each left behind:
+//
+//   - a Job that completed is reused: its result becomes the step's row (Reused), and no
+//     new Job, render or webhook follows. Its outputs are delivered again, which writes
+//     nothing: Deliver skips an object the bucket already holds with the same bytes, and
+//     writes one that the first run never got to;
+//   - a Job that failed, was cancelled, terminated or timed out runs again: a new run,
+//     so a new identity and a deliberate new render;
+//   - a Job still running (its pipeline was stopped a moment ago) is waited for, then
+//     treated as above: a render in flight is adopted, not paid for twice.
+//
+// Each Job carries in its memo (activities.MemoSpecHash) the hash of the part of the
+// spec it renders (StepSpecs). A completed Job whose hash differs from the new spec's
+// is a changed step: the pipeline fails at once with ErrTypeStepChanged naming it, unless
+// PipelineInput.Fresh asks to render it again. A Job without a hash (older than this
+// change) is reused.
+//
+// The whole of it is guarded by changePipelineRerun: pipelines started before it
+// replay without the lookup, the memo or the reuse.
+const (
+	changePipelineRerun = "pipeline-rerun"
+	versionRerun        = 1
+)
+
+// ErrTypeStepChanged: a rerun's spec changed a step that completed in an earlier run.
+// The message names the steps; PipelineInput.Fresh renders them again.
+const ErrTypeStepChanged = "StepChanged"
+
+// ErrTypeJobAlreadyStarted: a step's Job could not start because a Job with its
+// callback_id is already running (or completed) outside this pipeline run.
+const ErrTypeJobAlreadyStarted = "JobAlreadyStarted"
+
+// priorJobsHeartbeat: PriorJobs heartbeats every couple of seconds while it waits for a
+// Job of a stopped run; a minute of silence means its worker is gone.
+const priorJobsHeartbeat = time.Minute
+
+// StepSpec is one Job step of a spec with the hash of what it renders.
+type StepSpec struct {
+	Step       string
+	CallbackID string
+	// Hash covers what decides the step's output, not how it is waited for
+	// (timeouts, the concurrency limit): a change to it makes a completed step stale.
+	Hash string
+}
+
+// StepSpecs lists the Job steps of in, the render first, then one per language. A
+// translation's hash includes its source: the render's hash, or source.url.
+func StepSpecs(in PipelineInput) []StepSpec {
+	var out []StepSpec
+	source := ""
+	if in.Source != nil {
+		source = "url:" + in.Source.URL
+	} else {
+		r := PipelineInput{Video: in.Video, Template: in.Template, LegacyVideo: in.LegacyVideo}
+		h := specHash(map[string]any{"kind": renderKind(in), "render": r})
+		out = append(out, StepSpec{Step: StepRender, CallbackID: JobWorkflowID(in.ID, StepRender), Hash: h})
+		source = "render:" + h
+	}
+	if in.Translate == nil {
+		return out
+	}
+	for _, lang := range in.Translate.Languages {
+		step := TranslateStep(lang)
+		h := specHash(map[string]any{"language": lang, "mode": in.Translate.Mode, "captions": in.Translate.Captions,
+			"title": in.Title, "source": source})
+		out = append(out, StepSpec{Step: step, CallbackID: JobWorkflowID(in.ID, step), Hash: h})
+	}
+	return out
+}
+
+// specHash is a short digest of v's JSON. encoding/json writes struct fields in
+// declaration order and map keys sorted, so the same spec always hashes the same.
+func specHash(v any) string {
+	b, err := json.Marshal(v) //workflowcheck:ignore
+	if err != nil {
+		// Only for a value JSON cannot hold, which a validated spec never has.
+		b = []byte(fmt.Sprintf("%#v", v))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// StepPlan is what a rerun does with one Job step.
+type StepPlan struct {
+	StepSpec
+	// Prior is the latest earlier run of the step's Job.
+	Prior activities.PriorJob
+	// Reuse: the Job completed with this spec; its result is the step's.
+	Reuse bool
+	// Changed: the Job completed, but its spec differs from this one.
+	Changed bool
+}
+
+// StepChangedError lists completed steps whose spec changed.
+type StepChangedError struct {
+	Steps []string
+}
+
+func (e *StepChangedError) Error() string {
+	return fmt.Sprintf("%s completed in an earlier run with a different spec; restore it, or rerun with --fresh to render it again (a new, paid render)",
+		strings.Join(e.Steps, ", "))
+}
+
+// PlanRerun pairs each step with its prior Job (prior[i] belongs to specs[i]) and says
+// what to do with it. Changed completed steps are a *StepChangedError unless fresh.
+func PlanRerun(specs []StepSpec, prior []activities.PriorJob, fresh bool) ([]StepPlan, error) {
+	plans := make([]StepPlan, len(specs))
+	var changed []string
+	for i, s := range specs {
+		p := StepPlan{StepSpec: s}
+		if i < len(prior) {
+			p.Prior = prior[i]
+		}
+		if p.Prior.Status == activities.JobCompleted {
+			p.Changed = p.Prior.SpecHash != "" && p.Prior.SpecHash != s.Hash
+			p.Reuse = !p.Changed
+			if p.Changed {
+				changed = append(changed, s.Step)
+			}
+		}
+		plans[i] = p
+	}
+	if len(changed) > 0 && !fresh {
+		return plans, &StepChangedError{Steps: changed}
+	}
+	return plans, nil
+}
+
+// loadPlan asks what earlier runs of this pipeline's Jobs left behind and plans the
+// rerun. It is a no-op for pipelines started before changePipelineRerun.
+func (p *pipelineRun) loadPlan(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, changePipelineRerun, workflow.DefaultVersion, versionRerun) < versionRerun {
+		return nil
+	}
+	specs := StepSpecs(p.in)
+	if len(specs) == 0 {
+		p.plan = map[string]StepPlan{}
+		return nil
+	}
+	in := activities.PriorJobsInput{}
+	for _, s := range specs {
+		in.CallbackIDs = append(in.CallbackIDs, s.CallbackID)
+	}
+	deadline := p.in.Timeouts.WithDefaults().Deadline
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// A Job of a stopped run closes within seconds; one that is genuinely still
+		// running ends by its own deadline at the latest.
+		StartToCloseTimeout: deadline + permitLeaseMargin,
+		HeartbeatTimeout:    priorJobsHeartbeat,
+		Summary:             "look for earlier runs of the steps",
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+	var a *activities.Activities
+	var res activities.PriorJobsResult
+	if err := workflow.ExecuteActivity(actx, a.PriorJobs, in).Get(ctx, &res); err != nil {
+		return err
+	}
+	plans, err := PlanRerun(specs, res.Jobs, p.in.Fresh)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStepChanged, nil)
+	}
+	p.plan = make(map[string]StepPlan, len(plans))
+	reused := 0
+	for _, pl := range plans {
+		p.plan[pl.CallbackID] = pl
+		if pl.Reuse {
+			reused++
+		}
+	}
+	if reused > 0 {
+		p.logger.Info("resuming: completed steps are reused", "Reused", reused, "Steps", len(plans))
+	}
+	return nil
+}
+
+// reused returns the prior result of the step in row, when the plan reuses it.
+func (p *pipelineRun) reused(row *JobStatus) (JobResult, bool, error) {
+	pl, ok := p.plan[row.CallbackID]
+	if !ok || !pl.Reuse {
+		return JobResult{}, false, nil
+	}
+	var res JobResult
+	// Decoding JSON into a struct is deterministic; workflowcheck flags it only for the
+	// reflection caches encoding/json fills.
+	err := json.Unmarshal(pl.Prior.Result, &res) //workflowcheck:ignore
+	if err != nil {
+		return JobResult{}, false, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("read the result of %s's earlier run %s: %v", row.Step, pl.Prior.RunID, err), ErrTypeInvalidInput, nil)
+	}
+	res.Step, res.CallbackID, res.Reused = row.Step, row.CallbackID, true
+	return res, true, nil
+}
