@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -20,29 +21,39 @@ import (
 // frees: harmless (429 is never a failure) but noisy, and unfair, since a Job that just
 // arrived can win the slot over one that has waited an hour. With
 // PipelineInput.ConcurrencyLimit (or JobInput.ConcurrencyLimit) set, every Job first asks
-// one Limiter workflow for a permit and waits, without polling anything, until granted:
+// a Limiter workflow for a permit and waits, without polling anything, until granted:
 //
-//   - The Limiter is one workflow, ID LimiterWorkflowID, so the limit holds across every
-//     worker and process that shares the namespace. A worker-side semaphore would
-//     not: two workers would each let N jobs through.
+//   - A Limiter is one workflow per limit, ID LimiterWorkflowIDFor(limit), so the limit
+//     holds across every worker and process that shares the namespace (a worker-side
+//     semaphore would not: two workers would each let N jobs through), and a Limiter
+//     never changes its limit: Jobs started with another limit queue at another Limiter.
 //   - A Job asks through the AcquirePermit activity, a signal-with-start, which starts
 //     the Limiter when none runs. The Limiter grants in arrival order by signalling
-//     SignalPermitGrant to the Job's run.
+//     SignalPermitGrant to the asking run.
 //   - A Job gives its permit back when it ends, however it ends (done, failed, deadline,
 //     cancelled), by signalling SignalPermitRelease; a Job that gives up waiting does the
-//     same to leave the queue. A grant that cannot be delivered (the Job is gone) frees
-//     the permit at once, and a permit whose Job never gave it back (terminated by an
-//     operator) lapses at the Job's deadline plus a margin.
+//     same to leave the queue.
+//   - A holder that cannot give its permit back (terminated by an operator, reset, or
+//     deleted) loses it within limiterCheckEvery plus one Describe call, about 16
+//     seconds, whenever a Job waits for it: the Limiter checks its holders through the
+//     CheckHolders activity every limiterCheckEvery while its queue is not empty. A
+//     grant that cannot be delivered (the run has ended) frees the permit at once, and
+//     every permit lapses anyway at its lease (the Job's deadline plus a margin, from the
+//     grant), should the check be unable to tell.
+//   - The Job's deadline counts from the grant: the time queued is not taken from the
+//     render's. The queue has its own bound, the same length, from the Job's start.
+//   - A request's re-asks hang off the wait for the grant, so that none outlives it.
 //   - The Limiter continues as new every limiterSignalsPerRun signals, or sooner when
 //     the server suggests it, well below Temporal's 10,000 signals per run, carrying its
-//     holders and queue. It ends when it has been idle for limiterSweep.
+//     holders and queue. It ends when it has been idle for two limiterSweep periods.
 //
-// The Job's part is guarded by changeJobLimiter, and only runs when a limit is set: a
-// Job started without one writes the same history as before.
+// The Job's part is guarded by changeJobLimiter and changeJobPermitLease, the Limiter's by
+// changeLimiterHolders; a Job without a limit writes the same history as before.
 
 // Names of the limiter.
 const (
-	// LimiterWorkflowID is the ID of the one Limiter workflow of a namespace.
+	// LimiterWorkflowID is the ID of the Limiter of Jobs started before
+	// changeJobPermitLease, whatever their limit; LimiterWorkflowIDFor names the others.
 	LimiterWorkflowID = "reelflow-limiter"
 	// SignalPermitAcquire carries an activities.PermitRequest to the Limiter.
 	SignalPermitAcquire = "reelflow.permit.acquire"
@@ -55,6 +66,9 @@ const (
 	limiterWorkflowType = "Limiter"
 )
 
+// LimiterWorkflowIDFor is the ID of the Limiter of limit: "reelflow-limiter-10".
+func LimiterWorkflowIDFor(limit int) string { return LimiterWorkflowID + "-" + strconv.Itoa(limit) }
+
 // StateQueued is a Job waiting for a concurrency permit before it creates its HeyGen job.
 const StateQueued JobState = "waiting for a permit"
 
@@ -62,6 +76,24 @@ const StateQueued JobState = "waiting for a permit"
 const (
 	changeJobLimiter = "job-concurrency-limit"
 	versionLimiter   = 1
+)
+
+// changeJobPermitLease is the workflow.GetVersion change ID of the Job's second permit
+// protocol: a Limiter per limit, the grant signalled to the asking run (ExecRunID), a
+// lease that counts from the grant, the deadline counted from the grant, and re-asks
+// that end with the wait.
+const (
+	changeJobPermitLease = "job-permit-lease"
+	versionPermitLease   = 1
+)
+
+// changeLimiterHolders is the workflow.GetVersion change ID of the Limiter's holder
+// checks: it keeps its first limit, checks its holders while Jobs wait, grants again to
+// a holder that asks again (instead of queueing it), drops another run's entries when a
+// workflow ID asks anew, and starts each lease at the grant.
+const (
+	changeLimiterHolders = "limiter-holder-check"
+	versionHolders       = 1
 )
 
 // Limiter tuning.
@@ -81,6 +113,12 @@ const (
 	permitRefresh = 5 * time.Minute
 	// acquireStartToClose bounds one signal-with-start call.
 	acquireStartToClose = 30 * time.Second
+	// limiterCheckEvery is how often, while Jobs wait, the Limiter checks that its holders
+	// still run: the bound (with one Describe call per holder) on how long a permit of a
+	// terminated or vanished Job stays taken. Each check costs about ten history events.
+	limiterCheckEvery = 15 * time.Second
+	// checkStartToClose bounds one CheckHolders call: one Describe per holder.
+	checkStartToClose = 30 * time.Second
 )
 
 // PermitGrant is the payload of SignalPermitGrant.
@@ -112,6 +150,11 @@ type limiter struct {
 	logger  log.Logger
 	pending []pendingGrant // grants in flight
 	signals int            // signals handled in this run
+	// v2 is changeLimiterHolders: holder checks, a fixed limit, leases from the grant.
+	v2 bool
+	// checkTimer and checking are the holder check's timer and activity, nil when none
+	// is outstanding.
+	checkTimer, checking workflow.Future
 }
 
 type pendingGrant struct {
@@ -125,6 +168,7 @@ func Limiter(ctx workflow.Context, st LimiterState) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (LimiterStatus, error) { return l.status(), nil }); err != nil {
 		return fmt.Errorf("set status query handler: %w", err)
 	}
+	l.v2 = workflow.GetVersion(ctx, changeLimiterHolders, workflow.DefaultVersion, versionHolders) >= versionHolders
 	acquire := workflow.GetSignalChannel(ctx, SignalPermitAcquire)
 	release := workflow.GetSignalChannel(ctx, SignalPermitRelease)
 	var sweep workflow.Future
@@ -137,24 +181,7 @@ func Limiter(ctx workflow.Context, st LimiterState) error {
 		if sweep == nil {
 			sweep = workflow.NewTimerWithOptions(ctx, limiterSweep, workflow.TimerOptions{Summary: "sweep lapsed permits"})
 		}
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
-			var req activities.PermitRequest
-			c.Receive(ctx, &req)
-			l.onAcquire(req)
-		})
-		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
-			var req activities.PermitRequest
-			c.Receive(ctx, &req)
-			l.onRelease(req)
-		})
-		for i := range l.pending {
-			p := l.pending[i]
-			sel.AddFuture(p.f, func(f workflow.Future) { l.onGranted(ctx, p, f) })
-		}
-		swept := false
-		sel.AddFuture(sweep, func(workflow.Future) { swept = true })
-		sel.Select(ctx)
+		swept := l.selectOnce(ctx, acquire, release, sweep)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -177,10 +204,68 @@ func Limiter(ctx workflow.Context, st LimiterState) error {
 	}
 }
 
-// onAcquire queues a request, or answers one it has seen: a holder asking again is
-// granted again (its first grant may have been lost with a Limiter that was reset).
-func (l *limiter) onAcquire(req activities.PermitRequest) {
+// selectOnce waits for one thing to happen: a request, a release, a grant settling, a
+// holder check, or the sweep, which it reports.
+func (l *limiter) selectOnce(ctx workflow.Context, acquire, release workflow.ReceiveChannel, sweep workflow.Future) (swept bool) {
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
+		var req activities.PermitRequest
+		c.Receive(ctx, &req)
+		l.onAcquire(ctx, req)
+	})
+	sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
+		var req activities.PermitRequest
+		c.Receive(ctx, &req)
+		l.onRelease(req)
+	})
+	for i := range l.pending {
+		p := l.pending[i]
+		sel.AddFuture(p.f, func(f workflow.Future) { l.onGranted(ctx, p, f) })
+	}
+	if l.v2 {
+		l.addCheck(ctx, sel)
+	}
+	sel.AddFuture(sweep, func(workflow.Future) { swept = true })
+	sel.Select(ctx)
+	return swept
+}
+
+// onAcquire queues a request, or answers one it has seen. A holder asking again is
+// granted again: its first grant may have been lost with a Limiter that was reset, or
+// the run that asked was reset before the grant reached it.
+func (l *limiter) onAcquire(ctx workflow.Context, req activities.PermitRequest) {
 	l.signals++
+	if !l.v2 {
+		l.onAcquireV1(req)
+		return
+	}
+	if l.st.Limit <= 0 {
+		l.st.Limit = req.Limit
+	} else if req.Limit != l.st.Limit {
+		// Only the Limiter of older Jobs (LimiterWorkflowID) hears several limits.
+		l.logger.Warn("request with another limit; this Limiter keeps its own", "WorkflowID", req.WorkflowID,
+			"Limit", l.st.Limit, "Requested", req.Limit)
+	}
+	// A workflow ID runs one run at a time: a request from another run identity means
+	// the runs this Limiter knows under that ID are gone (a rerun of the step).
+	other := func(h activities.PermitRequest) bool { return h.WorkflowID == req.WorkflowID && h.RunID != req.RunID }
+	l.st.Holders = slices.DeleteFunc(l.st.Holders, other)
+	l.st.Queue = slices.DeleteFunc(l.st.Queue, other)
+	if i := l.find(l.st.Holders, req); i >= 0 {
+		h := &l.st.Holders[i]
+		h.ExecRunID = req.ExecRunID
+		l.sendGrant(ctx, *h)
+		return
+	}
+	if i := l.find(l.st.Queue, req); i >= 0 {
+		l.st.Queue[i].ExecRunID = req.ExecRunID
+		return
+	}
+	l.st.Queue = append(l.st.Queue, req)
+}
+
+// onAcquireV1 is onAcquire before changeLimiterHolders. Its decisions must not change.
+func (l *limiter) onAcquireV1(req activities.PermitRequest) {
 	if req.Limit > 0 {
 		l.st.Limit = req.Limit
 	}
@@ -223,24 +308,85 @@ func (l *limiter) find(list []activities.PermitRequest, req activities.PermitReq
 
 // grant hands out permits, first come first served, while the limit allows. A request
 // becomes a holder as its grant is sent, so that a release that overtakes the grant
-// still finds it.
+// still finds it. Its lease starts now.
 func (l *limiter) grant(ctx workflow.Context) {
 	for len(l.st.Queue) > 0 && (l.st.Limit <= 0 || len(l.st.Holders) < l.st.Limit) {
 		req := l.st.Queue[0]
 		l.st.Queue = l.st.Queue[1:]
+		if l.v2 {
+			req.Granted = workflow.Now(ctx)
+			if req.Lease > 0 {
+				req.Until = req.Granted.Add(req.Lease)
+			}
+		}
 		l.st.Holders = append(l.st.Holders, req)
-		f := workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, SignalPermitGrant, PermitGrant{Limit: l.st.Limit})
-		l.pending = append(l.pending, pendingGrant{req: req, f: f})
+		l.sendGrant(ctx, req)
 	}
 }
 
-// onGranted settles a grant. One that could not be delivered (the Job's run has ended)
-// frees its permit.
+// sendGrant signals a grant to the run that asked.
+func (l *limiter) sendGrant(ctx workflow.Context, req activities.PermitRequest) {
+	f := workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.Target(), SignalPermitGrant, PermitGrant{Limit: l.st.Limit})
+	l.pending = append(l.pending, pendingGrant{req: req, f: f})
+}
+
+// onGranted settles a grant. One that could not be delivered (the run has ended) frees
+// its permit, unless the holder has asked again from another run since (a Reset).
 func (l *limiter) onGranted(ctx workflow.Context, p pendingGrant, f workflow.Future) {
 	l.pending = slices.DeleteFunc(l.pending, func(q pendingGrant) bool { return q.f == f })
 	if err := f.Get(ctx, nil); err != nil {
+		i := l.find(l.st.Holders, p.req)
+		if i < 0 || (l.v2 && l.st.Holders[i].Target() != p.req.Target()) {
+			return
+		}
 		l.logger.Info("permit grant not delivered; permit freed", "WorkflowID", p.req.WorkflowID, "Error", err)
-		if i := l.find(l.st.Holders, p.req); i >= 0 {
+		l.st.Holders = slices.Delete(l.st.Holders, i, i+1)
+	}
+}
+
+// addCheck adds the holder check to sel: its activity when one runs, else its timer,
+// started while Jobs wait and every permit is taken.
+func (l *limiter) addCheck(ctx workflow.Context, sel workflow.Selector) {
+	switch {
+	case l.checking != nil:
+		sel.AddFuture(l.checking, func(f workflow.Future) { l.onChecked(ctx, f) })
+	case l.checkTimer != nil:
+		sel.AddFuture(l.checkTimer, func(workflow.Future) { l.startCheck(ctx) })
+	case len(l.st.Queue) > 0 && len(l.st.Holders) > 0:
+		l.checkTimer = workflow.NewTimerWithOptions(ctx, limiterCheckEvery, workflow.TimerOptions{Summary: "check the holders"})
+		sel.AddFuture(l.checkTimer, func(workflow.Future) { l.startCheck(ctx) })
+	}
+}
+
+// startCheck asks Temporal whether the holders still run.
+func (l *limiter) startCheck(ctx workflow.Context) {
+	l.checkTimer = nil
+	if len(l.st.Queue) == 0 || len(l.st.Holders) == 0 {
+		return
+	}
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: checkStartToClose,
+		Summary:             "check the holders",
+		// The next check comes soon anyway.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2},
+	})
+	l.checking = workflow.ExecuteActivity(actx, a.CheckHolders, activities.CheckHoldersInput{Holders: slices.Clone(l.st.Holders)})
+}
+
+// onChecked frees the permits of holders that are gone.
+func (l *limiter) onChecked(ctx workflow.Context, f workflow.Future) {
+	l.checking = nil
+	var res activities.CheckHoldersResult
+	if err := f.Get(ctx, &res); err != nil {
+		l.logger.Warn("holder check failed; checking again later", "Error", err)
+		return
+	}
+	for _, g := range res.Gone {
+		i := l.find(l.st.Holders, g)
+		// A holder that asked again from another run since (a Reset) is not the one checked.
+		if i >= 0 && l.st.Holders[i].Target() == g.Target() {
+			l.logger.Warn("permit freed: its job no longer runs (terminated, reset or deleted)", "WorkflowID", g.WorkflowID)
 			l.st.Holders = slices.Delete(l.st.Holders, i, i+1)
 		}
 	}
@@ -273,7 +419,7 @@ func (l *limiter) continueAsNew(ctx workflow.Context, acquire, release workflow.
 		var req activities.PermitRequest
 		switch {
 		case acquire.ReceiveAsync(&req):
-			l.onAcquire(req)
+			l.onAcquire(ctx, req)
 		case release.ReceiveAsync(&req):
 			l.onRelease(req)
 		default:
@@ -306,41 +452,86 @@ func (j *jobRun) acquirePermit(ctx workflow.Context) (release func(), err error)
 	if workflow.GetVersion(ctx, changeJobLimiter, workflow.DefaultVersion, versionLimiter) == workflow.DefaultVersion {
 		return noop, nil
 	}
-	var a *activities.Activities
+	pc := j.newPermitCall(ctx)
+	j.setState(ctx, StateQueued)
+	if err := pc.wait(ctx); err != nil {
+		return noop, err
+	}
+	return func() { pc.release(ctx) }, nil
+}
+
+// permitCall is a Job's exchange with its Limiter.
+type permitCall struct {
+	j         *jobRun
+	limiterID string
+	req       activities.PermitRequest
+	// v2 is changeJobPermitLease: a Limiter per limit, the lease and the deadline from
+	// the grant, re-asks that end with the wait.
+	v2 bool
+}
+
+// newPermitCall names the Limiter and builds the Job's request.
+func (j *jobRun) newPermitCall(ctx workflow.Context) *permitCall {
 	info := workflow.GetInfo(ctx)
-	req := activities.PermitRequest{
+	pc := &permitCall{j: j, limiterID: LimiterWorkflowID}
+	pc.v2 = workflow.GetVersion(ctx, changeJobPermitLease, workflow.DefaultVersion, versionPermitLease) >= versionPermitLease
+	pc.req = activities.PermitRequest{
 		WorkflowID: info.WorkflowExecution.ID,
 		RunID:      j.permitRunID(ctx), // the run identity (identity.go), which a Reset keeps
 		Limit:      j.in.ConcurrencyLimit,
 		Until:      j.start.Add(j.t.Deadline + permitLeaseMargin),
 	}
-	giveBack := func() {
-		// The Job's context may be cancelled: the release must still go out.
-		dctx, cancel := workflow.NewDisconnectedContext(ctx)
-		defer cancel()
-		if err := workflow.SignalExternalWorkflow(dctx, LimiterWorkflowID, "", SignalPermitRelease, req).Get(dctx, nil); err != nil {
-			// The Limiter is gone (terminated); its successor never knew this permit.
-			j.logger.Warn("release concurrency permit", "Error", err)
-		}
+	if pc.v2 {
+		pc.limiterID = LimiterWorkflowIDFor(j.in.ConcurrencyLimit)
+		pc.req.ExecRunID = info.WorkflowExecution.RunID
+		pc.req.Until = time.Time{} // the Limiter sets it from the grant and the lease
+		pc.req.Lease = j.t.Deadline + permitLeaseMargin
 	}
-	ask := func() workflow.Future {
-		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout:    acquireStartToClose,
-			ScheduleToCloseTimeout: max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second),
-			Summary:                j.label + ": ask for a permit",
-			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		}), a.AcquirePermit, activities.AcquirePermitInput{
-			LimiterID: LimiterWorkflowID, TaskQueue: TaskQueue, WorkflowType: limiterWorkflowType,
-			Signal: SignalPermitAcquire, Request: req,
-		})
+	return pc
+}
+
+// release gives the permit, or the place in the queue, back.
+func (pc *permitCall) release(ctx workflow.Context) {
+	// The Job's context may be cancelled: the release must still go out.
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	if err := workflow.SignalExternalWorkflow(dctx, pc.limiterID, "", SignalPermitRelease, pc.req).Get(dctx, nil); err != nil {
+		// The Limiter is gone (terminated); its successor never knew this permit.
+		pc.j.logger.Warn("release concurrency permit", "Error", err)
 	}
-	j.setState(ctx, StateQueued)
+}
+
+// ask hands the request to the Limiter, starting it when none runs. Its retries have no
+// limit but the queue's bound.
+func (pc *permitCall) ask(ctx workflow.Context) workflow.Future {
+	var a *activities.Activities
+	j := pc.j
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    acquireStartToClose,
+		ScheduleToCloseTimeout: max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second),
+		Summary:                j.label + ": ask for a permit",
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	}), a.AcquirePermit, activities.AcquirePermitInput{
+		LimiterID: pc.limiterID, TaskQueue: TaskQueue, WorkflowType: limiterWorkflowType,
+		Signal: SignalPermitAcquire, Request: pc.req,
+	})
+}
+
+// wait asks for the permit and waits for the grant, asking again every permitRefresh.
+// The queue is bounded by the Job's deadline from its start. On an error the request
+// has been withdrawn.
+func (pc *permitCall) wait(ctx workflow.Context) error {
+	j := pc.j
 	grants := workflow.GetSignalChannel(ctx, SignalPermitGrant)
 	waitCtx, cancelWait := workflow.WithCancel(ctx)
 	defer cancelWait()
 	deadline := workflow.NewTimerWithOptions(waitCtx, j.t.Deadline-workflow.Now(ctx).Sub(j.start),
 		workflow.TimerOptions{Summary: j.label + ": deadline"})
-	asked := ask()
+	askCtx := ctx
+	if pc.v2 {
+		askCtx = waitCtx // a re-ask in flight ends with the wait
+	}
+	asked := pc.ask(askCtx)
 	var refresh workflow.Future
 	for {
 		var granted, expired, askFailed bool
@@ -361,24 +552,36 @@ func (j *jobRun) acquirePermit(ctx workflow.Context) (release func(), err error)
 			})
 		}
 		if refresh != nil {
-			sel.AddFuture(refresh, func(workflow.Future) { refresh, asked = nil, ask() })
+			sel.AddFuture(refresh, func(workflow.Future) { refresh, asked = nil, pc.ask(askCtx) })
 		}
 		sel.Select(ctx)
 		switch {
 		case ctx.Err() != nil:
-			giveBack()
-			return noop, j.cancelled(ctx)
+			pc.release(ctx)
+			return j.cancelled(ctx)
 		case granted:
-			// The create may use what is left of the deadline, no more.
-			j.createAO.ScheduleToCloseTimeout = max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second)
-			j.logger.Info("concurrency permit granted", "Waited", workflow.Now(ctx).Sub(j.start))
-			return giveBack, nil
+			pc.granted(ctx)
+			return nil
 		case expired || askFailed:
-			giveBack()
+			pc.release(ctx)
 			waited := workflow.Now(ctx).Sub(j.start)
-			return noop, j.fail(ctx, temporal.NewNonRetryableApplicationError(
+			return j.fail(ctx, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("heygen job %s not created: waited %s for one of %d concurrency permits", j.st.CallbackID, waited, j.in.ConcurrencyLimit),
 				ErrTypeJobDeadlineExceeded, nil, j.finalStatus(ctx, StateFailed)))
 		}
 	}
+}
+
+// granted starts the render's clock: from the grant (v2), or what is left of the
+// deadline from the Job's start.
+func (pc *permitCall) granted(ctx workflow.Context) {
+	j := pc.j
+	now := workflow.Now(ctx)
+	waited := now.Sub(j.start)
+	if pc.v2 {
+		// The time queued is not the render's: the deadline counts from here.
+		j.start = now
+	}
+	j.createAO.ScheduleToCloseTimeout = max(j.t.Deadline-now.Sub(j.start), time.Second)
+	j.logger.Info("concurrency permit granted", "Waited", waited)
 }

@@ -28,13 +28,15 @@ import (
 type grantLog struct {
 	mu     sync.Mutex
 	grants []string
+	runs   []string
 	fail   map[string]bool
 }
 
-func (g *grantLog) signal(_, workflowID, _, _ string, _ any) error {
+func (g *grantLog) signal(_, workflowID, runID, _ string, _ any) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.grants = append(g.grants, workflowID)
+	g.runs = append(g.runs, workflowID+"/"+runID)
 	if g.fail[workflowID] {
 		return errors.New("workflow execution already completed")
 	}
@@ -47,16 +49,81 @@ func (g *grantLog) list() []string {
 	return append([]string(nil), g.grants...)
 }
 
+// grantTargets lists the runs the grants went to, as "workflow ID/run ID".
+func (g *grantLog) targets() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.runs...)
+}
+
+// holderLog answers the Limiter's holder checks: the workflow IDs in gone no longer run.
+type holderLog struct {
+	mu     sync.Mutex
+	gone   map[string]bool
+	checks int
+}
+
+func (h *holderLog) check(_ context.Context, in activities.CheckHoldersInput) (activities.CheckHoldersResult, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checks++
+	var res activities.CheckHoldersResult
+	for _, r := range in.Holders {
+		if h.gone[r.WorkflowID] {
+			res.Gone = append(res.Gone, r)
+		}
+	}
+	return res, nil
+}
+
+func (h *holderLog) setGone(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gone[id] = true
+}
+
 func newLimiterEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *grantLog) {
+	env, g, _ := newLimiterEnvWithHolders(t)
+	return env, g
+}
+
+func newLimiterEnvWithHolders(t *testing.T) (*testsuite.TestWorkflowEnvironment, *grantLog, *holderLog) {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(Limiter)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: LimiterWorkflowID})
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: LimiterWorkflowIDFor(2)})
 	g := &grantLog{fail: map[string]bool{}}
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, SignalPermitGrant, mock.Anything).Return(g.signal)
-	return env, g
+	h := &holderLog{gone: map[string]bool{}}
+	env.OnActivity(a.CheckHolders, mock.Anything, mock.Anything).Return(h.check).Maybe()
+	return env, g, h
+}
+
+// callbacks registers delayed checks and, at the end, requires that each one ran: a
+// check in a callback that never fires would pass silently.
+type callbacks struct {
+	env       *testsuite.TestWorkflowEnvironment
+	mu        sync.Mutex
+	want, ran int
+}
+
+func (c *callbacks) at(d time.Duration, f func()) {
+	c.want++
+	c.env.RegisterDelayedCallback(func() {
+		c.mu.Lock()
+		c.ran++
+		c.mu.Unlock()
+		f()
+	}, d)
+}
+
+func (c *callbacks) requireAllRan(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Equal(t, c.want, c.ran, "every delayed check ran")
 }
 
 func permit(id string, limit int) activities.PermitRequest {
@@ -78,7 +145,8 @@ func limiterStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Limiter
 // queue; an undeliverable grant frees its permit. Idle, the Limiter ends.
 func TestLimiterGrantsInOrderWithinTheLimit(t *testing.T) {
 	env, g := newLimiterEnv(t)
-	at := func(d time.Duration, f func()) { env.RegisterDelayedCallback(f, d) }
+	cb := &callbacks{env: env}
+	at := cb.at
 	at(time.Second, func() {
 		for _, id := range []string{"j1", "j2", "j3", "j4", "j5"} {
 			env.SignalWorkflow(SignalPermitAcquire, permit(id, 2))
@@ -114,29 +182,121 @@ func TestLimiterGrantsInOrderWithinTheLimit(t *testing.T) {
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError(), "an idle limiter ends")
 	assert.Equal(t, []string{"j1", "j2", "j3", "j5"}, g.list())
+	cb.requireAllRan(t)
 }
 
 // TestLimiterLapsedPermit: a Job terminated while holding a permit never gives it back;
 // the permit lapses at its lease and the next Job gets it.
 func TestLimiterLapsedPermit(t *testing.T) {
 	env, g := newLimiterEnv(t)
-	start := env.Now()
-	env.RegisterDelayedCallback(func() {
+	cb := &callbacks{env: env}
+	cb.at(time.Second, func() {
 		r := permit("gone", 1)
-		r.Until = start.Add(15 * time.Minute)
+		r.Lease = 15 * time.Minute
 		env.SignalWorkflow(SignalPermitAcquire, r)
 		env.SignalWorkflow(SignalPermitAcquire, permit("next", 1))
-	}, time.Second)
-	env.RegisterDelayedCallback(func() {
+	})
+	cb.at(14*time.Minute, func() {
+		// The holder check cannot tell (it says "gone" runs): only the lease frees it.
 		assert.Equal(t, []string{"gone"}, limiterStatus(t, env).Holders)
-	}, 14*time.Minute)
-	env.RegisterDelayedCallback(func() {
+	})
+	cb.at(21*time.Minute, func() {
 		assert.Equal(t, []string{"next"}, limiterStatus(t, env).Holders, "reclaimed at the sweep after the lease")
 		env.SignalWorkflow(SignalPermitRelease, permit("next", 0))
-	}, 21*time.Minute)
+	})
 	env.ExecuteWorkflow(Limiter, LimiterState{})
 	require.NoError(t, env.GetWorkflowError())
 	assert.Equal(t, []string{"gone", "next"}, g.list())
+	cb.requireAllRan(t)
+}
+
+// TestLimiterFreesAGoneHolder: the holder of the only permit is terminated; the holder
+// check notices within limiterCheckEvery, and the next Job gets the permit.
+func TestLimiterFreesAGoneHolder(t *testing.T) {
+	env, g, h := newLimiterEnvWithHolders(t)
+	cb := &callbacks{env: env}
+	cb.at(time.Second, func() {
+		env.SignalWorkflow(SignalPermitAcquire, permit("held", 1))
+		env.SignalWorkflow(SignalPermitAcquire, permit("next", 1))
+	})
+	cb.at(time.Minute, func() {
+		assert.Equal(t, []string{"held"}, limiterStatus(t, env).Holders, "a live holder keeps its permit")
+		h.setGone("held") // terminated from the UI
+	})
+	cb.at(time.Minute+limiterCheckEvery+time.Second, func() {
+		st := limiterStatus(t, env)
+		assert.Equal(t, []string{"next"}, st.Holders, "freed within limiterCheckEvery")
+		assert.Empty(t, st.Queue)
+		env.SignalWorkflow(SignalPermitRelease, permit("next", 0))
+	})
+	env.ExecuteWorkflow(Limiter, LimiterState{})
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, []string{"held", "next"}, g.list())
+	cb.requireAllRan(t)
+}
+
+// TestLimiterOneLimit: a Limiter keeps the limit it started with; a holder that asks
+// again gets its grant again, at the run that asks, and keeps its place; a new run of
+// the same workflow ID (a rerun) replaces the old one's entry.
+func TestLimiterOneLimit(t *testing.T) {
+	env, g := newLimiterEnv(t)
+	cb := &callbacks{env: env}
+	cb.at(time.Second, func() {
+		env.SignalWorkflow(SignalPermitAcquire, permit("j1", 1))
+		env.SignalWorkflow(SignalPermitAcquire, permit("j2", 5))
+	})
+	cb.at(time.Minute, func() {
+		st := limiterStatus(t, env)
+		assert.Equal(t, 1, st.Limit, "the first limit stays")
+		assert.Equal(t, []string{"j1"}, st.Holders)
+		reset := permit("j1", 1)
+		reset.ExecRunID = "run-j1-reset" // a Reset keeps the identity, not the run
+		env.SignalWorkflow(SignalPermitAcquire, reset)
+	})
+	cb.at(2*time.Minute, func() {
+		st := limiterStatus(t, env)
+		assert.Equal(t, []string{"j1"}, st.Holders, "asking again keeps the permit")
+		assert.Equal(t, []string{"j2"}, st.Queue)
+		rerun := permit("j1", 1)
+		rerun.RunID = "run-j1-rerun"
+		env.SignalWorkflow(SignalPermitAcquire, rerun)
+	})
+	cb.at(3*time.Minute, func() {
+		st := limiterStatus(t, env)
+		assert.Equal(t, []string{"j2"}, st.Holders, "the old run's permit went with it")
+		assert.Equal(t, []string{"j1"}, st.Queue)
+		env.SignalWorkflow(SignalPermitRelease, permit("j2", 0))
+	})
+	cb.at(4*time.Minute, func() {
+		rerun := permit("j1", 0)
+		rerun.RunID = "run-j1-rerun"
+		env.SignalWorkflow(SignalPermitRelease, rerun)
+	})
+	env.ExecuteWorkflow(Limiter, LimiterState{})
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, []string{"j1/run-j1", "j1/run-j1-reset", "j2/run-j2", "j1/run-j1-rerun"}, g.targets())
+	cb.requireAllRan(t)
+}
+
+// TestLimiterBeforeHolderChecks replays a Limiter started before changeLimiterHolders:
+// the latest limit wins, as it did, and no holder is checked.
+func TestLimiterBeforeHolderChecks(t *testing.T) {
+	env, _, h := newLimiterEnvWithHolders(t)
+	env.OnGetVersion(changeLimiterHolders, workflow.DefaultVersion, versionHolders).Return(workflow.DefaultVersion)
+	cb := &callbacks{env: env}
+	cb.at(time.Second, func() {
+		env.SignalWorkflow(SignalPermitAcquire, permit("j1", 1))
+		env.SignalWorkflow(SignalPermitAcquire, permit("j2", 3))
+	})
+	cb.at(time.Minute, func() {
+		assert.Equal(t, 3, limiterStatus(t, env).Limit)
+		env.SignalWorkflow(SignalPermitRelease, permit("j1", 0))
+		env.SignalWorkflow(SignalPermitRelease, permit("j2", 0))
+	})
+	env.ExecuteWorkflow(Limiter, LimiterState{})
+	require.NoError(t, env.GetWorkflowError())
+	assert.Zero(t, h.checks)
+	cb.requireAllRan(t)
 }
 
 // TestLimiterContinuesAsNew: after SignalsPerRun (limiterSignalsPerRun in production) signals the Limiter continues as
@@ -169,7 +329,9 @@ func limitedJob(t *testing.T, env *testsuite.TestWorkflowEnvironment, grantAfter
 	var released []activities.PermitRequest
 	env.OnActivity(a.AcquirePermit, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.AcquirePermitInput) (activities.AcquirePermitResult, error) {
-			assert.Equal(t, LimiterWorkflowID, in.LimiterID)
+			assert.Equal(t, LimiterWorkflowIDFor(2), in.LimiterID)
+			assert.NotEmpty(t, in.Request.ExecRunID)
+			assert.Equal(t, in.Request.Lease > 0, in.Request.Until.IsZero(), "a lease, from the grant")
 			assert.Equal(t, limiterWorkflowType, in.WorkflowType)
 			assert.Equal(t, SignalPermitAcquire, in.Signal)
 			assert.Equal(t, 2, in.Request.Limit)
@@ -178,7 +340,7 @@ func limitedJob(t *testing.T, env *testsuite.TestWorkflowEnvironment, grantAfter
 			}
 			return activities.AcquirePermitResult{LimiterRunID: "lr"}, nil
 		})
-	env.OnSignalExternalWorkflow(mock.Anything, LimiterWorkflowID, "", SignalPermitRelease, mock.Anything).Return(
+	env.OnSignalExternalWorkflow(mock.Anything, LimiterWorkflowIDFor(2), "", SignalPermitRelease, mock.Anything).Return(
 		func(_, _, _, _ string, arg any) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -198,9 +360,11 @@ func TestJobWaitsForPermit(t *testing.T) {
 			createdAt = env.Now()
 			return activities.CreateJobResult{HeyGenJobID: testJobID}, nil
 		})
-	env.RegisterDelayedCallback(func() {
+	cb := &callbacks{env: env}
+	cb.at(time.Minute, func() {
 		assert.Equal(t, StateQueued, queryJob(t, env).State)
-	}, time.Minute)
+	})
+	defer cb.requireAllRan(t)
 	signalAt(env, 7*time.Minute, success(testJobID, testVideoURL))
 	in := jobInput(Timeouts{})
 	in.ConcurrencyLimit = 2
@@ -284,6 +448,46 @@ func TestJobPermitReleasedOnEveryEnd(t *testing.T) {
 			assert.Len(t, *released, 1, "the permit, or the place in the queue, is given back once")
 		})
 	}
+}
+
+// TestJobDeadlineCountsFromTheGrant: a Job queued for 50 minutes of its 1 h deadline
+// still gets the whole hour for its render.
+func TestJobDeadlineCountsFromTheGrant(t *testing.T) {
+	env := newEnv(t)
+	limitedJob(t, env, 50*time.Minute)
+	mockActivities(env, time.Second) // the render never finishes
+	start := env.Now()
+	in := jobInput(Timeouts{Deadline: time.Hour, PushWindow: time.Minute, PollInitial: time.Minute, PollMax: 5 * time.Minute})
+	in.ConcurrencyLimit = 2
+	env.ExecuteWorkflow(Job, in)
+
+	appErr := appError(t, env.GetWorkflowError())
+	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
+	assert.Contains(t, appErr.Message(), "still processing after 1h0m0s")
+	assert.Equal(t, 110*time.Minute, env.Now().Sub(start).Round(time.Minute), "50 minutes queued, then the whole hour")
+}
+
+// TestJobPermitBeforeLease replays a Job started before changeJobPermitLease: the one
+// shared Limiter, and the deadline from the Job's start.
+func TestJobPermitBeforeLease(t *testing.T) {
+	env := newEnv(t)
+	env.OnGetVersion(changeJobPermitLease, workflow.DefaultVersion, versionPermitLease).Return(workflow.DefaultVersion)
+	env.OnActivity(a.AcquirePermit, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AcquirePermitInput) (activities.AcquirePermitResult, error) {
+			assert.Equal(t, LimiterWorkflowID, in.LimiterID)
+			assert.Empty(t, in.Request.ExecRunID)
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPermitGrant, PermitGrant{Limit: 2}) }, 50*time.Minute)
+			return activities.AcquirePermitResult{}, nil
+		})
+	env.OnSignalExternalWorkflow(mock.Anything, LimiterWorkflowID, "", SignalPermitRelease, mock.Anything).Return(nil)
+	mockActivities(env, time.Second)
+	start := env.Now()
+	in := jobInput(Timeouts{Deadline: time.Hour, PushWindow: time.Minute, PollInitial: time.Minute, PollMax: 5 * time.Minute})
+	in.ConcurrencyLimit = 2
+	env.ExecuteWorkflow(Job, in)
+
+	assert.Equal(t, ErrTypeJobDeadlineExceeded, appError(t, env.GetWorkflowError()).Type())
+	assert.Equal(t, time.Hour, env.Now().Sub(start).Round(time.Minute))
 }
 
 // TestJobWithoutLimitAsksNothing: no limit, no Limiter: the Job's history is the one it

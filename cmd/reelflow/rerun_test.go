@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/sandbox"
+	"github.com/reelflow/reelflow/workflows"
+)
+
+// rerunSpec writes a spec: a render of script, two translations, fail_fast.
+func rerunSpec(t *testing.T, id, script string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), id+".yaml")
+	body := fmt.Sprintf(`id: %s
+video:
+  type: avatar
+  avatar_id: Daisy-inskirt-20220818
+  voice_id: 2d5b0e6cf36f460aa7fc47e3eee4ba54
+  script: %s
+translate:
+  languages: ["Spanish (Spain)", French]
+fail_fast: true
+timeouts: {push_window: 1m, deadline: 10m}
+`, id, script)
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+	return path
+}
+
+// steps are the callback_ids of rerunSpec's pipeline id.
+func steps(id string) (render string, translations []string) {
+	return workflows.JobWorkflowID(id, workflows.StepRender), []string{
+		workflows.JobWorkflowID(id, workflows.TranslateStep("Spanish (Spain)")),
+		workflows.JobWorkflowID(id, workflows.TranslateStep("French")),
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			require.Failf(t, "timed out", "waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
+
+// creates is the sandbox's ground truth: jobs created per callback_id.
+func creates(st *devstack.Stack) map[string]int { return st.Sandbox.Stats().CreatesByCallbackID }
+
+// requireResumed checks a rerun against the sandbox: the render was created once in all,
+// and each translation exactly once more than before the rerun.
+func requireResumed(t *testing.T, st *devstack.Stack, id string, before map[string]int) {
+	t.Helper()
+	render, translations := steps(id)
+	after := creates(st)
+	require.Equal(t, 1, after[render], "the completed render is reused, never rendered again")
+	for _, cb := range translations {
+		require.Equal(t, before[cb]+1, after[cb], "%s is redone exactly once", cb)
+	}
+}
+
+// TestRerun stops pipelines in the three ways a user can (a failed translation with
+// fail_fast, a cancel, a terminate) and starts them again with the same spec.
+func TestRerun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, devstack.Config{
+		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
+		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: time.Second,
+	})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Stop(context.Background())) }()
+	addr := "--address=" + st.Temporal.Address()
+
+	t.Run("after a failed translation", func(t *testing.T) {
+		const id = "rerun-failed"
+		spec := rerunSpec(t, id, "Hello.")
+		render, translations := steps(id)
+		// The sandbox renders one job at a time (429 for the rest), so the translations
+		// are created one after the other, and only the first one's render fails.
+		st.Sandbox.SetFaults(sandbox.Faults{ConcurrencyLimit: 1, RetryAfter: 2 * time.Second})
+		done := make(chan error, 1)
+		go func() {
+			_, err := runCLI(t, ctx, "start", spec, "--wait", addr)
+			done <- err
+		}()
+		waitFor(t, ctx, "the render's create", func() bool { return creates(st)[render] == 1 })
+		st.Sandbox.SetFaults(sandbox.Faults{ConcurrencyLimit: 1, RetryAfter: 2 * time.Second, FailRate: 1})
+		waitFor(t, ctx, "a translation's create", func() bool { c := creates(st); return c[translations[0]]+c[translations[1]] >= 1 })
+		st.Sandbox.SetFaults(sandbox.Faults{})
+		require.Equal(t, 1, exitCode(<-done), "fail_fast fails the pipeline")
+		before := creates(st)
+		require.GreaterOrEqual(t, before[translations[0]]+before[translations[1]], 1, "a translation was created, and failed")
+
+		// A changed completed step is refused, and nothing runs.
+		out, err := runCLI(t, ctx, "start", rerunSpec(t, id, "Hello again."), addr)
+		require.Equal(t, 2, exitCode(err), out)
+		require.Contains(t, err.Error(), "render completed in an earlier run with a different spec")
+		require.Contains(t, err.Error(), "--fresh")
+
+		out, err = runCLI(t, ctx, "start", spec, "--wait", addr)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "resuming "+id+" (it failed): render done, 2 of 2 translations to redo")
+		require.Contains(t, out, "pipeline "+id+" completed")
+		require.Regexp(t, `render\s+done \(reused\)`, out)
+		requireResumed(t, st, id, before)
+	})
+
+	t.Run("after a cancel mid-translation", func(t *testing.T) {
+		const id = "rerun-cancelled"
+		spec := rerunSpec(t, id, "Hello.")
+		_, translations := steps(id)
+		out, err := runCLI(t, ctx, "start", spec, addr)
+		require.NoError(t, err, out)
+		waitFor(t, ctx, "both translations' creates", func() bool {
+			c := creates(st)
+			return c[translations[0]] == 1 && c[translations[1]] == 1
+		})
+		out, err = runCLI(t, ctx, "cancel", id, "--wait", addr)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "cancelled")
+		before := creates(st)
+
+		out, err = runCLI(t, ctx, "start", spec, "--wait", addr)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "resuming "+id+" (it was cancelled): render done, 2 of 2 translations to redo")
+		requireResumed(t, st, id, before)
+	})
+
+	t.Run("after a terminate", func(t *testing.T) {
+		const id = "rerun-terminated"
+		spec := rerunSpec(t, id, "Hello.")
+		_, translations := steps(id)
+		out, err := runCLI(t, ctx, "start", spec, addr)
+		require.NoError(t, err, out)
+		waitFor(t, ctx, "both translations' creates", func() bool {
+			c := creates(st)
+			return c[translations[0]] == 1 && c[translations[1]] == 1
+		})
+		require.NoError(t, st.Client.TerminateWorkflow(ctx, id, "", "operator test"))
+		out, err = runCLI(t, ctx, "status", id, addr)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "was terminated")
+		require.Contains(t, out, "to resume it")
+		before := creates(st)
+
+		// The Jobs may still be recording their cancellation: the rerun waits for them.
+		out, err = runCLI(t, ctx, "start", spec, "--wait", addr)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "resuming "+id+" (it was terminated)")
+		requireResumed(t, st, id, before)
+	})
+}
