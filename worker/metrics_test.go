@@ -72,6 +72,7 @@ func TestMetricsInterceptor(t *testing.T) {
 	env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{MetricsInterceptor()}})
 	Register(env, activities.New(&fakeHeyGen{}))
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "p1"})
+	mockFirstRun(env)
 
 	env.ExecuteWorkflow(workflows.Pipeline, workflows.PipelineInput{
 		ID: "p1", Video: map[string]any{"type": "avatar"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -78,6 +79,7 @@ func TestRegisterRunsPipeline(t *testing.T) {
 	fake := &fakeHeyGen{}
 	Register(env, activities.New(fake))
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "p1"})
+	mockFirstRun(env)
 
 	env.ExecuteWorkflow(workflows.Pipeline, workflows.PipelineInput{
 		ID: "p1", Video: map[string]any{"type": "avatar"},
@@ -113,4 +115,11 @@ func TestOptions(t *testing.T) {
 	assert.Equal(t, 7, got.MaxConcurrentActivityExecutionSize)
 	assert.Equal(t, 9, got.MaxConcurrentWorkflowTaskExecutionSize)
 	assert.Equal(t, time.Second, got.WorkerStopTimeout)
+}
+
+// mockFirstRun answers the Pipeline's question about earlier runs of its Jobs with
+// "none": the test environment's Temporal service is a mock that Describe cannot ask.
+func mockFirstRun(env *testsuite.TestWorkflowEnvironment) {
+	var a *activities.Activities
+	env.OnActivity(a.PriorJobs, mock.Anything, mock.Anything).Return(activities.PriorJobsResult{}, nil)
 }

@@ -11,7 +11,7 @@
 // "job-poll-jitter" (version 1: jittered intervals between polls),
 // "job-concurrency-limit" (version 1: the Limiter's permit, asked only when a limit is set),
 // "job-identity" (version 1: the Reset-proof identity of identity.go, continue-as-new
-// before the history bound, and failure after repeated permanent poll errors) and
+// before the history bound, and failure after repeated permanent poll errors),
 // "pipeline-identity" (version 1: Jobs and the notification's webhook-id take the
 // Pipeline's run identity) and "pipeline-rerun" (version 1: a rerun reuses the steps
 // that completed in an earlier run and runs the others again; each Job's memo records
