@@ -277,14 +277,16 @@ func (a *Activities) status(ctx context.Context, kind, id string) (PollJobResult
 // maxIdempotencyKey is the longest Idempotency-Key HeyGen accepts.
 const maxIdempotencyKey = 255
 
-// idempotencyKey returns the key for in. A key past HeyGen's limit is replaced by its
-// SHA-256, which is as stable across retries as the key itself.
+// idempotencyKey returns the key for in. A key that HeyGen's pattern refuses (too long,
+// or a character such as the "/" of a callback_id, or the "@" of a key from a Job that
+// predates pattern-safe keys) is replaced by its hex SHA-256, which is as stable across
+// retries as the key itself; the heygen client would refuse it.
 func idempotencyKey(in CreateJobInput) string {
 	key := in.IdempotencyKey
 	if key == "" {
 		key = in.CallbackID
 	}
-	if len(key) > maxIdempotencyKey {
+	if !heygen.ValidIdempotencyKey(key) {
 		sum := sha256.Sum256([]byte(key))
 		return hex.EncodeToString(sum[:])
 	}

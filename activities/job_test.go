@@ -117,7 +117,7 @@ func TestCreateJobPerKind(t *testing.T) {
 			require.Len(t, f.requests, 1)
 			assert.Equal(t, tt.wantCall, f.requests[0].method+" "+f.requests[0].path)
 			assert.Equal(t, "p/step", f.requests[0].body["callback_id"])
-			assert.Equal(t, "p/step", f.requests[0].idemKey)
+			assert.True(t, heygen.ValidIdempotencyKey(f.requests[0].idemKey), f.requests[0].idemKey)
 		})
 	}
 }
@@ -232,7 +232,7 @@ func TestCreateJobSuccess(t *testing.T) {
 	require.Len(t, f.requests, 1)
 	got := f.requests[0]
 	assert.Equal(t, "POST /v3/videos", got.method+" "+got.path)
-	assert.Equal(t, "welcome-42/render", got.idemKey, "the callback_id is the idempotency key")
+	assert.True(t, heygen.ValidIdempotencyKey(got.idemKey), "a key in HeyGen's pattern: %q", got.idemKey)
 	assert.Equal(t, "welcome-42/render", got.body["callback_id"])
 	assert.Equal(t, "https://example.com/cb", got.body["callback_url"])
 	assert.Equal(t, "a1", got.body["avatar_id"])
@@ -245,8 +245,9 @@ func TestCreateJobIdempotencyKey(t *testing.T) {
 		in   activities.CreateJobInput
 		want string
 	}{
-		{"callback id by default", activities.CreateJobInput{CallbackID: "p/render"}, "p/render"},
-		{"explicit key", activities.CreateJobInput{CallbackID: "p/render", IdempotencyKey: "p/render@run-1"}, "p/render@run-1"},
+		{"callback id by default, hashed for its /", activities.CreateJobInput{CallbackID: "p/render"}, ""},
+		{"explicit key", activities.CreateJobInput{CallbackID: "p/render", IdempotencyKey: "p:render.run-1"}, "p:render.run-1"},
+		{"a key HeyGen's pattern refuses is hashed", activities.CreateJobInput{CallbackID: "p/render", IdempotencyKey: "p/render@run-1"}, ""},
 		{"too long is hashed", activities.CreateJobInput{CallbackID: "p/render", IdempotencyKey: long}, ""},
 	}
 	for _, tt := range tests {
@@ -261,6 +262,7 @@ func TestCreateJobIdempotencyKey(t *testing.T) {
 			require.Len(t, f.requests, 2)
 			key := f.requests[0].idemKey
 			assert.Equal(t, key, f.requests[1].idemKey)
+			assert.True(t, heygen.ValidIdempotencyKey(key), key)
 			assert.Equal(t, tt.in.CallbackID, f.requests[0].body["callback_id"])
 			if tt.want != "" {
 				assert.Equal(t, tt.want, key)

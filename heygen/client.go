@@ -96,7 +96,7 @@ const TypeCinematicAvatar = "cinematic_avatar"
 // it is sent exactly as the caller wrote it. Its webhook then carries no callback_id; the
 // receiver finds its Job by the video ID, and polling finishes it when that misses.
 func createBody(op string, src map[string]any, callbackID, callbackURL, key string) (map[string]any, error) {
-	if key != "" && !keyAccepted(key) {
+	if key != "" && !ValidIdempotencyKey(key) {
 		return nil, &APIError{Kind: KindPermanent, Op: op, Err: ErrInvalidIdempotencyKey,
 			Message: fmt.Sprintf("Idempotency-Key %q does not match %s (a bug in the caller)", truncate(key, 40), idempotencyKeyPattern)}
 	}
@@ -145,27 +145,10 @@ func ValidIdempotencyKey(k string) bool {
 // always set key (callback_id and original run ID, so that a deliberate new render gets a
 // new one); the default serves direct callers such as the sandbox's tests and the bench.
 func requestKey(key, callbackID string) string {
-	if key == "" && callbackID != "" && keyAccepted(callbackID) {
+	if key == "" && callbackID != "" && ValidIdempotencyKey(callbackID) {
 		return callbackID
 	}
 	return key
-}
-
-// keyAccepted is the check createBody applies. During the move to HeyGen's pattern it
-// still passes a printable key that fails ValidIdempotencyKey (a callback_id@run key from
-// a workflow that predates the workflows' pattern-safe keys), and refuses only a key that
-// net/http or HeyGen's length limit would refuse anyway.
-// TODO(h1): require ValidIdempotencyKey once the workflows send pattern-safe keys.
-func keyAccepted(k string) bool {
-	if len(k) > maxIdempotencyKey {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] <= 0x20 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // truncate shortens s to at most n bytes, for error messages.

@@ -112,7 +112,7 @@ func TestCreateVideoSuccess(t *testing.T) {
 		},
 		{
 			name:    "a callback id HeyGen would refuse is not sent as the key",
-			req:     CreateVideoRequest{Body: map[string]any{"type": "avatar"}, CallbackID: "Job 1\n"},
+			req:     CreateVideoRequest{Body: map[string]any{"type": "avatar"}, CallbackID: "welcome-42/render"},
 			wantKey: "",
 		},
 		{
@@ -202,8 +202,7 @@ func TestValidIdempotencyKey(t *testing.T) {
 }
 
 func TestCreatesRefuseInvalidIdempotencyKey(t *testing.T) {
-	// TODO(h1): "welcome-42/render@run-1" once keyAccepted is ValidIdempotencyKey.
-	const bad = "welcome-42 render\nrun-1"
+	const bad = "welcome-42/render@run-1" // the key reelflow used to send
 	calls := map[string]func(c *Client) error{
 		"video": func(c *Client) error {
 			_, err := c.CreateVideo(context.Background(), CreateVideoRequest{Body: map[string]any{"type": "avatar"}, IdempotencyKey: bad})
