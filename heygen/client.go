@@ -52,10 +52,7 @@ func (c *Client) CreateVideo(ctx context.Context, req CreateVideoRequest) (Creat
 }
 
 // create sends a create to path and reads the job's ID from data.<idField>: video_id for
-// POST /v3/videos, id for a template, whose answer is the created video object. For a
-// template, data.video_id is read only when data.id is absent: reelflow's sandbox
-// answered that way before it was held to the contract.
-// TODO(h1): drop that fallback once the contract-strict sandbox is on main.
+// POST /v3/videos, id for a template, whose answer is the created video object.
 func (c *Client) create(ctx context.Context, path, idField string, req CreateVideoRequest) (CreatedVideo, error) {
 	op := opName(http.MethodPost, path)
 	body, err := createBody(op, req.Body, req.CallbackID, req.CallbackURL, req.IdempotencyKey)
@@ -70,9 +67,6 @@ func (c *Client) create(ctx context.Context, path, idField string, req CreateVid
 	}
 	var id, status, format flexText
 	_ = id.UnmarshalJSON(data[idField]) // flexText never fails; absent reads as ""
-	if id == "" && idField != "video_id" {
-		_ = id.UnmarshalJSON(data["video_id"])
-	}
 	_ = status.UnmarshalJSON(data["status"])
 	_ = format.UnmarshalJSON(data["output_format"])
 	out.VideoID, out.OutputFormat = string(id), string(format)

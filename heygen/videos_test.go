@@ -32,6 +32,15 @@ func TestCreateTemplateVideo(t *testing.T) {
 	assert.NotNil(t, sent["variables"])
 }
 
+func TestCreateTemplateVideoNeverReadsVideoID(t *testing.T) {
+	_, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		reply(w, 200, `{"data":{"video_id":"tv_1","status":"pending"}}`)
+	})
+	_, err := c.CreateTemplateVideo(context.Background(), "tpl", CreateVideoRequest{Body: map[string]any{"variables": map[string]any{}}})
+	require.ErrorIs(t, err, ErrUndecodable, "the published answer has data.id")
+	assert.Contains(t, err.Error(), "response has no id")
+}
+
 func TestCreateTemplateVideoErrors(t *testing.T) {
 	_, c := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		reply(w, 404, `{"error":{"code":"not_found","message":"template not found"}}`)
