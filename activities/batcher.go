@@ -51,12 +51,32 @@ type statusSource interface {
 // bulkFunc is one bulk status endpoint: a statusSource method value.
 type bulkFunc func(ctx context.Context, ids []string) ([]heygen.StatusEntry, error)
 
+// batchClock starts the timers that end batch windows. systemClock is time's; the
+// tests pass one they fire by hand, so that which polls share a window does not depend
+// on how fast goroutines are scheduled.
+type batchClock interface {
+	// AfterFunc calls f on its own goroutine once d has passed, unless the returned
+	// timer is stopped first.
+	AfterFunc(d time.Duration, f func()) batchTimer
+}
+
+// batchTimer is the part of *time.Timer the batcher uses.
+type batchTimer interface {
+	Stop() bool
+}
+
+// systemClock is the batchClock of time.AfterFunc.
+type systemClock struct{}
+
+func (systemClock) AfterFunc(d time.Duration, f func()) batchTimer { return time.AfterFunc(d, f) }
+
 // batcher gathers concurrent status requests for one bulk endpoint into shared calls.
 // It holds no goroutine of its own: a batch's call runs on its window timer's goroutine
 // (or, for a full batch, on one started for it) and ends with the call.
 type batcher struct {
 	fetch  bulkFunc
 	window time.Duration
+	clock  batchClock
 
 	mu   sync.Mutex
 	open *batch // the batch that new IDs join; nil when none is collecting
@@ -67,7 +87,7 @@ type batch struct {
 	ids     []string       // unique, in arrival order; only IDs someone still waits for
 	waiting map[string]int // callers per ID
 	callers int            // callers still waiting, all IDs together
-	timer   *time.Timer
+	timer   batchTimer
 	cancel  context.CancelFunc // ends the call; set when it goes out
 	done    chan struct{}      // closed when entries and err are set
 
@@ -75,8 +95,10 @@ type batch struct {
 	err     error
 }
 
+// newBatcher returns a batcher on the system clock; tests replace its clock before the
+// first call.
 func newBatcher(fetch bulkFunc, window time.Duration) *batcher {
-	return &batcher{fetch: fetch, window: window}
+	return &batcher{fetch: fetch, window: window, clock: systemClock{}}
 }
 
 // status returns id's row of a bulk status call shared with the other callers of the
@@ -92,7 +114,7 @@ func (b *batcher) status(ctx context.Context, id string) (heygen.StatusEntry, er
 	if bt == nil {
 		bt = &batch{waiting: map[string]int{}, done: make(chan struct{})}
 		b.open = bt
-		bt.timer = time.AfterFunc(b.window, func() { b.seal(bt) })
+		bt.timer = b.clock.AfterFunc(b.window, func() { b.seal(bt) })
 	}
 	if bt.waiting[id] == 0 {
 		bt.ids = append(bt.ids, id)

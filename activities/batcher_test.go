@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ type bulkSource struct {
 	bulkErr  error                    // every bulk call fails with it
 	gate     chan struct{}            // when set, bulk calls wait for it or their ctx
 	bulkCtx  []context.Context        // the contexts bulk calls ran with
+	inFlight int                      // bulk calls that have not returned
 
 	videoBulk, translationBulk [][]string // the IDs of each bulk call
 	singles                    []string   // "GetVideo v_1", ...
@@ -41,8 +41,14 @@ func (s *bulkSource) bulk(ctx context.Context, calls *[][]string, ids []string) 
 	s.mu.Lock()
 	*calls = append(*calls, append([]string(nil), ids...))
 	s.bulkCtx = append(s.bulkCtx, ctx)
+	s.inFlight++
 	gate, bulkErr := s.gate, s.bulkErr
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	if gate != nil {
 		select {
 		case <-gate:
@@ -140,22 +146,117 @@ func (s *bulkSource) counts() (videoBulk, translationBulk [][]string, singles []
 	return s.videoBulk, s.translationBulk, s.singles
 }
 
-// testWindow is long enough for every goroutine of a test to join one batch, and short
-// enough to keep the tests quick.
-const testWindow = 300 * time.Millisecond
+// calling reports whether a bulk call has not returned yet.
+func (s *bulkSource) calling() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight > 0
+}
 
-// noLeak fails t when, within a deadline, the goroutine count does not fall back to
-// what it was when noLeak was called.
-func noLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+// fakeClock is a batchClock whose timers fire only when a test calls fire, so that which
+// polls share a window is up to the test, not to the scheduler.
+type fakeClock struct {
+	mu     sync.Mutex
+	timers []*fakeTimer
+}
+
+// fakeTimer is one window of a fakeClock.
+type fakeTimer struct {
+	clock *fakeClock
+	d     time.Duration
+	f     func()
+	done  bool // fired or stopped
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) batchTimer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{clock: c, d: d, f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	was := !t.done
+	t.done = true
+	return was
+}
+
+// fire ends every open window: it runs the func of each timer neither fired nor
+// stopped, on its own goroutine as time.AfterFunc does, and returns how many it ran.
+func (c *fakeClock) fire() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.done {
+			t.done = true
+			n++
+			go t.f()
 		}
-		assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left behind")
+	}
+	return n
+}
+
+// pending counts the windows still open.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.done {
+			n++
+		}
+	}
+	return n
+}
+
+// windows returns the duration of every window opened so far.
+func (c *fakeClock) windows() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]time.Duration, len(c.timers))
+	for i, t := range c.timers {
+		out[i] = t.d
+	}
+	return out
+}
+
+// testWindow is the batch window the tests configure. It never elapses: only
+// fakeClock.fire ends a window.
+const testWindow = time.Minute
+
+// newTestActivities returns Activities over h whose batchers run on clk.
+func newTestActivities(h HeyGen, clk *fakeClock) *Activities {
+	a := New(h, WithStatusBatchWindow(testWindow))
+	a.videoStatuses.clock = clk
+	a.translationStatuses.clock = clk
+	return a
+}
+
+// settled fails t when, at its end, a batch window is still open or a bulk call of src
+// (when given) has not returned within a deadline: the batcher keeps no timer and no
+// call, and so no goroutine, once its callers are answered.
+func settled(t *testing.T, clk *fakeClock, src *bulkSource) {
+	t.Helper()
+	t.Cleanup(func() {
+		assert.Zero(t, clk.pending(), "a batch window left open")
+		if src != nil {
+			assert.Eventually(t, func() bool { return !src.calling() }, 5*time.Second, 5*time.Millisecond, "a bulk call left running")
+		}
 	})
+}
+
+// joined waits until the batch that b is collecting holds n callers.
+func joined(t *testing.T, b *batcher, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.open != nil && b.open.callers == n
+	}, 5*time.Second, time.Millisecond, "%d callers joining the open batch", n)
 }
 
 // recv waits for a value on ch, failing t when none comes within a deadline, so that a
@@ -172,8 +273,11 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// pollAll runs one PollJob per ID, all at once, and returns their results in order.
-func pollAll(a *Activities, kind string, ids []string) ([]PollJobResult, []error) {
+// pollAll runs one PollJob per ID, all at once. Once every caller has joined a batch
+// (the open one then holds len(ids)%maxBulkIDs of them: the IDs are unique, or fewer
+// than a full batch), it ends that one window and returns the results in order.
+func pollAll(t *testing.T, a *Activities, clk *fakeClock, kind string, ids []string) ([]PollJobResult, []error) {
+	t.Helper()
 	res := make([]PollJobResult, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
@@ -182,7 +286,20 @@ func pollAll(a *Activities, kind string, ids []string) ([]PollJobResult, []error
 			res[i], errs[i] = a.PollJob(context.Background(), PollJobInput{Kind: kind, HeyGenJobID: id})
 		})
 	}
-	wg.Wait()
+	if open := len(ids) % maxBulkIDs; open > 0 {
+		b := a.videoStatuses
+		if kind == KindTranslation {
+			b = a.translationStatuses
+		}
+		joined(t, b, open)
+		require.Equal(t, 1, clk.fire(), "one window open")
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	recv(t, done, "every poll to return")
 	return res, errs
 }
 
@@ -195,7 +312,6 @@ func ids(prefix string, n int) []string {
 }
 
 func TestBatcherSharesBulkCalls(t *testing.T) {
-	noLeak(t)
 	// 150 running jobs, polled in one window: a full batch of 100 goes out at once, the
 	// other 50 when the window ends. Two calls, no single GET.
 	all := ids("v_", 150)
@@ -204,9 +320,11 @@ func TestBatcherSharesBulkCalls(t *testing.T) {
 		statuses[id] = []heygen.Status{heygen.StatusPending, heygen.StatusProcessing}[i%2]
 	}
 	src := newBulkSource(statuses)
-	a := New(src, WithStatusBatchWindow(testWindow))
+	clk := &fakeClock{}
+	settled(t, clk, src)
+	a := newTestActivities(src, clk)
 
-	res, errs := pollAll(a, KindVideo, all)
+	res, errs := pollAll(t, a, clk, KindVideo, all)
 
 	for i, id := range all {
 		require.NoError(t, errs[i])
@@ -218,21 +336,23 @@ func TestBatcherSharesBulkCalls(t *testing.T) {
 	assert.ElementsMatch(t, all, append(videoBulk[0], videoBulk[1]...), "every ID asked once")
 	assert.Empty(t, translationBulk)
 	assert.Empty(t, singles)
+	assert.Equal(t, []time.Duration{testWindow, testWindow}, clk.windows(), "each batch opened a window of the configured length")
 }
 
 func TestBatcherTerminalAndUnknownFallBackToOneGet(t *testing.T) {
-	noLeak(t)
 	src := newBulkSource(map[string]heygen.Status{
 		"v_run": heygen.StatusProcessing, "v_done": heygen.StatusCompleted, "v_fail": heygen.StatusFailed,
 		"v_lag": heygen.StatusProcessing, // the bulk index has not seen it yet
 		"t_run": heygen.StatusProcessing, "t_done": heygen.StatusCompleted,
 	})
 	src.omit["v_lag"] = true
-	a := New(src, WithStatusBatchWindow(testWindow))
+	clk := &fakeClock{}
+	settled(t, clk, src)
+	a := newTestActivities(src, clk)
 
 	videos := []string{"v_run", "v_done", "v_fail", "v_lag", "v_gone", "v_run"}
-	res, errs := pollAll(a, KindVideo, videos)
-	tres, terrs := pollAll(a, KindTranslation, []string{"t_run", "t_done"})
+	res, errs := pollAll(t, a, clk, KindVideo, videos)
+	tres, terrs := pollAll(t, a, clk, KindTranslation, []string{"t_run", "t_done"})
 
 	require.NoError(t, errs[0])
 	assert.Equal(t, PollJobResult{Status: heygen.StatusProcessing}, res[0])
@@ -264,9 +384,9 @@ func TestBatcherTerminalAndUnknownFallBackToOneGet(t *testing.T) {
 }
 
 func TestBatcherBypass(t *testing.T) {
-	noLeak(t)
 	src := newBulkSource(map[string]heygen.Status{"v_l": heygen.StatusProcessing, "v_1": heygen.StatusCompleted})
-	a := New(src, WithStatusBatchWindow(testWindow))
+	clk := &fakeClock{}
+	a := newTestActivities(src, clk)
 
 	// Legacy v2 videos have no bulk endpoint; Details means the caller knows the job is
 	// over, so a bulk call would only come on top of the GET.
@@ -287,6 +407,7 @@ func TestBatcherBypass(t *testing.T) {
 	assert.Empty(t, videoBulk)
 	assert.Empty(t, translationBulk)
 	assert.Equal(t, []string{"GetLegacyVideo v_l", "GetVideo v_1", "GetVideo v_1"}, singles)
+	assert.Empty(t, clk.windows(), "no poll opened a batch")
 
 	_, err = a.PollJob(context.Background(), PollJobInput{Kind: "hologram", HeyGenJobID: "x"})
 	var appErr *temporal.ApplicationError
@@ -327,13 +448,14 @@ func TestBatcherErrorFansOut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			noLeak(t)
 			src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusProcessing, "v_2": heygen.StatusProcessing,
 				"v_3": heygen.StatusProcessing})
 			src.bulkErr = tt.err
-			a := New(src, WithStatusBatchWindow(testWindow))
+			clk := &fakeClock{}
+			settled(t, clk, src)
+			a := newTestActivities(src, clk)
 
-			res, errs := pollAll(a, KindVideo, []string{"v_1", "v_2", "v_3"})
+			res, errs := pollAll(t, a, clk, KindVideo, []string{"v_1", "v_2", "v_3"})
 
 			videoBulk, _, singles := src.counts()
 			assert.Len(t, videoBulk, 1, "one shared call")
@@ -356,10 +478,12 @@ func TestBatcherErrorFansOut(t *testing.T) {
 }
 
 func TestBatcherCallerCancellation(t *testing.T) {
-	noLeak(t)
 	src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusProcessing, "v_2": heygen.StatusProcessing})
 	src.gate = make(chan struct{})
-	b := newBatcher(src.VideoStatuses, 20*time.Millisecond)
+	clk := &fakeClock{}
+	settled(t, clk, src)
+	b := newBatcher(src.VideoStatuses, testWindow)
+	b.clock = clk
 
 	// Two callers share a call that hangs. The one whose ctx ends leaves at once; the
 	// other still gets its answer when the call returns.
@@ -374,23 +498,23 @@ func TestBatcherCallerCancellation(t *testing.T) {
 		e, _ := b.status(context.Background(), "v_2")
 		done2 <- e
 	}()
-	require.Eventually(t, func() bool { v, _, _ := src.counts(); return len(v) == 1 }, 5*time.Second, 5*time.Millisecond)
+	joined(t, b, 2)
+	require.Equal(t, 1, clk.fire())
+	require.Eventually(t, src.calling, 5*time.Second, time.Millisecond)
 	cancel1()
-	select {
-	case err := <-done1:
-		assert.ErrorIs(t, err, context.Canceled)
-	case <-time.After(5 * time.Second):
-		t.Fatal("a cancelled caller kept waiting for the bulk call")
-	}
+	assert.ErrorIs(t, recv(t, done1, "the cancelled caller to leave the bulk call"), context.Canceled)
+	assert.True(t, src.calling(), "the other caller still waits for the call")
 	close(src.gate)
 	assert.Equal(t, heygen.StatusProcessing, recv(t, done2, "the other caller's answer").Status)
 }
 
 func TestBatcherAbandonsCallNoOneWaitsFor(t *testing.T) {
-	noLeak(t)
 	src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusProcessing})
 	src.gate = make(chan struct{}) // never opened: only the ctx ends the call
-	b := newBatcher(src.VideoStatuses, 20*time.Millisecond)
+	clk := &fakeClock{}
+	settled(t, clk, src)
+	b := newBatcher(src.VideoStatuses, testWindow)
+	b.clock = clk
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -398,32 +522,37 @@ func TestBatcherAbandonsCallNoOneWaitsFor(t *testing.T) {
 		_, err := b.status(ctx, "v_1")
 		done <- err
 	}()
-	require.Eventually(t, func() bool { v, _, _ := src.counts(); return len(v) == 1 }, 5*time.Second, 5*time.Millisecond)
+	joined(t, b, 1)
+	require.Equal(t, 1, clk.fire())
+	require.Eventually(t, src.calling, 5*time.Second, time.Millisecond)
 	cancel()
 	assert.ErrorIs(t, recv(t, done, "the cancelled caller to return"), context.Canceled)
 	src.mu.Lock()
 	callCtx := src.bulkCtx[0]
 	src.mu.Unlock()
-	select {
-	case <-callCtx.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the bulk call outlived its last caller")
-	}
+	recv(t, callCtx.Done(), "the bulk call to end with its last caller")
 
-	// A caller that leaves before the window ends takes its ID out: no call at all.
+	// A caller whose ctx has ended joins nothing.
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
 	_, err := b.status(ctx, "v_2")
 	assert.ErrorIs(t, err, context.Canceled)
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
-	defer cancel()
-	_, err = b.status(ctx, "v_3")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Eventually(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.open == nil
-	}, 5*time.Second, 5*time.Millisecond)
+	assert.Zero(t, clk.pending(), "no window opened")
+
+	// A caller that leaves before the window ends takes its ID out: no call at all.
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		_, err := b.status(ctx, "v_3")
+		done <- err
+	}()
+	joined(t, b, 1)
+	b.mu.Lock()
+	bt := b.open
+	b.mu.Unlock()
+	cancel()
+	assert.ErrorIs(t, recv(t, done, "the cancelled caller to return"), context.Canceled)
+	require.Equal(t, 1, clk.fire())
+	recv(t, bt.done, "the empty batch to close")
 	videoBulk, _, _ := src.counts()
 	assert.Len(t, videoBulk, 1, "an empty batch makes no call")
 }
@@ -432,6 +561,7 @@ func TestBatcherDefaultWindow(t *testing.T) {
 	a := New(newBulkSource(nil))
 	require.NotNil(t, a.videoStatuses)
 	assert.Equal(t, DefaultStatusBatchWindow, a.videoStatuses.window)
+	assert.Equal(t, systemClock{}, a.videoStatuses.clock, "windows end on time's own timers")
 }
 
 // TestPollJobAgainstSandbox runs PollJob through the real client and the sandbox's bulk
@@ -456,9 +586,11 @@ func TestPollJobAgainstSandbox(t *testing.T) {
 		require.NoError(t, err)
 		jobs = append(jobs, v.VideoID)
 	}
-	a := New(client, WithStatusBatchWindow(testWindow))
+	clk := &fakeClock{}
+	settled(t, clk, nil)
+	a := newTestActivities(client, clk)
 
-	res, errs := pollAll(a, KindVideo, jobs)
+	res, errs := pollAll(t, a, clk, KindVideo, jobs)
 	for i := range jobs {
 		require.NoError(t, errs[i])
 		assert.False(t, res[i].Status.Terminal(), "a render of an hour is still running: %s", res[i].Status)
@@ -467,7 +599,7 @@ func TestPollJobAgainstSandbox(t *testing.T) {
 	assert.Equal(t, 2, st.BulkStatusCalls)
 	assert.Equal(t, 0, st.StatusCalls)
 
-	_, errs = pollAll(a, KindVideo, []string{"v_nonexistent"})
+	_, errs = pollAll(t, a, clk, KindVideo, []string{"v_nonexistent"})
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, errs[0], &appErr)
 	assert.Equal(t, heygen.KindPermanent.String(), appErr.Type())
