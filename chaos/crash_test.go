@@ -24,14 +24,11 @@ import (
 	"github.com/reelflow/reelflow/workflows"
 )
 
-// eventually polls cond every 50 ms until it holds, failing the test after within.
+// eventually is require.Eventually polling every 50 ms, with the condition last, where
+// a multi-line closure reads best, and what the test waits for in its message.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(within); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			require.FailNow(t, "timed out waiting for "+what)
-		}
-	}
+	require.Eventually(t, cond, within, 50*time.Millisecond, "timed out after %s waiting for %s", within, what)
 }
 
 func createsOf(sb *sandbox.Sandbox, cb string) int { return sb.Stats().CreatesByCallbackID[cb] }

@@ -110,13 +110,14 @@ func TestRecordHistories(t *testing.T) {
 	})
 }
 
-// waitCreated waits until the sandbox made a job for callback ID cb.
+// waitCreated waits until the sandbox made a job for callback ID cb, at most until ctx's
+// deadline.
 func waitCreated(ctx context.Context, t *testing.T, st *Stack, cb string) {
 	t.Helper()
-	for st.Sandbox.Stats().CreatesByCallbackID[cb] == 0 {
-		require.NoError(t, ctx.Err())
-		time.Sleep(20 * time.Millisecond)
-	}
+	deadline, ok := ctx.Deadline()
+	require.True(t, ok, "waitCreated needs a ctx with a deadline")
+	require.Eventually(t, func() bool { return st.Sandbox.Stats().CreatesByCallbackID[cb] > 0 },
+		time.Until(deadline), 20*time.Millisecond, "a job created for %s", cb)
 }
 
 // record writes the full history of workflowID's latest run to recordDir/name.json.

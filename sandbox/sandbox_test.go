@@ -633,15 +633,34 @@ func TestStuckMagicAvatarNeverEnds(t *testing.T) {
 	rc := newReceiver(t)
 	registerHTTP(t, e, rc, nil)
 	ctx := context.Background()
+	created := time.Now()
 	stuck, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody(MagicAvatarStuck)})
 	require.NoError(t, err)
 	// A normal job created after it ends and is delivered; the stuck one is still processing.
 	_, err = e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1")})
 	require.NoError(t, err)
 	eventually(t, func() bool { return rc.count() == 1 }, "the normal job's delivery")
-	v, err := e.client.GetVideo(ctx, stuck.VideoID)
-	require.NoError(t, err)
-	assert.Equal(t, heygen.StatusProcessing, v.Status)
+
+	// One read could land before a late end. Read on until ten render times have passed
+	// and the job was read at least five times: every read finds it processing, the
+	// first that does not stops the wait and fails the test.
+	const reads, renders = 5, 10
+	var (
+		n       int
+		last    heygen.Video
+		readErr error
+	)
+	require.Eventually(t, func() bool {
+		last, readErr = e.client.GetVideo(ctx, stuck.VideoID)
+		n++
+		if readErr != nil || last.Status != heygen.StatusProcessing {
+			return true
+		}
+		return n >= reads && time.Since(created) >= renders*testRender
+	}, waitFor, 10*tick, "%d reads over %d render times", reads, renders)
+	require.NoError(t, readErr, "read %d", n)
+	assert.Equal(t, heygen.StatusProcessing, last.Status, "read %d, %s after the create", n, time.Since(created))
+	assert.Equal(t, 1, rc.count(), "no webhook for the stuck job")
 }
 
 func TestStatsOverHTTP(t *testing.T) {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,9 +19,15 @@ import (
 // translation or delivery is started for it.
 func TestPipelineStuckRenderStartsNothingElse(t *testing.T) {
 	env := newPipelineEnv(t)
-	var kinds []string
+	// The test environment runs activities on goroutines of their own.
+	var (
+		mu    sync.Mutex
+		kinds []string
+	)
 	env.OnActivity(a.CreateJob, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CreateJobInput) (activities.CreateJobResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			kinds = append(kinds, in.Kind)
 			return activities.CreateJobResult{HeyGenJobID: testJobID, Status: heygen.StatusPending}, nil
 		})
@@ -37,7 +44,9 @@ func TestPipelineStuckRenderStartsNothingElse(t *testing.T) {
 	appErr := appError(t, env.GetWorkflowError())
 	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
 	assert.Equal(t, "render: heygen job "+testJobID+" still processing after 1h0m0s", appErr.Message())
+	mu.Lock()
 	assert.Equal(t, []string{string(KindVideo)}, kinds, "no translation created")
+	mu.Unlock()
 	st := queryPipeline(t, env)
 	for _, row := range st.Steps[1 : len(st.Steps)-1] {
 		assert.Equal(t, StateCancelled, row.State, row.Step)

@@ -147,16 +147,11 @@ func freeAddr(t *testing.T) string {
 	return "127.0.0.1:" + freePort(t)
 }
 
-// eventually polls cond every 50 ms until it holds, failing the test after within.
+// eventually is require.Eventually polling every 50 ms, with the condition last, where
+// a multi-line closure reads best, and what the test waits for in its message.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	require.Eventually(t, cond, within, 50*time.Millisecond, "timed out after %s waiting for %s", within, what)
 }
 
 // httpOK reports whether GET url answers 2xx.
