@@ -64,6 +64,10 @@ type Config struct {
 	Worker worker.Options
 	// Logger receives every component's logs; nil discards them.
 	Logger *zap.Logger
+	// TemporalLogFile, when set, receives the embedded Temporal server's warnings and
+	// errors instead of Logger (see TemporalConfig.LogFile), so that a console shows
+	// reelflow's own lines.
+	TemporalLogFile string
 }
 
 func (c Config) withDefaults() Config {
@@ -135,6 +139,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		Port:             cfg.TemporalPort,
 		SearchAttributes: workflows.SearchAttributes(),
 		Logger:           cfg.Logger.Named("temporal"),
+		LogFile:          cfg.TemporalLogFile,
 	}
 	if !cfg.Ephemeral {
 		tcfg.DBPath = filepath.Join(cfg.Dir, "temporal.db")
@@ -347,6 +352,9 @@ func (st *Stack) Banner() string {
 		state = filepath.Join(st.cfg.Dir, "temporal.db")
 	}
 	fmt.Fprintf(&b, "  Temporal     %s  (namespace %s, state %s)\n", st.Temporal.Address(), st.Temporal.Namespace(), state)
+	if st.cfg.TemporalLogFile != "" {
+		fmt.Fprintf(&b, "  Temporal log %s\n", st.cfg.TemporalLogFile)
+	}
 	if st.UI != nil {
 		fmt.Fprintf(&b, "  Temporal UI  %s\n", st.UI.URL())
 	}

@@ -42,6 +42,10 @@ type TemporalConfig struct {
 	SearchAttributes []string
 	// Logger receives the server's warnings and errors; nil discards them.
 	Logger *zap.Logger
+	// LogFile, when set, receives them instead of Logger, appended as JSON lines. They
+	// concern Temporal's internals, not the user's pipelines: "GetHistory page size is
+	// larger than threshold", for one, comes each time the Web UI opens a workflow.
+	LogFile string
 }
 
 // Temporal is a Temporal server running inside this process.
@@ -50,6 +54,7 @@ type Temporal struct {
 	addr      string
 	namespace string
 	logLevel  zap.AtomicLevel
+	logFile   *os.File // nil unless TemporalConfig.LogFile is set
 }
 
 // transferPollRPS lifts the server's internal queue polling from its default of 20/s,
@@ -60,24 +65,23 @@ const transferPollRPS = 1000
 // StartTemporal starts a Temporal server with SQLite persistence and waits until its
 // frontend answers. The database is created on first use and reused after that, so a
 // restarted dev stack resumes every workflow that was in flight.
-func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
+func StartTemporal(ctx context.Context, cfg TemporalConfig) (t *Temporal, err error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = zap.NewNop()
+	t = &Temporal{namespace: cfg.Namespace}
+	defer func() {
+		if err != nil {
+			t.closeLog()
+		}
+	}()
+	logger, err := t.serverLogger(cfg)
+	if err != nil {
+		return nil, err
 	}
-	// The server logs at info for every shard and membership change; only its
-	// warnings help a reelflow user, and none at all while it shuts down.
-	// While it starts, its services also report each other as not ready yet: silent
-	// until the frontend answers, since a failed start is returned as an error anyway.
-	level := zap.NewAtomicLevelAt(zapcore.FatalLevel)
-	logger = logger.WithOptions(zap.IncreaseLevel(level))
-
 	if cfg.DBPath != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o755); err != nil {
 			return nil, fmt.Errorf("temporal state dir: %w", err)
@@ -90,11 +94,76 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if cfg.Port == 0 {
 		cfg.Port = ports[7]
 	}
-	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	if err := portFree(addr); err != nil {
-		return nil, fmt.Errorf("temporal frontend %s: %w", addr, err)
+	t.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	if err := portFree(t.addr); err != nil {
+		return nil, fmt.Errorf("temporal frontend %s: %w", t.addr, err)
 	}
+	sqlCfg, err := prepareDB(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn := dynamicconfig.StaticClient{
+		dynamicconfig.TransferProcessorMaxPollRPS.Key():             []dynamicconfig.ConstrainedValue{{Value: transferPollRPS}},
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+	}
+	t.srv, err = temporal.NewServer(
+		temporal.WithConfig(serverConfig(cfg, t.addr, ports, sqlCfg)),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(serverlog.NewZapLogger(logger)),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("temporal server: %w", err)
+	}
+	if err := t.srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	if err := t.ensureSearchAttributes(ctx, cfg.SearchAttributes); err != nil {
+		_ = t.srv.Stop()
+		return nil, err
+	}
+	t.logLevel.SetLevel(zapcore.WarnLevel)
+	return t, nil
+}
 
+// serverLogger returns the server's logger: cfg.LogFile's, opened here, or cfg.Logger.
+// It starts silent; StartTemporal lets warnings through once the frontend answers.
+func (t *Temporal) serverLogger(cfg TemporalConfig) (*zap.Logger, error) {
+	logger := cfg.Logger
+	if cfg.LogFile != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.LogFile), 0o755); err != nil {
+			return nil, fmt.Errorf("temporal log dir: %w", err)
+		}
+		f, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("temporal log: %w", err)
+		}
+		t.logFile = f
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		logger = zap.New(zapcore.NewCore(enc, zapcore.Lock(f), zapcore.DebugLevel)).Named("temporal")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	// The server logs at info for every shard and membership change; only its
+	// warnings help a reelflow user, and none at all while it shuts down.
+	// While it starts, its services also report each other as not ready yet: silent
+	// until the frontend answers, since a failed start is returned as an error anyway.
+	t.logLevel = zap.NewAtomicLevelAt(zapcore.FatalLevel)
+	return logger.WithOptions(zap.IncreaseLevel(t.logLevel)), nil
+}
+
+// closeLog closes the log file, if there is one.
+func (t *Temporal) closeLog() {
+	if t.logFile != nil {
+		_ = t.logFile.Close()
+		t.logFile = nil
+	}
+}
+
+// prepareDB returns the server's SQLite settings: cfg.DBPath, given the schema on first
+// use, or a shared in-memory database; and creates cfg.Namespace in it.
+func prepareDB(cfg TemporalConfig) (*config.SQL, error) {
 	sqlCfg := &config.SQL{
 		PluginName:   sqliteplugin.PluginName,
 		DatabaseName: cfg.DBPath,
@@ -117,21 +186,28 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	for _, name := range cfg.SearchAttributes {
 		sas[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
-	const clusterName = "active"
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, cfg.Namespace, false, sas)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
 	}
 	// CreateNamespaces is a no-op for a namespace that exists already; the search
-	// attributes of an older database are added through the operator service below.
+	// attributes of an older database are added through the operator service later.
 	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
 	}
+	return sqlCfg, nil
+}
 
+// clusterName names the one cluster of the embedded server.
+const clusterName = "active"
+
+// serverConfig is the static configuration of a one-shard server whose frontend
+// listens on addr and whose other services take ports (see servicePorts).
+func serverConfig(cfg TemporalConfig, addr string, ports []int, sqlCfg *config.SQL) *config.Config {
 	service := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: cfg.Host}}
 	}
-	srvCfg := &config.Config{
+	return &config.Config{
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.Host},
 		},
@@ -166,29 +242,6 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		}},
 		PublicClient: config.PublicClient{HostPort: addr},
 	}
-	dyn := dynamicconfig.StaticClient{
-		dynamicconfig.TransferProcessorMaxPollRPS.Key():             []dynamicconfig.ConstrainedValue{{Value: transferPollRPS}},
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(srvCfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(serverlog.NewZapLogger(logger)),
-		temporal.WithDynamicConfigClient(dyn),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("temporal server: %w", err)
-	}
-	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("start temporal server: %w", err)
-	}
-	t := &Temporal{srv: srv, addr: addr, namespace: cfg.Namespace, logLevel: level}
-	if err := t.ensureSearchAttributes(ctx, cfg.SearchAttributes); err != nil {
-		_ = srv.Stop()
-		return nil, err
-	}
-	level.SetLevel(zapcore.WarnLevel)
-	return t, nil
 }
 
 // Address is the frontend's host:port.
@@ -201,6 +254,7 @@ func (t *Temporal) Namespace() string { return t.namespace }
 // Its services report each other's departure as errors while they stop, which is noise.
 func (t *Temporal) Stop() error {
 	t.logLevel.SetLevel(zapcore.FatalLevel)
+	defer t.closeLog()
 	return t.srv.Stop()
 }
 

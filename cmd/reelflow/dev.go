@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,9 +19,10 @@ const devstackIncluded = true
 
 func (a *app) devCommand() *cobra.Command {
 	var (
-		cfg     devstack.Config
-		hg      heygenFlags
-		secrets string
+		cfg          devstack.Config
+		hg           heygenFlags
+		secrets      string
+		temporalLogs bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -42,6 +44,9 @@ reach localhost then, and polling carries the jobs.`,
 			cfg.Logger = log
 			cfg.HeyGenAPIKey, cfg.HeyGenBaseURL = hg.apiKey, hg.baseURL
 			cfg.WebhookSecrets = splitList(secrets)
+			if !temporalLogs {
+				cfg.TemporalLogFile = filepath.Join(cfg.Dir, "temporal.log")
+			}
 			st, err := devstack.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -62,6 +67,7 @@ reach localhost then, and polling carries the jobs.`,
 	a.env.String(fs, &cfg.ReceiverAddr, "addr", "REELFLOW_RECEIVER_ADDR", "127.0.0.1:8080", "webhook receiver listen address")
 	a.env.Duration(fs, &cfg.RenderTime, "render-time", "REELFLOW_SANDBOX_RENDER_TIME", 3*time.Second, "how long the sandbox takes to render a video")
 	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
+	a.env.Bool(fs, &temporalLogs, "temporal-logs", "REELFLOW_TEMPORAL_LOGS", false, "print the embedded Temporal server's warnings with reelflow's lines, instead of to temporal.log under --dir")
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)
 	a.bindWorker(cmd, &cfg.Worker)
