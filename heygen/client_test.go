@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,12 @@ func TestValidIdempotencyKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, ValidIdempotencyKey(tt.key), "%q", tt.key)
+	}
+	// Every byte, against HeyGen's published pattern itself.
+	re := regexp.MustCompile(idempotencyKeyPattern)
+	for b := range 256 {
+		k := "a" + string([]byte{byte(b)}) + "z"
+		assert.Equal(t, re.MatchString(k), ValidIdempotencyKey(k), "byte %#x", b)
 	}
 }
 
