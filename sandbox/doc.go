@@ -117,8 +117,7 @@
 // create's replay is the snapshot taken at creation time. A request whose key's first
 // request is still being processed gets 409 request_in_progress. A call that was refused
 // (4xx, 429, 5xx) is not remembered, so a corrected retry with the same key goes through;
-// an ambiguous create is remembered. Keys are saved with the state. (While
-// transitionalKeys is true, v3 routes still take any printable key of at most 255 bytes.)
+// an ambiguous create is remembered. Keys are saved with the state.
 //
 // Simplifications: beyond the published schemas, only avatar, cinematic_avatar, template,
 // v2 and translation bodies have rules of their own; templates have no variables to

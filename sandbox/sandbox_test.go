@@ -221,6 +221,8 @@ func TestCreateValidation(t *testing.T) {
 		{"bad output_format", map[string]any{"type": "avatar", "avatar_id": "a", "audio_asset_id": "as", "output_format": "avi"}, nil, 400, "invalid_parameter", "output_format"},
 		{"bad callback_url", map[string]any{"type": "avatar", "avatar_id": "a", "audio_url": "https://x/a.mp3", "callback_url": "ftp://x"}, nil, 400, "invalid_parameter", "callback_url"},
 		{"key too long", avatarBody("a"), map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, 400, "invalid_parameter", "Idempotency-Key"},
+		{"key with a slash", avatarBody("a"), map[string]string{"Idempotency-Key": "welcome-42/render"}, 400, "invalid_parameter", "Idempotency-Key"},
+		{"key with an at", avatarBody("a"), map[string]string{"Idempotency-Key": "welcome-42.render@run"}, 400, "invalid_parameter", "Idempotency-Key"},
 		{"avatar_id a number", map[string]any{"type": "avatar", "avatar_id": 7, "audio_url": "https://x/a.mp3"}, nil, 400, "invalid_parameter", "avatar_id"},
 		{"bad resolution", map[string]any{"type": "avatar", "avatar_id": "a", "audio_url": "https://x/a.mp3", "resolution": "8k"}, nil, 400, "invalid_parameter", "resolution"},
 		{"studio without scenes", map[string]any{"type": "studio"}, nil, 400, "invalid_parameter", "scenes"},

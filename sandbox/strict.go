@@ -120,25 +120,19 @@ func validIdemKey(key string) bool {
 	return true
 }
 
-// transitionalKeys, while true, lets v3 routes take any printable key of at most 255
-// bytes, as before, because the workflows still send callback_id@run keys until their
-// pattern-safe keys land (issue 10). TODO(h2): false once they have; then the published
-// pattern is the only rule.
-const transitionalKeys = true
-
 // checkIdemKey refuses an Idempotency-Key out of HeyGen's format. The legacy v2 route,
 // where HeyGen publishes no format, keeps the older length-only rule.
 func checkIdemKey(key string, legacy bool) *apiError {
 	switch {
 	case key == "":
 		return nil
-	case (legacy || transitionalKeys) && printableKey(key), validIdemKey(key):
+	case legacy && printableKey(key), !legacy && validIdemKey(key):
 		return nil
 	}
 	return invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters of A-Z, a-z, 0-9, _, -, : and .", maxIdemKeyLen)
 }
 
-// printableKey is the older rule: at most 255 bytes of printable ASCII.
+// printableKey is the legacy route's rule: at most 255 bytes of printable ASCII.
 func printableKey(key string) bool {
 	if len(key) > maxIdemKeyLen {
 		return false
