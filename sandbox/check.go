@@ -43,6 +43,10 @@ func (s *Sandbox) CheckContract(report func(ContractViolation)) {
 	s.check.Store(&report)
 }
 
+// ContractChecked counts the answers CheckContract has held to the contract, so that a
+// contract test can tell that it checked something.
+func (s *Sandbox) ContractChecked() int64 { return s.checks.Load() }
+
 // checked wraps a /v3 request in a recorder when CheckContract is on, and returns the
 // writer to use and the check to run once the request was served.
 func (s *Sandbox) checked(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, func()) {
@@ -56,6 +60,7 @@ func (s *Sandbox) checked(w http.ResponseWriter, r *http.Request) (http.Response
 		if rec.hijacked || rec.code == 0 {
 			return // hung up on purpose (AmbiguousCreateRate): no answer to check
 		}
+		s.checks.Add(1)
 		op, _, _ := s.contract.Match(r.Method, r.URL.Path)
 		if err := s.checkAnswer(op, rec); err != nil {
 			v := ContractViolation{Method: r.Method, Path: r.URL.Path, Status: rec.code, Body: rec.body.String(), Err: err}

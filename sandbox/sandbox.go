@@ -174,6 +174,7 @@ type Sandbox struct {
 
 	contract *contract.Contract                      // HeyGen's published schemas
 	check    atomic.Pointer[func(ContractViolation)] // CheckContract's report, nil = off
+	checks   atomic.Int64                            // answers checked
 
 	mu         sync.Mutex
 	cond       *sync.Cond // on mu: delivery workers wait for ready deliveries
