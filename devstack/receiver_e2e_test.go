@@ -26,6 +26,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc"
 
 	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/receiver"
@@ -90,9 +91,10 @@ func startRxEnv(t *testing.T, signalTimeout time.Duration) *rxEnv {
 	})
 
 	e.client, err = client.NewLazyClient(client.Options{
-		HostPort:  e.temporal.Address(),
-		Namespace: e.temporal.Namespace(),
-		Logger:    sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		HostPort:          e.temporal.Address(),
+		Namespace:         e.temporal.Namespace(),
+		Logger:            sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{receiver.RequestIDDialOption()}},
 	})
 	require.NoError(t, err)
 	t.Cleanup(e.client.Close)
@@ -103,7 +105,7 @@ func startRxEnv(t *testing.T, signalTimeout time.Duration) *rxEnv {
 	t.Cleanup(e.worker.Stop)
 
 	rcv, err := receiver.New(receiver.Config{Secrets: []string{rxSecret}, SignalTimeout: signalTimeout},
-		receiver.NewTemporalSignaler(e.client, e.temporal.Namespace()),
+		receiver.NewTemporalSignaler(e.client, nil),
 		receiver.NewTemporalHealthChecker(e.client))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -333,7 +335,7 @@ func TestReceiverTemporalHung(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	rcv, err := receiver.New(receiver.Config{Secrets: []string{rxSecret}, SignalTimeout: signalTimeout},
-		receiver.NewTemporalSignaler(c, ""), receiver.NewTemporalHealthChecker(c))
+		receiver.NewTemporalSignaler(c, nil), receiver.NewTemporalHealthChecker(c))
 	require.NoError(t, err)
 	rl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/heygen"
@@ -57,6 +58,9 @@ type Config struct {
 	// sandbox. Webhooks cannot reach localhost then, so polling carries the jobs.
 	HeyGenAPIKey  string
 	HeyGenBaseURL string
+	// SigningScheme is how the sandbox signs its webhooks: heygen.SchemeHex (default) or
+	// heygen.SchemeStandard. The receiver accepts both either way.
+	SigningScheme heygen.SigningScheme
 	// WebhookSecrets are used by the receiver in HeyGen mode; the sandbox mode
 	// generates its own.
 	WebhookSecrets []string
@@ -156,6 +160,8 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		HostPort:  st.Temporal.Address(),
 		Namespace: st.Temporal.Namespace(),
 		Logger:    worker.SDKLogger(cfg.Logger.Named("sdk")),
+		// The receiver's signals carry their delivery's request ID through it.
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{receiver.RequestIDDialOption()}},
 	}); err != nil {
 		return st, fmt.Errorf("connect to temporal: %w", err)
 	}
@@ -198,9 +204,10 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 // startSandbox serves the HeyGen sandbox and points the HeyGen client at it.
 func (st *Stack) startSandbox() error {
 	scfg := sandbox.Config{
-		RenderTime: st.cfg.RenderTime,
-		DropRate:   st.cfg.DropRate,
-		Logger:     st.log.Named("sandbox"),
+		RenderTime:    st.cfg.RenderTime,
+		DropRate:      st.cfg.DropRate,
+		SigningScheme: st.cfg.SigningScheme,
+		Logger:        st.log.Named("sandbox"),
 	}
 	if !st.cfg.Ephemeral {
 		scfg.StatePath = filepath.Join(st.cfg.Dir, "sandbox.json")
@@ -225,8 +232,9 @@ func (st *Stack) startSandbox() error {
 
 // startReceiver serves the webhook receiver, signalling through the stack's client.
 func (st *Stack) startReceiver(secrets []string) (*receiver.Receiver, error) {
-	rcv, err := receiver.New(receiver.Config{Secrets: secrets, Logger: st.log.Named("receiver")},
-		receiver.NewTemporalSignaler(st.Client, st.Temporal.Namespace()),
+	log := st.log.Named("receiver")
+	rcv, err := receiver.New(receiver.Config{Secrets: secrets, Logger: log, Finder: receiver.NewTemporalJobFinder(st.Client)},
+		receiver.NewTemporalSignaler(st.Client, log),
 		receiver.NewTemporalHealthChecker(st.Client))
 	if err != nil {
 		return nil, err

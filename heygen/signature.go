@@ -5,20 +5,52 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 )
 
-// Signature headers. HeyGen's documentation confirms neither, and community receivers
-// read both, so Verify accepts either.
+// Signature headers of the hex scheme. HeyGen's documentation confirms none of them, and
+// community receivers read each, so VerifyRequest accepts any of the three.
 const (
-	SignatureHeader    = "Signature"
-	AltSignatureHeader = "X-HeyGen-Signature"
+	SignatureHeader       = "Signature"
+	AltSignatureHeader    = "X-HeyGen-Signature"
+	HeyGenSignatureHeader = "Heygen-Signature"
 )
+
+// SigningScheme names how a delivery is signed. HeyGen does not publish which one it
+// uses, so the receiver accepts both and the sandbox signs either way.
+type SigningScheme string
+
+// The signing schemes.
+const (
+	// SchemeHex is the seed guide's: a hex HMAC-SHA256 of the raw body, keyed with the
+	// secret as-is, in one of the hex headers, optionally prefixed "sha256=".
+	SchemeHex SigningScheme = "hex"
+	// SchemeStandard is Standard Webhooks (standardwebhooks.com): webhook-id,
+	// webhook-timestamp and webhook-signature "v1,<base64>" over "id.timestamp.body",
+	// keyed with the base64 after "whsec_". The receiver verifies it with the
+	// standard's reference library, since this package is stdlib-only.
+	SchemeStandard SigningScheme = "standard"
+)
+
+// ParseSigningScheme reads a scheme's name; "" is SchemeHex.
+func ParseSigningScheme(s string) (SigningScheme, error) {
+	switch SigningScheme(strings.ToLower(strings.TrimSpace(s))) {
+	case "", SchemeHex:
+		return SchemeHex, nil
+	case SchemeStandard:
+		return SchemeStandard, nil
+	}
+	return "", fmt.Errorf("signing scheme %q: want %s or %s", s, SchemeHex, SchemeStandard)
+}
 
 // signatureHexLen is the length of a hex-encoded HMAC-SHA256.
 const signatureHexLen = sha256.Size * 2
+
+// hexPrefix is the optional algorithm prefix of a hex signature, as in "sha256=<hex>".
+const hexPrefix = "sha256="
 
 // Signature errors. The receiver answers ErrNoSignature and ErrBadSignature with 401;
 // ErrNoSecrets is a configuration mistake, and the receiver refuses to start on it.
@@ -35,17 +67,17 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// SignatureFrom returns the signature a request carries, from either header name.
-// Header names match case-insensitively, also in a Header built by hand with
-// non-canonical keys. Two differing values are refused.
+// SignatureFrom returns the hex signature a request carries, from any of the three
+// header names, without a "sha256=" prefix. Header names match case-insensitively, also
+// in a Header built by hand with non-canonical keys. Two differing values are refused.
 func SignatureFrom(h http.Header) (string, error) {
 	var found string
 	for name, values := range h {
-		if !strings.EqualFold(name, SignatureHeader) && !strings.EqualFold(name, AltSignatureHeader) {
+		if !isHexHeader(name) {
 			continue
 		}
 		for _, v := range values {
-			v = strings.TrimSpace(v)
+			v = stripHexPrefix(v)
 			if v == "" {
 				continue
 			}
@@ -61,15 +93,30 @@ func SignatureFrom(h http.Header) (string, error) {
 	return found, nil
 }
 
-// Verify checks sig against the raw body under each secret, in constant time per secret.
-// Several secrets are accepted so that a secret can be rotated without losing events.
+// stripHexPrefix trims v and drops a leading "sha256=", in any case.
+func stripHexPrefix(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= len(hexPrefix) && strings.EqualFold(v[:len(hexPrefix)], hexPrefix) {
+		v = strings.TrimSpace(v[len(hexPrefix):])
+	}
+	return v
+}
+
+// isHexHeader reports whether name is one of the hex scheme's headers.
+func isHexHeader(name string) bool {
+	return strings.EqualFold(name, SignatureHeader) || strings.EqualFold(name, AltSignatureHeader) ||
+		strings.EqualFold(name, HeyGenSignatureHeader)
+}
+
+// Verify checks sig (hex, optionally prefixed "sha256=") against the raw body under each
+// secret, in constant time per secret. Several secrets are accepted so that a secret can be rotated without losing events.
 // Empty secrets are ignored; a list of only empty secrets is ErrNoSecrets, since it is a
 // configuration mistake and not a bad delivery.
 func Verify(body []byte, sig string, secrets []string) error {
 	if !slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
 		return ErrNoSecrets
 	}
-	sig = strings.TrimSpace(sig)
+	sig = stripHexPrefix(sig)
 	if sig == "" {
 		return ErrNoSignature
 	}

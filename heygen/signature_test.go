@@ -67,6 +67,11 @@ func TestVerify(t *testing.T) {
 		{"doubled signature", vecBody, vecSig + vecSig, []string{vecSecret}, ErrBadSignature},
 		{"non-hex of right length", vecBody, strings.Repeat("z", 64), []string{vecSecret}, ErrBadSignature},
 		{"prefixed", vecBody, "sha256=" + vecSig[:57], []string{vecSecret}, ErrBadSignature},
+		{"sha256= prefix", vecBody, "sha256=" + vecSig, []string{vecSecret}, nil},
+		{"SHA256= prefix", vecBody, "SHA256=" + vecSig, []string{vecSecret}, nil},
+		{"sha256= prefix, wrong secret", vecBody, "sha256=" + vecSig, []string{"whsec_other"}, ErrBadSignature},
+		{"prefix alone", vecBody, "sha256=", []string{vecSecret}, ErrNoSignature},
+		{"other algorithm prefix", vecBody, "sha1=" + vecSig, []string{vecSecret}, ErrBadSignature},
 		{"base64 of the mac", vecBody, "mcByEK+ep/wvnKL7p59ER+Dfk/hW9g0y6CJaw y/N0C=", []string{vecSecret}, ErrBadSignature},
 		{"several secrets, second matches", vecBody, vecNewSig, []string{vecSecret, vecNewSecret}, nil},
 		{"several secrets, first matches", vecBody, vecSig, []string{vecSecret, vecNewSecret}, nil},
@@ -99,6 +104,11 @@ func TestSignatureFrom(t *testing.T) {
 	}{
 		{"Signature", hdr("Signature", vecSig), vecSig, nil},
 		{"X-HeyGen-Signature", hdr("X-HeyGen-Signature", vecSig), vecSig, nil},
+		{"Heygen-Signature", hdr("Heygen-Signature", vecSig), vecSig, nil},
+		{"lowercase map key heygen-signature", http.Header{"heygen-signature": {vecSig}}, vecSig, nil},
+		{"sha256= prefix dropped", hdr("X-HeyGen-Signature", "sha256="+vecSig), vecSig, nil},
+		{"prefixed and plain, same value", hdr("Signature", vecSig, "Heygen-Signature", "sha256="+vecSig), vecSig, nil},
+		{"three headers, one differs", hdr("Signature", vecSig, "X-Heygen-Signature", vecSig, "Heygen-Signature", other), "", ErrBadSignature},
 		{"canonicalised by Set", setHdr("x-heygen-signature", vecSig), vecSig, nil},
 		{"lowercase map key signature", http.Header{"signature": {vecSig}}, vecSig, nil},
 		{"lowercase map key x-heygen-signature", http.Header{"x-heygen-signature": {vecSig}}, vecSig, nil},
@@ -128,6 +138,16 @@ func TestSignatureFrom(t *testing.T) {
 			assert.NoError(t, Verify([]byte(vecBody), got, []string{vecSecret}))
 		})
 	}
+}
+
+func TestParseSigningScheme(t *testing.T) {
+	for in, want := range map[string]SigningScheme{"": SchemeHex, "hex": SchemeHex, " Standard ": SchemeStandard} {
+		got, err := ParseSigningScheme(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	_, err := ParseSigningScheme("svix")
+	assert.ErrorContains(t, err, "want hex or standard")
 }
 
 func TestVerifyRequest(t *testing.T) {

@@ -1,6 +1,10 @@
 package receiver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reelflow/reelflow/heygen"
+)
 
 const metricsNamespace = "reelflow_receiver"
 
@@ -16,6 +20,7 @@ type metrics struct {
 	signalsSent    prometheus.Counter
 	lateEvents     prometheus.Counter
 	verifyFailures *prometheus.CounterVec
+	verified       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,16 +49,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		verifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace,
 			Name:      "verification_failures_total",
-			Help:      "Deliveries refused with 401, by reason (missing or invalid signature).",
+			Help:      "Deliveries refused with 401, by reason (missing or invalid signature, or a stale Standard Webhooks timestamp).",
 		}, []string{"reason"}),
+		verified: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "verified_total",
+			Help:      "Deliveries whose signature verified, by signing scheme (hex or standard).",
+		}, []string{"scheme"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.ackLatency, m.signalsSent, m.lateEvents, m.verifyFailures} {
+	for _, c := range []prometheus.Collector{m.requests, m.ackLatency, m.signalsSent, m.lateEvents, m.verifyFailures, m.verified} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
-	// Both reasons are exported from the start, at zero, so that alerts on them work.
-	m.verifyFailures.WithLabelValues("missing")
-	m.verifyFailures.WithLabelValues("invalid")
+	// Every reason and scheme is exported from the start, at zero, so that alerts work.
+	for _, reason := range []string{reasonMissing, reasonInvalid, reasonStale} {
+		m.verifyFailures.WithLabelValues(reason)
+	}
+	for _, scheme := range []heygen.SigningScheme{heygen.SchemeHex, heygen.SchemeStandard} {
+		m.verified.WithLabelValues(string(scheme))
+	}
 	return m, nil
 }

@@ -25,6 +25,8 @@ const (
 	keyJobID      = "reelflow.job_id"
 	keyReason     = "reelflow.reason"
 	keyError      = "reelflow.error"
+	keyScheme     = "reelflow.signing_scheme"
+	keyFoundBy    = "reelflow.found_by"
 )
 
 // RequestIDHeader carries the request ID in both directions.
@@ -98,7 +100,8 @@ func (r *Receiver) accessLog() gin.HandlerFunc {
 			}
 			for _, k := range []struct{ key, name string }{
 				{keyEventType, "event_type"}, {keyCallbackID, "callback_id"},
-				{keyJobID, "job_id"}, {keyReason, "reason"}, {keyError, "error"},
+				{keyJobID, "job_id"}, {keyScheme, "signing_scheme"}, {keyFoundBy, "found_by"},
+				{keyReason, "reason"}, {keyError, "error"},
 			} {
 				if v := c.GetString(k.key); v != "" {
 					fields = append(fields, zap.String(k.name, clip(v)))

@@ -66,6 +66,9 @@ type Config struct {
 	// SignalTimeout bounds the signal call; past it the delivery is answered 503 with
 	// Retry-After. Default 5 s, well inside HeyGen's patience and the server's WriteTimeout.
 	SignalTimeout time.Duration
+	// Finder looks up the Job of an event without a callback_id by its HeyGen job ID.
+	// Nil answers such events 200 no_callback_id at once, and polling finishes the Job.
+	Finder JobFinder
 	// Logger receives one line per request and the warnings. Nil logs nothing.
 	Logger *zap.Logger
 	// Registry receives the receiver's metrics and is served on /metrics. Nil means a
@@ -80,7 +83,7 @@ type Receiver struct {
 	maxBody  int64
 	timeout  time.Duration
 	log      *zap.Logger
-	sig      Signaler
+	router   *Router
 	health   HealthChecker
 	metrics  *metrics
 	engine   *gin.Engine
@@ -89,8 +92,9 @@ type Receiver struct {
 // New builds a Receiver. It refuses to build one without a secret unless
 // cfg.InsecureSkipVerify is set. health may be nil, and then /readyz is always ready.
 func New(cfg Config, sig Signaler, health HealthChecker) (*Receiver, error) {
-	if sig == nil {
-		return nil, errors.New("receiver: nil Signaler")
+	router, err := NewRouter(sig, cfg.Finder, cfg.SignalTimeout)
+	if err != nil {
+		return nil, err
 	}
 	secrets := cleanSecrets(cfg.Secrets)
 	if len(secrets) == 0 && !cfg.InsecureSkipVerify {
@@ -104,7 +108,7 @@ func New(cfg Config, sig Signaler, health HealthChecker) (*Receiver, error) {
 		maxBody:  cfg.MaxBodyBytes,
 		timeout:  cfg.SignalTimeout,
 		log:      cfg.Logger,
-		sig:      sig,
+		router:   router,
 		health:   health,
 	}
 	r.secrets.Store(&secrets)

@@ -3,12 +3,16 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
-	"github.com/reelflow/reelflow/heygen"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
+
+	"github.com/reelflow/reelflow/heygen"
 )
 
 // eventBody is a webhook delivery as HeyGen sends it.
@@ -88,7 +92,7 @@ func (s *Sandbox) worker() {
 		body := d.Body
 		s.mu.Unlock()
 
-		status, err := s.post(url, secret, body)
+		status, err := s.post(url, secret, d.ID, body)
 
 		s.mu.Lock()
 		s.afterAttemptLocked(d, status, err)
@@ -152,8 +156,8 @@ func (s *Sandbox) afterAttemptLocked(d *delivery, status int, err error) {
 	s.dirtyLocked()
 }
 
-// post sends one attempt. It holds no lock.
-func (s *Sandbox) post(url, secret string, body []byte) (int, error) {
+// post sends one attempt of delivery id. It holds no lock.
+func (s *Sandbox) post(url, secret, id string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -161,7 +165,9 @@ func (s *Sandbox) post(url, secret string, body []byte) (int, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "reelflow-sandbox")
 	if secret != "" {
-		req.Header.Set(heygen.SignatureHeader, heygen.Sign(secret, body))
+		if err := s.sign(req.Header, secret, id, body); err != nil {
+			return 0, err
+		}
 	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
@@ -171,6 +177,37 @@ func (s *Sandbox) post(url, secret string, body []byte) (int, error) {
 	// Drain a little so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
+}
+
+// sign signs one attempt with the sandbox's scheme. Under Standard Webhooks the
+// webhook-id is the delivery's ID, the same on every retry as the standard asks, and the
+// timestamp is the attempt's, so that a retry hours later is still fresh.
+func (s *Sandbox) sign(h http.Header, secret, id string, body []byte) error {
+	return Sign(h, s.scheme, secret, id, time.Now(), body)
+}
+
+// Sign sets on h the signature headers of a delivery of body, as the sandbox sends them
+// under scheme: heygen.SchemeHex puts heygen.Sign in the Signature header;
+// heygen.SchemeStandard sets webhook-id (id), webhook-timestamp (at) and
+// webhook-signature, through the Standard Webhooks reference library. Tools that fake a
+// delivery (`reelflow webhook send`, tests) sign with it too.
+func Sign(h http.Header, scheme heygen.SigningScheme, secret, id string, at time.Time, body []byte) error {
+	if scheme != heygen.SchemeStandard {
+		h.Set(heygen.SignatureHeader, heygen.Sign(secret, body))
+		return nil
+	}
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return fmt.Errorf("standard webhooks key (the secret after whsec_ must be base64): %w", err)
+	}
+	sig, err := wh.Sign(id, at, body)
+	if err != nil {
+		return err
+	}
+	h.Set(standardwebhooks.HeaderWebhookID, id)
+	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
+	h.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	return nil
 }
 
 // mustJSON marshals values that cannot fail to marshal.

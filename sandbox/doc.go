@@ -69,7 +69,8 @@
 //
 // Webhooks: when a job ends, every enabled endpoint subscribed to the event type (or to all
 // types) gets {"event_type","event_data"} signed with heygen.Sign in the Signature header,
-// and the job's callback_url, if any, gets the same body unsigned. Videos of every kind send
+// or, with Config.SigningScheme heygen.SchemeStandard, with the Standard Webhooks headers
+// (webhook-id = the delivery's ID, the same on every retry), and the job's callback_url, if any, gets the same body unsigned. Videos of every kind send
 // avatar_video.success {video_id, url, callback_id, ...} or avatar_video.fail {video_id, msg,
 // callback_id}; translations send video_translate.success {video_translate_id, url,
 // callback_id, output_language} or video_translate.fail {video_translate_id, message,

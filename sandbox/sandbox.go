@@ -81,6 +81,9 @@ type Config struct {
 	// after it the file host answers 403, and a fresh GET of the job gives fresh links.
 	// 0 means links never expire.
 	LinkTTL time.Duration
+	// SigningScheme is how deliveries to registered endpoints are signed: heygen.SchemeHex
+	// (the default) or heygen.SchemeStandard (Standard Webhooks headers).
+	SigningScheme heygen.SigningScheme
 	// Faults are the faults injected from the start; SetFaults changes them at run time.
 	// DropRate above is kept as an alias of Faults.DropRate, used when that is 0.
 	Faults Faults
@@ -181,6 +184,7 @@ type Sandbox struct {
 	closing    bool
 	faults     Faults
 	linkTTL    time.Duration
+	scheme     heygen.SigningScheme
 	linkKey    []byte // signs file links; persisted so links survive a restart
 	rendering  int    // jobs holding a concurrency slot (see releaseLocked)
 	inflight   map[string]bool
@@ -330,6 +334,10 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.LinkTTL < 0 {
 		return nil, fmt.Errorf("sandbox: link TTL %v is negative", cfg.LinkTTL)
 	}
+	scheme, err := heygen.ParseSigningScheme(string(cfg.SigningScheme))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	faults := cfg.Faults
 	if faults.DropRate == 0 {
 		faults.DropRate = cfg.DropRate
@@ -346,6 +354,7 @@ func New(cfg Config) (*Sandbox, error) {
 		saveCh:     make(chan struct{}, 1),
 		faults:     faults,
 		linkTTL:    cfg.LinkTTL,
+		scheme:     scheme,
 		inflight:   map[string]bool{},
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		jobs:       map[string]*job{},

@@ -68,6 +68,7 @@ reach localhost then, and polling carries the jobs.`,
 	a.env.Duration(fs, &cfg.RenderTime, "render-time", "REELFLOW_SANDBOX_RENDER_TIME", 3*time.Second, "how long the sandbox takes to render a video")
 	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
 	a.env.Bool(fs, &temporalLogs, "temporal-logs", "REELFLOW_TEMPORAL_LOGS", false, "print the embedded Temporal server's warnings with reelflow's lines, instead of to temporal.log under --dir")
+	a.bindSigningScheme(fs, &cfg.SigningScheme)
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)
 	a.bindWorker(cmd, &cfg.Worker)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
@@ -151,6 +152,7 @@ func (a *app) receiverCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, receiver.RequestIDDialOption())
 			// Lazy: the receiver starts while Temporal is down, answers 503 so that
 			// HeyGen retries, and reports not ready until Temporal answers.
 			c, err := client.NewLazyClient(copts)
@@ -158,7 +160,8 @@ func (a *app) receiverCommand() *cobra.Command {
 				return fmt.Errorf("temporal client for %s: %w", copts.HostPort, err)
 			}
 			defer c.Close()
-			rcv, err := receiver.New(cfg, receiver.NewTemporalSignaler(c, copts.Namespace), receiver.NewTemporalHealthChecker(c))
+			cfg.Finder = receiver.NewTemporalJobFinder(c)
+			rcv, err := receiver.New(cfg, receiver.NewTemporalSignaler(c, cfg.Logger), receiver.NewTemporalHealthChecker(c))
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -207,7 +210,15 @@ func (a *app) sandboxCommand() *cobra.Command {
 	a.env.String(fs, &cfg.StatePath, "state", "REELFLOW_SANDBOX_STATE", "", "JSON file that keeps jobs and endpoints across restarts")
 	a.env.String(fs, &cfg.PublicURL, "public-url", "REELFLOW_SANDBOX_PUBLIC_URL", "", "base URL of file links (default: from each request's Host)")
 	a.env.String(fs, &cfg.APIKey, "api-key", "REELFLOW_SANDBOX_API_KEY", "", "API key the sandbox requires (default: any)")
+	a.bindSigningScheme(fs, &cfg.SigningScheme)
 	return cmd
+}
+
+// bindSigningScheme binds --signing-scheme, how the sandbox signs its deliveries. The
+// value is checked when the sandbox is built.
+func (a *app) bindSigningScheme(fs *pflag.FlagSet, p *heygen.SigningScheme) {
+	a.env.String(fs, (*string)(p), "signing-scheme", "REELFLOW_SANDBOX_SIGNING_SCHEME", string(heygen.SchemeHex),
+		"how the sandbox signs webhooks: hex (HMAC of the body in Signature) or standard (Standard Webhooks headers)")
 }
 
 // serveUntilDone serves until ctx ends, then shuts down gracefully: the listener closes

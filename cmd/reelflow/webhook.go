@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,13 +15,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reelflow/reelflow/heygen"
+	"github.com/reelflow/reelflow/sandbox"
 )
 
+// heygenAPI returns the HeyGen client of a webhook subcommand, or an exit-2 error when
+// no API key is set. The key is read when the subcommand runs, after flag parsing.
+type heygenAPI func() (*heygen.Client, error)
+
+// webhookCommand is `reelflow webhook`: one subcommand per endpoint operation, a test
+// delivery, and HeyGen's event history.
 func (a *app) webhookCommand() *cobra.Command {
 	var hg heygenFlags
 	cmd := &cobra.Command{
 		Use:   "webhook",
-		Short: "Manage HeyGen webhook endpoints, and send a signed test delivery",
+		Short: "Manage HeyGen webhook endpoints, send a signed test delivery, read and replay HeyGen's event history",
 	}
 	a.env.String(cmd.PersistentFlags(), &hg.apiKey, "heygen-api-key", "HEYGEN_API_KEY", "", "HeyGen API key")
 	a.env.String(cmd.PersistentFlags(), &hg.baseURL, "heygen-base-url", "HEYGEN_BASE_URL", "", "HeyGen API base URL (default "+heygen.DefaultBaseURL+")")
@@ -30,9 +38,20 @@ func (a *app) webhookCommand() *cobra.Command {
 		}
 		return heygen.NewClient(hg.baseURL, hg.apiKey, nil), nil
 	}
+	cmd.AddCommand(
+		a.webhookRegisterCommand(api),
+		a.webhookListCommand(api),
+		a.webhookDeleteCommand(api),
+		a.webhookRotateCommand(api),
+		a.webhookSendCommand(),
+	)
+	return cmd
+}
 
+// webhookRegisterCommand is `reelflow webhook register URL`.
+func (a *app) webhookRegisterCommand(api heygenAPI) *cobra.Command {
 	var events string
-	register := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "register URL",
 		Short: "Register URL (the receiver's /webhooks/heygen) and print its signing secret once",
 		Args:  cobra.ExactArgs(1),
@@ -51,9 +70,13 @@ func (a *app) webhookCommand() *cobra.Command {
 			return nil
 		},
 	}
-	a.env.String(register.Flags(), &events, "events", "REELFLOW_WEBHOOK_EVENTS", "", "event types to receive, comma-separated (default: all)")
+	a.env.String(cmd.Flags(), &events, "events", "REELFLOW_WEBHOOK_EVENTS", "", "event types to receive, comma-separated (default: all)")
+	return cmd
+}
 
-	list := &cobra.Command{
+// webhookListCommand is `reelflow webhook list`.
+func (a *app) webhookListCommand(api heygenAPI) *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List registered webhook endpoints",
 		Args:  cobra.NoArgs,
@@ -78,8 +101,11 @@ func (a *app) webhookCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
 
-	del := &cobra.Command{
+// webhookDeleteCommand is `reelflow webhook delete ID`.
+func (a *app) webhookDeleteCommand(api heygenAPI) *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a webhook endpoint",
 		Args:  cobra.ExactArgs(1),
@@ -95,14 +121,18 @@ func (a *app) webhookCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
 
-	rotate := &cobra.Command{
+// webhookRotateCommand is `reelflow webhook rotate ID`.
+func (a *app) webhookRotateCommand(api heygenAPI) *cobra.Command {
+	return &cobra.Command{
 		Use:   "rotate ID",
 		Short: "Rotate an endpoint's signing secret and print the new one once",
 		Long: `rotate asks HeyGen for a new signing secret. HeyGen stops signing with the old
 secret AT ONCE, so roll out in this order: rotate, then set HEYGEN_WEBHOOK_SECRETS=new,old
 on every receiver and restart them, then drop the old secret. Deliveries that fail
-verification in between are answered 401, and HeyGen retries them.`,
+verification in between are answered 401, and HeyGen retries them; "reelflow webhook
+replay" re-signals whatever was missed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := api()
@@ -118,31 +148,34 @@ verification in between are answered 401, and HeyGen retries them.`,
 			return nil
 		},
 	}
+}
 
-	var (
-		to, secret, eventType, callbackID, jobID, url, message string
-	)
-	send := &cobra.Command{
+// sendFlags are the flags of `reelflow webhook send`.
+type sendFlags struct {
+	to, secret, scheme, eventType, callbackID, jobID, url, message string
+}
+
+// webhookSendCommand is `reelflow webhook send`.
+func (a *app) webhookSendCommand() *cobra.Command {
+	var f sendFlags
+	cmd := &cobra.Command{
 		Use:   "send",
 		Short: "Send a signed HeyGen-style delivery to a receiver, to test it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data := map[string]any{"video_id": jobID, "callback_id": callbackID}
-			switch (heygen.Event{Type: eventType}).Outcome() {
-			case heygen.OutcomeSuccess:
-				data["url"] = url
-			case heygen.OutcomeFailure:
-				data["msg"] = message
-			}
-			body, err := json.Marshal(map[string]any{"event_type": eventType, "event_data": data})
+			body, err := f.body()
 			if err != nil {
 				return err
 			}
-			secrets := splitList(secret)
+			secrets := splitList(f.secret)
 			if len(secrets) == 0 {
 				return &exitError{code: 2, err: errors.New("no secret: set HEYGEN_WEBHOOK_SECRETS or --secret")}
 			}
-			status, reply, err := post(cmd.Context(), to, secrets[0], body)
+			scheme, err := heygen.ParseSigningScheme(f.scheme)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--signing-scheme: %w", err)}
+			}
+			status, reply, err := post(cmd.Context(), f.to, secrets[0], scheme, body)
 			if err != nil {
 				return err
 			}
@@ -153,21 +186,35 @@ verification in between are answered 401, and HeyGen retries them.`,
 			return nil
 		},
 	}
-	fs := send.Flags()
-	a.env.String(fs, &to, "to", "REELFLOW_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/heygen", "receiver URL")
-	a.env.String(fs, &secret, "secret", "HEYGEN_WEBHOOK_SECRETS", "", "signing secret (the first of a list is used)")
-	a.env.String(fs, &eventType, "type", "REELFLOW_WEBHOOK_EVENT_TYPE", heygen.EventAvatarVideoSuccess, "event_type")
-	a.env.String(fs, &callbackID, "callback-id", "REELFLOW_WEBHOOK_CALLBACK_ID", "", "callback_id: the job's workflow ID, such as welcome-42/render")
-	a.env.String(fs, &jobID, "video-id", "REELFLOW_WEBHOOK_VIDEO_ID", "", "HeyGen video ID")
-	a.env.String(fs, &url, "url", "REELFLOW_WEBHOOK_VIDEO_URL", "", "video URL for a success event")
-	a.env.String(fs, &message, "message", "REELFLOW_WEBHOOK_MESSAGE", "render failed", "failure message for a fail event")
-
-	cmd.AddCommand(register, list, del, rotate, send)
+	fs := cmd.Flags()
+	a.env.String(fs, &f.to, "to", "REELFLOW_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/heygen", "receiver URL")
+	a.env.String(fs, &f.secret, "secret", "HEYGEN_WEBHOOK_SECRETS", "", "signing secret (the first of a list is used)")
+	a.env.String(fs, &f.scheme, "signing-scheme", "REELFLOW_WEBHOOK_SIGNING_SCHEME", string(heygen.SchemeHex), "hex (HMAC of the body in Signature) or standard (Standard Webhooks headers)")
+	a.env.String(fs, &f.eventType, "type", "REELFLOW_WEBHOOK_EVENT_TYPE", heygen.EventAvatarVideoSuccess, "event_type")
+	a.env.String(fs, &f.callbackID, "callback-id", "REELFLOW_WEBHOOK_CALLBACK_ID", "", "callback_id: the job's workflow ID, such as welcome-42/render (empty: none, as a v3 video sends)")
+	a.env.String(fs, &f.jobID, "video-id", "REELFLOW_WEBHOOK_VIDEO_ID", "", "HeyGen video ID")
+	a.env.String(fs, &f.url, "url", "REELFLOW_WEBHOOK_VIDEO_URL", "", "video URL for a success event")
+	a.env.String(fs, &f.message, "message", "REELFLOW_WEBHOOK_MESSAGE", "render failed", "failure message for a fail event")
 	return cmd
 }
 
-// post sends a signed delivery the way HeyGen does.
-func post(ctx context.Context, to, secret string, body []byte) (int, []byte, error) {
+// body is the delivery that send posts.
+func (f sendFlags) body() ([]byte, error) {
+	data := map[string]any{"video_id": f.jobID}
+	if f.callbackID != "" {
+		data["callback_id"] = f.callbackID
+	}
+	switch (heygen.Event{Type: f.eventType}).Outcome() {
+	case heygen.OutcomeSuccess:
+		data["url"] = f.url
+	case heygen.OutcomeFailure:
+		data["msg"] = f.message
+	}
+	return json.Marshal(map[string]any{"event_type": f.eventType, "event_data": data})
+}
+
+// post sends a delivery signed the way HeyGen does, under scheme.
+func post(ctx context.Context, to, secret string, scheme heygen.SigningScheme, body []byte) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(body))
@@ -175,7 +222,9 @@ func post(ctx context.Context, to, secret string, body []byte) (int, []byte, err
 		return 0, nil, fmt.Errorf("send to %s: %w", to, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(heygen.SignatureHeader, heygen.Sign(secret, body))
+	if err := sandbox.Sign(req.Header, scheme, secret, rand.Text(), time.Now(), body); err != nil {
+		return 0, nil, &exitError{code: 2, err: err}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("send to %s: %w", to, err)
