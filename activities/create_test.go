@@ -112,7 +112,7 @@ func avatarBody(title string) map[string]any {
 // both, and HeyGen made exactly one job for the callback_id.
 func TestCreateJobAmbiguousCreateMakesOneJob(t *testing.T) {
 	const cb = "amb-1/render"
-	key := cb + "@run-1"
+	key := "amb-1:render.run-1" // the form workflows.JobIdentity gives
 	legacyBody := map[string]any{"title": "Legacy", "video_inputs": []any{map[string]any{
 		"character": map[string]any{"type": "avatar", "avatar_id": "a1"},
 		"voice":     map[string]any{"type": "text", "voice_id": "v1", "input_text": "Hi."},
@@ -180,8 +180,8 @@ func TestCreateJobNewRunDoesNotAdopt(t *testing.T) {
 		require.NoError(t, env.GetWorkflowResult(&res))
 		return res
 	}
-	first := run(cb + "@run-1")
-	second := run(cb + "@run-2")
+	first := run("rerun-1:render.run-1")
+	second := run("rerun-1:render.run-2")
 	assert.False(t, first.Adopted)
 	assert.False(t, second.Adopted)
 	assert.NotEqual(t, first.HeyGenJobID, second.HeyGenJobID)
@@ -191,7 +191,7 @@ func TestCreateJobNewRunDoesNotAdopt(t *testing.T) {
 }
 
 func TestTitleTag(t *testing.T) {
-	in := activities.CreateJobInput{CallbackID: "p1/render", IdempotencyKey: "p1/render@r1"}
+	in := activities.CreateJobInput{CallbackID: "p1/render", IdempotencyKey: "p1:render.r1"}
 	tag := activities.TitleTag(in)
 	assert.True(t, strings.HasPrefix(tag, "[rf:p1/render#"), tag)
 	assert.Len(t, tag, len("[rf:p1/render#")+8+1)
@@ -199,7 +199,7 @@ func TestTitleTag(t *testing.T) {
 	other := in
 	other.IdempotencyKey = "p1/render@r2"
 	assert.NotEqual(t, tag, activities.TitleTag(other), "another run, another tag")
-	p10 := activities.CreateJobInput{CallbackID: "p10/render", IdempotencyKey: "p1/render@r1"}
+	p10 := activities.CreateJobInput{CallbackID: "p10/render", IdempotencyKey: "p1:render.r1"}
 	assert.NotContains(t, activities.TitleTag(p10), tag)
 }
 
@@ -268,4 +268,66 @@ func TestCreateJobListFailureFallsBackToKey(t *testing.T) {
 	st := sb.Stats()
 	assert.Equal(t, 1, st.Creates)
 	assert.Equal(t, 1, st.IdempotentReplays)
+}
+
+// unreadableFirstCreate passes every request to the sandbox, but replaces the answer
+// to the first create with a 200 whose body cannot be read: HeyGen made (and bills) the
+// job, and the client cannot tell its ID. It records each create's Idempotency-Key.
+type unreadableFirstCreate struct {
+	h    http.Handler
+	mu   sync.Mutex
+	keys []string
+}
+
+func (u *unreadableFirstCreate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		u.h.ServeHTTP(w, r)
+		return
+	}
+	u.mu.Lock()
+	u.keys = append(u.keys, r.Header.Get("Idempotency-Key"))
+	first := len(u.keys) == 1
+	u.mu.Unlock()
+	if !first {
+		u.h.ServeHTTP(w, r)
+		return
+	}
+	u.h.ServeHTTP(httptest.NewRecorder(), r) // the job is made; its answer is lost
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"data": <html>gateway`))
+}
+
+// TestCreateJobUnreadableAnswerRetriedUnderSameKey (issue 11.5): an unreadable 2xx
+// answer to a create is retried, not taken as HeyGen's refusal, and the retry carries
+// the same Idempotency-Key, so HeyGen replays the job it made: one job, not two.
+func TestCreateJobUnreadableAnswerRetriedUnderSameKey(t *testing.T) {
+	const cb = "garbled-1/render"
+	for _, kind := range []string{activities.KindVideo, activities.KindTranslation} {
+		t.Run(kind, func(t *testing.T) {
+			sb, err := sandbox.New(sandbox.Config{RenderTime: time.Minute, Logger: zap.NewNop()})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = sb.Close() })
+			u := &unreadableFirstCreate{h: sb.Handler()}
+			srv := httptest.NewServer(u)
+			t.Cleanup(srv.Close)
+			var s testsuite.WorkflowTestSuite
+			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+			env := s.NewTestWorkflowEnvironment()
+			env.RegisterWorkflow(createOnce)
+			env.RegisterActivity(activities.New(noList{heygen.NewClient(srv.URL, "sandbox", nil)}))
+			in := activities.CreateJobInput{Kind: kind, CallbackID: cb, IdempotencyKey: "garbled-1:render.run-1", Body: avatarBody("")}
+			if kind == activities.KindTranslation {
+				in.Body = map[string]any{"video": map[string]any{"type": "url", "url": "https://cdn.example/v.mp4"}, "output_languages": []any{"French"}}
+			}
+			env.ExecuteWorkflow(createOnce, in)
+			require.NoError(t, env.GetWorkflowError(), "an unreadable 2xx is retried")
+			var res activities.CreateJobResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			st := sb.Stats()
+			assert.Equal(t, 1, st.JobsByCallbackID[cb].Creates, "one job made")
+			assert.Equal(t, st.JobsByCallbackID[cb].VideoID, res.HeyGenJobID)
+			require.Len(t, u.keys, 2)
+			assert.Equal(t, u.keys[0], u.keys[1], "the same key on the retry")
+		})
+	}
 }

@@ -353,7 +353,15 @@ func TestNotifyErrors(t *testing.T) {
 		wantMsg      string
 	}{
 		{"500 is retried", http.StatusInternalServerError, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 500"},
-		{"410 is retried too: every non-2xx is", http.StatusGone, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 410"},
+		{"410 stops at once", http.StatusGone, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 410"},
+		{"400 stops at once", http.StatusBadRequest, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 400"},
+		{"401 stops at once", http.StatusUnauthorized, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 401"},
+		{"404 stops at once", http.StatusNotFound, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 404"},
+		{"408 is retried", http.StatusRequestTimeout, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 408"},
+		{"409 is retried", http.StatusConflict, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 409"},
+		{"425 is retried", http.StatusTooEarly, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 425"},
+		{"429 is retried", http.StatusTooManyRequests, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 429"},
+		{"503 is retried", http.StatusServiceUnavailable, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 503"},
 		{"secret missing on the worker", http.StatusOK, nil, activities.ErrNotifyConfig, true, "environment variable S is not set on the worker"},
 		{"not a whsec_ secret", http.StatusOK, map[string]string{"S": "hunter2"}, activities.ErrNotifyConfig, true, "secret does not start with whsec_"},
 		{"whsec_ without base64", http.StatusOK, map[string]string{"S": "whsec_!!!"}, activities.ErrNotifyConfig, true, "secret is not whsec_ followed by base64"},

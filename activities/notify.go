@@ -23,10 +23,25 @@ const (
 	// whsec_ secret, or the URL is unusable. Non-retryable: a retry would read the same
 	// environment and input.
 	ErrNotifyConfig = "NotifyConfig"
-	// ErrNotifyRejected: the endpoint answered non-2xx or could not be reached.
-	// Retryable; the workflow's retry policy spaces the attempts out over hours.
+	// ErrNotifyRejected: the endpoint answered 5xx, 408, 409, 425 or 429, or could not
+	// be reached. Retryable; the workflow's retry policy spaces the attempts out over hours.
 	ErrNotifyRejected = "NotifyRejected"
+	// ErrNotifyRefused: the endpoint answered any other 4xx (a wrong URL, a bad
+	// signature, a payload it will not take). Non-retryable: the same request would be
+	// refused again, so Notify stops at once instead of retrying for hours.
+	ErrNotifyRefused = "NotifyRefused"
 )
+
+// retryableClientStatus reports whether a 4xx answer may pass on its own: 408 Request
+// Timeout, 409 Conflict (a repeat still being processed), 425 Too Early and 429 Too Many
+// Requests.
+func retryableClientStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return false
+}
 
 // Standard Webhooks header names.
 const (
@@ -65,7 +80,8 @@ type NotifyResult struct {
 // the whsec_ secret. The secret is read here, on the worker, from the environment
 // variable the spec names, so that it never enters workflow history.
 //
-// Any non-2xx answer is a retryable error.
+// A 4xx answer other than 408, 409, 425 and 429 stops it at once (ErrNotifyRefused,
+// non-retryable); any other non-2xx answer, or none, is a retryable ErrNotifyRejected.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {
 	secret, ok := a.lookupEnv(in.SecretEnv)
 	if !ok || secret == "" {
@@ -95,6 +111,10 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, 
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && !retryableClientStatus(resp.StatusCode) {
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("notify %s: HTTP %d: refused, not retried", redactURL(in.URL), resp.StatusCode), ErrNotifyRefused, nil)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return NotifyResult{}, temporal.NewApplicationError(
 			fmt.Sprintf("notify %s: HTTP %d", redactURL(in.URL), resp.StatusCode), ErrNotifyRejected)
