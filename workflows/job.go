@@ -81,8 +81,9 @@ type jobRun struct {
 	// version is this run's changeJobIdentity version; id its identity (identity.go).
 	version workflow.Version
 	id      JobIdentity
-	// holdsPermit: the Job holds a Limiter permit, which a continued run keeps.
-	holdsPermit bool
+	// permitLimiter is the Limiter whose permit the Job holds, which a continued run
+	// keeps; "" without one.
+	permitLimiter string
 	// continued: the run ends in continue-as-new, so the permit is not given back.
 	continued bool
 	// wakes counts the wait loop's turns in this run, for the history estimate.
@@ -100,8 +101,8 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 		start = now
 	}
 	if in.Resume != nil {
-		// A continued run: the deadline still counts from the first run's start.
-		start = in.Resume.Status.StartedAt
+		// A continued run: the deadline still counts from where the first run's did.
+		start = cmp.Or(in.Resume.DeadlineFrom, in.Resume.Status.StartedAt)
 	}
 	t := in.Timeouts.WithDefaults()
 	kind := in.Kind
@@ -172,8 +173,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	if err != nil {
 		return JobResult{}, err
 	}
-	j.holdsPermit = j.in.ConcurrencyLimit > 0 &&
-		workflow.GetVersion(ctx, changeJobLimiter, workflow.DefaultVersion, versionLimiter) >= versionLimiter
+	j.permitLimiter = j.heldPermitLimiter(ctx)
 	defer func() {
 		if !j.continued {
 			release()

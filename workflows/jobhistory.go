@@ -46,8 +46,11 @@ const (
 // JobResume is what a Job's continued run takes over from the run before it.
 type JobResume struct {
 	// Status is the Job's state so far: its HeyGen job ID and status, polls and events
-	// counted, and StartedAt, from which the deadline counts.
+	// counted.
 	Status JobStatus `json:"status"`
+	// DeadlineFrom is when the Job's deadline started counting: its first run's start,
+	// or its permit's grant (changeJobPermitLease).
+	DeadlineFrom time.Time `json:"deadline_from"`
 	// Polling is true once the push window has ended: the next wake polls.
 	Polling bool `json:"polling,omitempty"`
 	// WakeAt is when the push window or the backoff timer that was running ends.
@@ -58,8 +61,9 @@ type JobResume struct {
 	Jitter bool `json:"jitter,omitempty"`
 	// PermanentPollErrors counts the consecutive polls HeyGen refused (maxPermanentPollErrors).
 	PermanentPollErrors int `json:"permanent_poll_errors,omitempty"`
-	// HoldsPermit is true when the Job holds a Limiter permit, which it gives back at its end.
-	HoldsPermit bool `json:"holds_permit,omitempty"`
+	// PermitLimiter, when set, is the Limiter whose permit the Job holds and gives back
+	// at its end, under its run identity.
+	PermitLimiter string `json:"permit_limiter,omitempty"`
 	// Pending are the heygen.event signals that were buffered, not yet handled.
 	Pending []heygen.Event `json:"pending,omitempty"`
 	// Run counts the runs before this one.
@@ -82,12 +86,13 @@ func (j *jobRun) continueSuggested(ctx workflow.Context) bool {
 func (j *jobRun) continueAsNew(ctx workflow.Context, lp waitLoop) error {
 	r := &JobResume{
 		Status:              j.st,
+		DeadlineFrom:        j.start,
 		Polling:             lp.kind == waitSleep,
 		WakeAt:              lp.wakeAt,
 		Interval:            lp.interval,
 		Jitter:              lp.jitter,
 		PermanentPollErrors: j.permanentPollErrors,
-		HoldsPermit:         j.holdsPermit,
+		PermitLimiter:       j.permitLimiter,
 	}
 	if j.in.Resume != nil {
 		r.Run = j.in.Resume.Run + 1
@@ -113,9 +118,9 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 	r := j.in.Resume
 	j.st = r.Status
 	j.permanentPollErrors = r.PermanentPollErrors
-	j.holdsPermit = r.HoldsPermit
+	j.permitLimiter = r.PermitLimiter
 	j.logger = log.With(j.logger, "HeyGenJobID", j.st.HeyGenJobID, "Run", r.Run)
-	if j.holdsPermit {
+	if j.permitLimiter != "" {
 		defer func() {
 			if !j.continued {
 				j.releaseCarriedPermit(ctx)
@@ -140,7 +145,8 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 }
 
 // releaseCarriedPermit gives back the permit an earlier run of this Job was granted,
-// under the same holder name (permitRunID), as acquirePermit's release does.
+// under the same holder name (permitRunID), as acquirePermit's release does. The
+// Limiter matches a release on the workflow ID and that name alone.
 func (j *jobRun) releaseCarriedPermit(ctx workflow.Context) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
@@ -148,9 +154,8 @@ func (j *jobRun) releaseCarriedPermit(ctx workflow.Context) {
 		WorkflowID: j.st.CallbackID,
 		RunID:      j.permitRunID(ctx),
 		Limit:      j.in.ConcurrencyLimit,
-		Until:      j.start.Add(j.t.Deadline + permitLeaseMargin),
 	}
-	if err := workflow.SignalExternalWorkflow(dctx, LimiterWorkflowID, "", SignalPermitRelease, req).Get(dctx, nil); err != nil {
+	if err := workflow.SignalExternalWorkflow(dctx, j.permitLimiter, "", SignalPermitRelease, req).Get(dctx, nil); err != nil {
 		j.logger.Warn("release concurrency permit", "Error", err)
 	}
 }
@@ -185,4 +190,18 @@ func (j *jobRun) onPollError(err error) {
 func isPermanentHeyGenError(err error) bool {
 	var appErr *temporal.ApplicationError
 	return errors.As(err, &appErr) && appErr.Type() == heygen.KindPermanent.String()
+}
+
+// heldPermitLimiter names the Limiter whose permit the Job was just granted, or "" when
+// it asked for none. Every GetVersion here was already asked by acquirePermit, so this
+// adds nothing to the history.
+func (j *jobRun) heldPermitLimiter(ctx workflow.Context) string {
+	if j.in.ConcurrencyLimit <= 0 ||
+		workflow.GetVersion(ctx, changeJobLimiter, workflow.DefaultVersion, versionLimiter) < versionLimiter {
+		return ""
+	}
+	if workflow.GetVersion(ctx, changeJobPermitLease, workflow.DefaultVersion, versionPermitLease) >= versionPermitLease {
+		return LimiterWorkflowIDFor(j.in.ConcurrencyLimit)
+	}
+	return LimiterWorkflowID
 }
