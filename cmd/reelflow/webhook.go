@@ -44,6 +44,8 @@ func (a *app) webhookCommand() *cobra.Command {
 		a.webhookDeleteCommand(api),
 		a.webhookRotateCommand(api),
 		a.webhookSendCommand(),
+		a.webhookEventsCommand(api),
+		a.webhookReplayCommand(api),
 	)
 	return cmd
 }
