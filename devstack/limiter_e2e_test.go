@@ -1,0 +1,133 @@
+package devstack
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/reelflow/reelflow/workflows"
+)
+
+// permitBound is the bound docs/operations.md states for freeing the permit of a Job
+// that no longer runs, while another Job waits for it: the Limiter's holder check every
+// 15 s plus one Describe call, with room for a loaded test machine.
+const permitBound = 30 * time.Second
+
+// waitUntil polls cond every 20 ms until it holds, failing the test at ctx's deadline.
+func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			require.Failf(t, "timed out", "waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
+
+// jobState is a Job's state through its status query, or "" when it does not answer.
+func jobState(ctx context.Context, st *Stack, id string) workflows.JobState {
+	v, err := st.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	if err != nil {
+		return ""
+	}
+	var js workflows.JobStatus
+	if v.Get(&js) != nil {
+		return ""
+	}
+	return js.State
+}
+
+// TestPermitOfATerminatedHolder: with a limit of 1, the first pipeline's render holds
+// the only permit and never finishes; the second pipeline's render waits. An operator
+// terminates the first render's Job: the second gets the permit within permitBound,
+// and the sandbox made exactly one render for each.
+func TestPermitOfATerminatedHolder(t *testing.T) {
+	st := startStack(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	start := func(in workflows.PipelineInput) client.WorkflowRun {
+		in.ConcurrencyLimit = 1
+		run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY}, workflows.Pipeline, in)
+		require.NoError(t, err)
+		return run
+	}
+	creates := func(id string) int {
+		return st.Sandbox.Stats().CreatesByCallbackID[workflows.JobWorkflowID(id, workflows.StepRender)]
+	}
+
+	stuck := welcome("permit-holder")
+	stuck.Video["avatar_id"] = "sandbox-stuck" // renders for ever
+	start(stuck)
+	waitUntil(ctx, t, "the holder's create", func() bool { return creates(stuck.ID) == 1 })
+
+	next := welcome("permit-next")
+	nextRun := start(next)
+	nextJob := workflows.JobWorkflowID(next.ID, workflows.StepRender)
+	waitUntil(ctx, t, "the next Job to queue", func() bool { return jobState(ctx, st, nextJob) == workflows.StateQueued })
+
+	require.NoError(t, st.Client.TerminateWorkflow(ctx, workflows.JobWorkflowID(stuck.ID, workflows.StepRender), "", "operator test"))
+	terminated := time.Now()
+	bctx, bcancel := context.WithTimeout(ctx, permitBound)
+	defer bcancel()
+	waitUntil(bctx, t, "the next Job's create, within the bound", func() bool { return creates(next.ID) == 1 })
+	t.Logf("permit passed on %s after the terminate", time.Since(terminated).Round(100*time.Millisecond))
+
+	require.NoError(t, nextRun.Get(ctx, nil))
+	require.Equal(t, 1, creates(stuck.ID))
+	require.Equal(t, 1, creates(next.ID))
+	recordTo(ctx, t, st, "limiter-holder-check-v1", workflows.LimiterWorkflowIDFor(1))
+	recordTo(ctx, t, st, "job-permit-lease-v1", nextJob)
+}
+
+// TestRerunReusesTheRender: a pipeline whose translation fails with fail_fast fails;
+// started again without the failing language it reuses its render: one create in all.
+func TestRerunReusesTheRender(t *testing.T) {
+	st := startStack(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in := welcome("rerun-render")
+	in.FailFast = true
+	in.Translate = &workflows.Translate{Languages: []string{"Spanish (Spain)", "Klingon"}}
+	_, err := runPipeline(t, st, in)
+	require.Error(t, err)
+
+	in.Translate.Languages = []string{"Spanish (Spain)"}
+	res, err := runPipeline(t, st, in)
+	require.NoError(t, err)
+	require.NotNil(t, res.Render)
+	require.True(t, res.Render.Reused)
+	creates := st.Sandbox.Stats().CreatesByCallbackID
+	require.Equal(t, 1, creates[workflows.JobWorkflowID(in.ID, workflows.StepRender)], "the render is reused")
+	recordTo(ctx, t, st, "pipeline-rerun-v1", in.ID)
+}
+
+// recordTo writes workflowID's latest run's history to ../workflows/testdata/name.json
+// for the replay tests there, when REELFLOW_RECORD_HISTORIES=1.
+func recordTo(ctx context.Context, t *testing.T, st *Stack, name, workflowID string) {
+	t.Helper()
+	if os.Getenv(recordEnv) != "1" {
+		return
+	}
+	var events []*historypb.HistoryEvent
+	it := st.Client.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&historypb.History{Events: events})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644))
+}
