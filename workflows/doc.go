@@ -13,7 +13,11 @@
 // "job-identity" (version 1: the Reset-proof identity of identity.go, continue-as-new
 // before the history bound, and failure after repeated permanent poll errors),
 // "pipeline-identity" (version 1: Jobs and the notification's webhook-id take the
-// Pipeline's run identity) and "pipeline-rerun" (version 1: a rerun reuses the steps
+// Pipeline's run identity), "pipeline-rerun" (version 1: a rerun reuses the steps
 // that completed in an earlier run and runs the others again; each Job's memo records
-// its spec hash).
+// its spec hash), "pipeline-adopt-running" (version 1: a step whose Job still runs
+// from an earlier run waits for it and reuses or restarts it), "job-permit-lease"
+// (version 1: a Limiter per limit, the lease and the deadline from the grant) and
+// "limiter-holder-check" (version 1: the Limiter frees the permits of holders that no
+// longer run, and keeps its first limit).
 package workflows

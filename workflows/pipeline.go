@@ -143,6 +143,23 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 			opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 		}
 	}
+	res, err := p.startJob(ctx, row, in, opts)
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) && p.plan != nil &&
+		workflow.GetVersion(ctx, changePipelineAdopt, workflow.DefaultVersion, versionAdopt) >= versionAdopt {
+		res, err = p.adopt(ctx, row, in, opts)
+	}
+	if err != nil {
+		err = alreadyStarted(row, err)
+		p.failRow(ctx, row, err)
+		return JobResult{}, err
+	}
+	*row = res
+	return res, nil
+}
+
+// startJob starts the step's Job and waits for its result.
+func (p *pipelineRun) startJob(ctx workflow.Context, row *JobStatus, in JobInput, opts workflow.ChildWorkflowOptions) (JobResult, error) {
 	fut := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), Job, in)
 	var exec workflow.Execution
 	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err == nil {
@@ -154,13 +171,7 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 	}
 	var res JobResult
 	err := fut.Get(ctx, &res)
-	if err != nil {
-		err = alreadyStarted(row, err)
-		p.failRow(ctx, row, err)
-		return JobResult{}, err
-	}
-	*row = res
-	return res, nil
+	return res, err
 }
 
 // alreadyStarted turns the SDK's "child workflow execution already started" into an

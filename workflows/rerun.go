@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -41,6 +42,15 @@ import (
 const (
 	changePipelineRerun = "pipeline-rerun"
 	versionRerun        = 1
+)
+
+// changePipelineAdopt is the workflow.GetVersion change ID of adoption: a step whose Job
+// could not start because a Job with its ID is still running (a Job of a run that was
+// just terminated, cancelled or reset, still recording its cancellation) waits for that
+// Job, then reuses it if it completed and starts it again otherwise.
+const (
+	changePipelineAdopt = "pipeline-adopt-running"
+	versionAdopt        = 1
 )
 
 // ErrTypeStepChanged: a rerun's spec changed a step that completed in an earlier run.
@@ -158,25 +168,15 @@ func (p *pipelineRun) loadPlan(ctx workflow.Context) error {
 		p.plan = map[string]StepPlan{}
 		return nil
 	}
-	in := activities.PriorJobsInput{}
+	ids := make([]string, 0, len(specs))
 	for _, s := range specs {
-		in.CallbackIDs = append(in.CallbackIDs, s.CallbackID)
+		ids = append(ids, s.CallbackID)
 	}
-	deadline := p.in.Timeouts.WithDefaults().Deadline
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// A Job of a stopped run closes within seconds; one that is genuinely still
-		// running ends by its own deadline at the latest.
-		StartToCloseTimeout: deadline + permitLeaseMargin,
-		HeartbeatTimeout:    priorJobsHeartbeat,
-		Summary:             "look for earlier runs of the steps",
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	})
-	var a *activities.Activities
-	var res activities.PriorJobsResult
-	if err := workflow.ExecuteActivity(actx, a.PriorJobs, in).Get(ctx, &res); err != nil {
+	prior, err := p.priorJobs(ctx, ids)
+	if err != nil {
 		return err
 	}
-	plans, err := PlanRerun(specs, res.Jobs, p.in.Fresh)
+	plans, err := PlanRerun(specs, prior, p.in.Fresh)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStepChanged, nil)
 	}
@@ -192,6 +192,47 @@ func (p *pipelineRun) loadPlan(ctx workflow.Context) error {
 		p.logger.Info("resuming: completed steps are reused", "Reused", reused, "Steps", len(plans))
 	}
 	return nil
+}
+
+// priorJobs asks what the latest runs of the Jobs ids left behind, waiting for those
+// that still run.
+func (p *pipelineRun) priorJobs(ctx workflow.Context, ids []string) ([]activities.PriorJob, error) {
+	deadline := p.in.Timeouts.WithDefaults().Deadline
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// A Job of a stopped run closes within seconds; one that is genuinely still
+		// running ends by its own deadline at the latest.
+		StartToCloseTimeout: deadline + permitLeaseMargin,
+		HeartbeatTimeout:    priorJobsHeartbeat,
+		Summary:             "look for earlier runs of the steps",
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+	var a *activities.Activities
+	var res activities.PriorJobsResult
+	err := workflow.ExecuteActivity(actx, a.PriorJobs, activities.PriorJobsInput{CallbackIDs: ids}).Get(ctx, &res)
+	return res.Jobs, err
+}
+
+// adopt runs a step whose Job could not start because one with its ID still runs: it
+// waits for that Job, then reuses its result if it completed, or starts the step's Job
+// again. A changed completed Job is refused as in a rerun.
+func (p *pipelineRun) adopt(ctx workflow.Context, row *JobStatus, in JobInput, opts workflow.ChildWorkflowOptions) (JobResult, error) {
+	p.logger.Info("the step's Job is still running from an earlier run; waiting for it", "Step", row.Step)
+	prior, err := p.priorJobs(ctx, []string{row.CallbackID})
+	if err != nil {
+		return JobResult{}, err
+	}
+	plans, err := PlanRerun([]StepSpec{p.plan[row.CallbackID].StepSpec}, prior, p.in.Fresh)
+	if err != nil {
+		return JobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStepChanged, nil)
+	}
+	p.plan[row.CallbackID] = plans[0]
+	if res, ok, err := p.reused(row); ok || err != nil {
+		return res, err
+	}
+	if plans[0].Changed {
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	}
+	return p.startJob(ctx, row, in, opts)
 }
 
 // reused returns the prior result of the step in row, when the plan reuses it.
