@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,12 @@ func TestClusterBench(t *testing.T) {
 	w.RegisterWorkflowWithOptions(noop, workflow.RegisterOptions{Name: noopWorkflow})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-	t.Run("ack", func(t *testing.T) { c.benchAck(t, 100, 32, 10*time.Second, 3) })
-	t.Run("start", func(t *testing.T) { c.benchStart(t, 1000, 32, 3) })
+	runs := 3
+	if v, err := strconv.Atoi(os.Getenv("REELFLOW_CLUSTER_BENCH_RUNS")); err == nil {
+		runs = v
+	}
+	t.Run("ack", func(t *testing.T) { c.benchAck(t, 100, 32, 10*time.Second, runs) })
+	t.Run("start", func(t *testing.T) { c.benchStart(t, 1000, 32, runs) })
 	t.Run("scale", func(t *testing.T) { c.benchScale(t, 5000, 32) })
 }
 

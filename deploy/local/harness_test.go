@@ -44,16 +44,20 @@ func startCluster(t *testing.T, renderTime string) *cluster {
 	c.env = append(os.Environ(), "REELFLOW_CLUSTER_DIR="+c.dir,
 		"REELFLOW_CLUSTER_PORT_BASE="+envOr("REELFLOW_CLUSTER_PORT_BASE", "27400"),
 		"REELFLOW_SANDBOX_RENDER_TIME="+renderTime)
-	c.script("down", "--wipe") // what an earlier run left
 	t.Cleanup(func() {
 		if os.Getenv("REELFLOW_CLUSTER_KEEP") != "1" {
 			c.script("down", "--wipe")
 		}
 	})
-	began := time.Now()
-	out, err := c.script("up")
-	require.NoError(t, err, "cluster.sh up:\n%s", out)
-	t.Logf("cluster.sh up took %s", time.Since(began).Round(time.Second))
+	// REELFLOW_CLUSTER_REUSE=1 runs against a cluster that is up already (with KEEP=1,
+	// between benchmark runs); otherwise every run starts from nothing.
+	if _, err := c.script("status"); err != nil || os.Getenv("REELFLOW_CLUSTER_REUSE") != "1" {
+		c.script("down", "--wipe") // what an earlier run left
+		began := time.Now()
+		out, err := c.script("up")
+		require.NoError(t, err, "cluster.sh up:\n%s", out)
+		t.Logf("cluster.sh up took %s", time.Since(began).Round(time.Second))
+	}
 	c.ports = map[string]string{}
 	ports, err := c.script("ports")
 	require.NoError(t, err)
