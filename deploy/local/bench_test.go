@@ -199,10 +199,11 @@ func (c *cluster) benchStart(t *testing.T, n, conc, runs int) {
 	ctx := context.Background()
 	var pipe, base []startRound
 	for r := range runs {
-		p := c.startRound(t, fmt.Sprintf("start%d", r), n, conc, func(id string) (client.WorkflowRun, error) {
+		tag := time.Now().Format("150405")
+		p := c.startRound(t, fmt.Sprintf("start%s-%d", tag, r), n, conc, func(id string) (client.WorkflowRun, error) {
 			return c.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Pipeline, pipelineInput(id))
 		})
-		b := c.startRound(t, fmt.Sprintf("noop%d", r), n, conc, func(id string) (client.WorkflowRun, error) {
+		b := c.startRound(t, fmt.Sprintf("noop%s-%d", tag, r), n, conc, func(id string) (client.WorkflowRun, error) {
 			return c.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: sinkQueue}, noopWorkflow)
 		})
 		pipe, base = append(pipe, p), append(base, b)

@@ -250,15 +250,18 @@ as_pg() {
 	fi
 }
 
-# pg_data is the data directory: under DIR when the postgres user can reach it, else in
-# postgres' home, named after DIR (a clone under /root is closed to other users).
-pg_data() {
-	local d=$DIR/pgdata
+# pg_home holds PostgreSQL's data, socket and log: DIR when the postgres user can reach
+# it, else a directory in postgres' home named after DIR (a clone under /root is closed
+# to other users).
+pg_home() {
+	local d=$DIR
 	if ((EUID == 0)) && ! runuser -u postgres -- test -x "$DIR"; then
 		d=/var/lib/postgresql/reelflow-cluster-$(echo "$DIR" | cksum | cut -d' ' -f1)
 	fi
 	echo "$d"
 }
+
+pg_data() { echo "$(pg_home)/pgdata"; }
 
 pg_password() {
 	mkdir -p "$DIR"
@@ -267,20 +270,26 @@ pg_password() {
 }
 
 pg_up() {
-	local bin data
+	local bin home data log
 	bin=$(pg_bin) || die "$(pg_missing)"
-	data=$(pg_data)
+	home=$(pg_home)
+	data=$home/pgdata
+	log=$home/postgresql.log
+	mkdir -p "$home/pgsock" "$LOGS"
+	[[ $log == "$LOGS/postgresql.log" ]] || ln -sf "$log" "$LOGS/postgresql.log"
+	: >>"$log"
+	if ((EUID == 0)); then chown postgres: "$home/pgsock" "$log"; fi
 	if [[ ! -f $data/PG_VERSION ]]; then
-		mkdir -p "$data" "$DIR/pgsock"
+		mkdir -p "$data"
 		local pw
 		pw=$(mktemp)
 		pg_password >"$pw"
-		if ((EUID == 0)); then chown postgres: "$data" "$DIR/pgsock" "$pw"; fi
+		if ((EUID == 0)); then chown postgres: "$data" "$pw"; fi
 		# Password auth over TCP, as the postgres image sets it up from POSTGRES_PASSWORD.
 		as_pg "$bin/initdb" -D "$data" -U "$POSTGRES_USER" --pwfile="$pw" --auth-local=trust \
-			--auth-host=scram-sha-256 -E UTF8 >>"$LOGS/postgresql.log" 2>&1 || {
+			--auth-host=scram-sha-256 -E UTF8 >>"$log" 2>&1 || {
 			rm -f "$pw"
-			die "initdb failed; log: $LOGS/postgresql.log"
+			die "initdb failed; log: $log"
 		}
 		rm -f "$pw"
 	fi
@@ -288,10 +297,9 @@ pg_up() {
 		die "PostgreSQL is already running on $data: run \`$0 down\` first"
 	fi
 	check_ports postgresql
-	if ((EUID == 0)); then chown postgres: "$DIR/pgsock" "$LOGS/postgresql.log"; fi
-	as_pg "$bin/pg_ctl" -D "$data" -l "$LOGS/postgresql.log" -w -t 60 \
-		-o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $DIR/pgsock" start >/dev/null ||
-		die "PostgreSQL did not start; log: $LOGS/postgresql.log"
+	as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
+		-o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $home/pgsock" start >/dev/null ||
+		die "PostgreSQL did not start; log: $log"
 	say "postgresql up on 127.0.0.1:$PG_PORT ($data)"
 }
 
@@ -388,7 +396,6 @@ up() {
 		pid_of "$p" >/dev/null && die "the cluster is already up ($p is pid $(pid_of "$p")): see \`$0 status\`, or \`$0 down\` first"
 	done
 	mkdir -p "$RUN" "$LOGS"
-	: >>"$LOGS/postgresql.log"
 	pg_bin >/dev/null || die "$(pg_missing)"
 	for p in postgresql "${PROCESSES[@]}"; do check_ports "$p"; done
 	# From here on, a failed step stops what the earlier ones started.
@@ -416,8 +423,11 @@ down() {
 	for p in balancer sandbox ui temporal; do stop "$p" 10; done
 	pg_down
 	if [[ ${1:-} == --wipe ]]; then
-		rm -rf "$(pg_data)" "$DIR/pgsock" "$DIR/sandbox.json" "$DIR/webhook-secret" "$DIR/postgres-password" \
+		local home
+		home=$(pg_home)
+		rm -rf "$home/pgdata" "$home/pgsock" "$home/postgresql.log" "$DIR/sandbox.json" "$DIR/webhook-secret" "$DIR/postgres-password" \
 			"$DIR/deliveries.jsonl" "$LOGS" "$RUN"
+		[[ $home == "$DIR" ]] || rmdir "$home" 2>/dev/null || true
 		say "data wiped"
 	fi
 }
