@@ -310,7 +310,9 @@ func (r *chaosReport) check(outs []outcome) {
 			tt, ok := truth[workflows.JobWorkflowID(o.id, step)]
 			row := rows[step]
 			switch {
-			case !ok && row.State == workflows.StateFailed && notCreated(row.FailureMessage, workflows.JobWorkflowID(o.id, step)):
+			case !ok && row.State == workflows.StateFailed && row.HeyGenJobID == "" && row.FailureMessage != "":
+				// A row keeps the create's last error (HeyGen's 429 or 5xx text, or the
+				// lost attempt's timeout), not the Job's "not created within" message.
 				r.NeverCreated++
 			case !ok:
 				bad("%s/%s: never created; row %s: %s", o.id, step, row.State, row.FailureMessage)
