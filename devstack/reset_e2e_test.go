@@ -289,7 +289,7 @@ func TestResetPipelineMidFanOut(t *testing.T) {
 	require.NoError(t, st.Client.GetWorkflow(ctx, in.ID, newRun).Get(ctx, &res), "the reset pipeline completes")
 	assert.Equal(t, workflows.StageDone, res.Stage)
 	for _, row := range res.Steps {
-		assert.Equal(t, workflows.StateDone, row.State, row.Step)
+		assert.Equal(t, workflows.StateDone, row.State, "%s: %s", row.Step, row.FailureMessage)
 	}
 	assert.Error(t, run.Get(ctx, nil), "the base run was terminated by the reset")
 	assertOneCreateEach(t, st, cbs...)

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestRegisterRunsPipeline(t *testing.T) {
 	assert.Equal(t, workflows.FinishedByPoll, res.Render.FinishedBy)
 	require.Len(t, fake.creates, 1)
 	assert.Equal(t, "p1/render", fake.creates[0].CallbackID)
-	assert.Contains(t, fake.creates[0].IdempotencyKey, "p1/render@", "the key is the callback_id plus the run ID")
+	assert.True(t, strings.HasPrefix(fake.creates[0].IdempotencyKey, "p1:render."), "the key is the callback_id plus the run identity (workflows/identity.go): %s", fake.creates[0].IdempotencyKey)
 }
 
 func TestRegisterWorkflowsOnlyForReplay(t *testing.T) {
