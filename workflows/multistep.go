@@ -74,51 +74,14 @@ func (p *pipelineRun) multistep(ctx workflow.Context) (PipelineResult, error) {
 	if in.Source != nil {
 		videoURL = in.Source.URL
 	} else {
-		p.setStage(ctx, StepRender)
-		render, err := p.runStep(runCtx, 0, p.renderJob())
-		p.st.Steps[0].Kind = renderKind(in)
-		if err != nil {
-			return p.finish(ctx, &stepFailure{step: StepRender, err: err})
+		url, failure := p.render(ctx, runCtx, wg, &jobs, fail)
+		if failure != nil {
+			return p.finish(ctx, failure)
 		}
-		if render.HeyGenJobID != "" {
-			if err := workflow.UpsertTypedSearchAttributes(ctx, heygenJobIDKey.ValueSet(render.HeyGenJobID)); err != nil {
-				p.logger.Warn("upsert search attributes", "Error", err)
-			}
-		}
-		videoURL = render.VideoURL
-		if in.Deliver != nil {
-			wg.Go(runCtx, func(gctx workflow.Context) {
-				if err := p.deliver(gctx, 0, &jobs); err != nil {
-					fail(StepRender, err)
-				}
-			})
-		}
+		videoURL = url
 	}
-
 	if in.Translate != nil {
-		p.setStage(ctx, StepTranslate)
-		first := 0 // the row of the first language: after the render's, when there is one
-		if in.Source == nil {
-			first = 1
-		}
-		for i, lang := range in.Translate.Languages { // a slice: the same order on every replay
-			row := first + i
-			jobs++
-			wg.Go(runCtx, func(gctx workflow.Context) {
-				_, err := p.runStep(gctx, row, p.translateJob(lang, videoURL))
-				p.st.Steps[row].Kind, p.st.Steps[row].Language = KindTranslation, lang
-				jobs--
-				if err != nil {
-					fail(p.st.Steps[row].Step, err)
-					return
-				}
-				if in.Deliver != nil {
-					if err := p.deliver(gctx, row, &jobs); err != nil {
-						fail(p.st.Steps[row].Step, err)
-					}
-				}
-			})
-		}
+		p.translate(ctx, runCtx, wg, videoURL, &jobs, fail)
 	}
 	// Every coroutine ends once its step ends, and a cancelled step ends promptly (its
 	// Job records the cancellation, a delivery heartbeats), so this wait is bounded.
@@ -128,6 +91,57 @@ func (p *pipelineRun) multistep(ctx workflow.Context) (PipelineResult, error) {
 		return p.finish(ctx, failed)
 	}
 	return p.finish(ctx, nil)
+}
+
+// render runs the render step and starts its delivery on wg. It returns the render's
+// video, or the failure that ends the pipeline.
+func (p *pipelineRun) render(ctx, runCtx workflow.Context, wg workflow.WaitGroup, jobs *int, fail func(string, error)) (string, *stepFailure) {
+	p.setStage(ctx, StepRender)
+	render, err := p.runStep(runCtx, 0, p.renderJob())
+	p.st.Steps[0].Kind = renderKind(p.in)
+	if err != nil {
+		return "", &stepFailure{step: StepRender, err: err}
+	}
+	if render.HeyGenJobID != "" {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, heygenJobIDKey.ValueSet(render.HeyGenJobID)); err != nil {
+			p.logger.Warn("upsert search attributes", "Error", err)
+		}
+	}
+	if p.in.Deliver != nil {
+		wg.Go(runCtx, func(gctx workflow.Context) {
+			if err := p.deliver(gctx, 0, jobs); err != nil {
+				fail(StepRender, err)
+			}
+		})
+	}
+	return render.VideoURL, nil
+}
+
+// translate starts one coroutine on wg per language: its Job, then its delivery.
+func (p *pipelineRun) translate(ctx, runCtx workflow.Context, wg workflow.WaitGroup, videoURL string, jobs *int, fail func(string, error)) {
+	p.setStage(ctx, StepTranslate)
+	first := 0 // the row of the first language: after the render's, when there is one
+	if p.in.Source == nil {
+		first = 1
+	}
+	for i, lang := range p.in.Translate.Languages { // a slice: the same order on every replay
+		row := first + i
+		*jobs++
+		wg.Go(runCtx, func(gctx workflow.Context) {
+			_, err := p.runStep(gctx, row, p.translateJob(lang, videoURL))
+			p.st.Steps[row].Kind, p.st.Steps[row].Language = KindTranslation, lang
+			*jobs--
+			if err != nil {
+				fail(p.st.Steps[row].Step, err)
+				return
+			}
+			if p.in.Deliver != nil {
+				if err := p.deliver(gctx, row, jobs); err != nil {
+					fail(p.st.Steps[row].Step, err)
+				}
+			}
+		})
+	}
 }
 
 // finish ends the pipeline: cancelled, failed (failure is set), or done. It notifies

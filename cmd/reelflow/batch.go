@@ -38,24 +38,10 @@ func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, lim
 	}
 	defer c.Close()
 
-	runs := make([]client.WorkflowRun, 0, len(inputs))
-	bar := newProgress(a.out, "started", len(inputs))
-	already := 0
-	for _, in := range inputs {
-		if limit > 0 {
-			in.ConcurrencyLimit = limit
-		}
-		run, started, err := startPipeline(ctx, c, in)
-		if err != nil {
-			return err
-		}
-		if !started {
-			already++
-		}
-		runs = append(runs, run)
-		bar.step()
+	runs, already, err := a.startRows(ctx, c, inputs, limit)
+	if err != nil {
+		return err
 	}
-	bar.done()
 	fmt.Fprintf(a.out, "%d pipelines: %d started now, %d already started before", len(inputs), len(inputs)-already, already)
 	if len(bad) > 0 {
 		fmt.Fprintf(a.out, ", %d bad rows skipped", len(bad))
@@ -65,6 +51,35 @@ func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, lim
 		return nil
 	}
 
+	return a.waitBatch(ctx, runs)
+}
+
+// startRows starts one pipeline per input, with limit as its concurrency limit when
+// set, and counts those that had been started before.
+func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows.PipelineInput, limit int) ([]client.WorkflowRun, int, error) {
+	runs := make([]client.WorkflowRun, 0, len(inputs))
+	bar := newProgress(a.out, "started", len(inputs))
+	already := 0
+	for _, in := range inputs {
+		if limit > 0 {
+			in.ConcurrencyLimit = limit
+		}
+		run, started, err := startPipeline(ctx, c, in)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !started {
+			already++
+		}
+		runs = append(runs, run)
+		bar.step()
+	}
+	bar.done()
+	return runs, already, nil
+}
+
+// waitBatch follows every run to its end and reports those that did not complete.
+func (a *app) waitBatch(ctx context.Context, runs []client.WorkflowRun) error {
 	type outcome struct {
 		id  string
 		err error
@@ -76,7 +91,7 @@ func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, lim
 			results <- outcome{run.GetID(), run.Get(ctx, &res)}
 		}()
 	}
-	bar = newProgress(a.out, "finished", len(runs))
+	bar := newProgress(a.out, "finished", len(runs))
 	var failed []string
 	for range runs {
 		select {
