@@ -126,39 +126,16 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 			StartedAt:  start,
 		},
 	}
-	// Activity options, set once. Create retries without an attempt limit, because
-	// HeyGen's 5xx and 429 pass, but never past the job's deadline; the Idempotency-Key
-	// makes every retry safe. A permanent HeyGen error ends it at once.
-	j.createAO = workflow.ActivityOptions{
-		StartToCloseTimeout: createStartToClose,
-		// Zero would mean no limit, so a job already past its deadline gets a token second.
-		ScheduleToCloseTimeout: max(t.Deadline-now.Sub(start), time.Second),
-		Summary:                label + ": create",
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
-		},
-	}
+	// Activity options, set once (options.go). The create's deadline: zero would mean
+	// no limit, so a job already past its deadline gets a token second.
+	j.createAO = createOptions(label, max(t.Deadline-now.Sub(start), time.Second))
 	// A poll gets a few quick attempts. When they all fail the Job logs it and polls
 	// again on its own backoff schedule: a failed poll never fails the job.
-	j.pollAO = workflow.ActivityOptions{
-		StartToCloseTimeout: pollStartToClose,
-		Summary:             label + ": poll",
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        10 * time.Second,
-			MaximumAttempts:        pollAttempts,
-			NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
-		},
-	}
+	j.pollAO = pollOptions(label + ": poll")
 	return j
 }
 
 func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
-	var a *activities.Activities
 	// Asked first, before any command, so that a continued or reset run asks it at the
 	// same place. A Job started before it replays on DefaultVersion.
 	j.version = workflow.GetVersion(ctx, changeJobIdentity, workflow.DefaultVersion, versionIdentity)
@@ -183,7 +160,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 
 	// 1. Create. Signals that arrive meanwhile wait in the channel; they are drained below.
 	var created activities.CreateJobResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.createAO), a.CreateJob, activities.CreateJobInput{
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.createAO), acts().CreateJob, activities.CreateJobInput{
 		CallbackID:  j.st.CallbackID,
 		Kind:        j.kind,
 		Body:        j.in.Body,
@@ -426,8 +403,7 @@ func (j *jobRun) onEvent(ev heygen.Event) {
 }
 
 func (j *jobRun) startPoll(ctx workflow.Context) workflow.Future {
-	var a *activities.Activities
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.pollAO), a.PollJob,
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.pollAO), acts().PollJob,
 		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID})
 }
 
@@ -468,13 +444,12 @@ func (j *jobRun) applyPoll(r activities.PollJobResult) {
 // fetchURLs reads the job once after a success webhook that lacked its URL or details.
 // Failing that, the job still succeeded; what is missing is logged.
 func (j *jobRun) fetchURLs(ctx workflow.Context) {
-	var a *activities.Activities
 	ao := j.pollAO
 	ao.Summary = j.label + ": fetch video details"
 	var r activities.PollJobResult
 	// Details: the job is known to be over, so a bulk status call would only come on
 	// top of the GET. Activity input is not part of replay's determinism check.
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), a.PollJob,
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().PollJob,
 		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, Details: true}).Get(ctx, &r)
 	j.st.Polls++
 	if err != nil {

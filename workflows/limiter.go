@@ -364,14 +364,8 @@ func (l *limiter) startCheck(ctx workflow.Context) {
 	if len(l.st.Queue) == 0 || len(l.st.Holders) == 0 {
 		return
 	}
-	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: checkStartToClose,
-		Summary:             "check the holders",
-		// The next check comes soon anyway.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2},
-	})
-	l.checking = workflow.ExecuteActivity(actx, a.CheckHolders, activities.CheckHoldersInput{Holders: slices.Clone(l.st.Holders)})
+	actx := workflow.WithActivityOptions(ctx, checkHoldersOptions())
+	l.checking = workflow.ExecuteActivity(actx, acts().CheckHolders, activities.CheckHoldersInput{Holders: slices.Clone(l.st.Holders)})
 }
 
 // onChecked frees the permits of holders that are gone.
@@ -504,14 +498,9 @@ func (pc *permitCall) release(ctx workflow.Context) {
 // ask hands the request to the Limiter, starting it when none runs. Its retries have no
 // limit but the queue's bound.
 func (pc *permitCall) ask(ctx workflow.Context) workflow.Future {
-	var a *activities.Activities
 	j := pc.j
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    acquireStartToClose,
-		ScheduleToCloseTimeout: max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second),
-		Summary:                j.label + ": ask for a permit",
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	}), a.AcquirePermit, activities.AcquirePermitInput{
+	ao := askPermitOptions(j.label, max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second))
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().AcquirePermit, activities.AcquirePermitInput{
 		LimiterID: pc.limiterID, TaskQueue: TaskQueue, WorkflowType: limiterWorkflowType,
 		Signal: SignalPermitAcquire, Request: pc.req,
 	})

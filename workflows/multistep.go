@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
-	"github.com/reelflow/reelflow/heygen"
 )
 
 // Activity settings of a pipeline's own steps.
@@ -323,7 +322,6 @@ func objectKey(pipelineID, step string, o output) string {
 // every outcome in the row. jobs counts the Jobs still running: when none is, the
 // pipeline's stage becomes StageDeliver.
 func (p *pipelineRun) deliver(ctx workflow.Context, i int, jobs *int) error {
-	var a *activities.Activities
 	if *jobs == 0 {
 		p.setStage(ctx, StageDeliver)
 	}
@@ -346,21 +344,8 @@ func (p *pipelineRun) deliver(ctx workflow.Context, i int, jobs *int) error {
 	var started []pending
 	for _, o := range outs {
 		key := objectKey(p.id, row.Step, o)
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: deliverStartToClose,
-			HeartbeatTimeout:    deliverHeartbeat,
-			Summary:             "deliver " + strings.TrimPrefix(key, p.id+"/"),
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval:    10 * time.Second,
-				BackoffCoefficient: 2,
-				MaximumInterval:    5 * time.Minute,
-				MaximumAttempts:    deliverAttempts,
-				NonRetryableErrorTypes: []string{
-					activities.ErrDeliverInvalid, heygen.KindPermanent.String(),
-				},
-			},
-		})
-		started = append(started, pending{o: o, key: key, f: workflow.ExecuteActivity(actx, a.Deliver, activities.DeliverInput{
+		actx := workflow.WithActivityOptions(ctx, deliverOptions("deliver "+strings.TrimPrefix(key, p.id+"/")))
+		started = append(started, pending{o: o, key: key, f: workflow.ExecuteActivity(actx, acts().Deliver, activities.DeliverInput{
 			To: p.in.Deliver.To, Key: key, URL: o.url, Output: o.name,
 			Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID,
 		})})
@@ -396,18 +381,10 @@ func cmpErr(first, err error) error {
 
 // completeLinks reads a finished job's status once for the links its webhook left out.
 func (p *pipelineRun) completeLinks(ctx workflow.Context, row *JobStatus) {
-	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: pollStartToClose,
-		Summary:             row.Step + ": fetch output links",
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second,
-			MaximumAttempts: pollAttempts, NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
-		},
-	})
+	actx := workflow.WithActivityOptions(ctx, pollOptions(row.Step+": fetch output links"))
 	var r activities.PollJobResult
 	// Details: the links come only from the single GET, so the bulk call is skipped.
-	if err := workflow.ExecuteActivity(actx, a.PollJob, activities.PollJobInput{
+	if err := workflow.ExecuteActivity(actx, acts().PollJob, activities.PollJobInput{
 		Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID, Details: true,
 	}).Get(ctx, &r); err != nil {
 		p.logger.Warn("could not complete the output links; delivering what is known", "Step", row.Step, "Error", err)
@@ -427,7 +404,6 @@ func (p *pipelineRun) notify(ctx workflow.Context, stage string) {
 	if p.in.Notify == nil {
 		return
 	}
-	var a *activities.Activities
 	row := &p.st.Steps[len(p.st.Steps)-1]
 	p.setStage(ctx, StepNotify)
 	row.State, row.StartedAt = StateRunning, workflow.Now(ctx)
@@ -445,19 +421,9 @@ func (p *pipelineRun) notify(ctx workflow.Context, stage string) {
 		row.State, row.FailureMessage, row.FinishedAt = StateFailed, "encode notification: "+err.Error(), workflow.Now(ctx)
 		return
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    notifyStartToClose,
-		ScheduleToCloseTimeout: notifyScheduleToClose,
-		Summary:                "notify",
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        30 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrNotifyConfig},
-		},
-	})
+	actx := workflow.WithActivityOptions(ctx, notifyOptions())
 	var r activities.NotifyResult
-	err = workflow.ExecuteActivity(actx, a.Notify, activities.NotifyInput{
+	err = workflow.ExecuteActivity(actx, acts().Notify, activities.NotifyInput{
 		URL:       p.in.Notify.URL,
 		SecretEnv: p.in.Notify.SecretEnv,
 		WebhookID: notifyWebhookID(ctx), // identity.go: a Reset keeps it

@@ -198,17 +198,9 @@ func (p *pipelineRun) loadPlan(ctx workflow.Context) error {
 // that still run.
 func (p *pipelineRun) priorJobs(ctx workflow.Context, ids []string) ([]activities.PriorJob, error) {
 	deadline := p.in.Timeouts.WithDefaults().Deadline
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// A Job of a stopped run closes within seconds; one that is genuinely still
-		// running ends by its own deadline at the latest.
-		StartToCloseTimeout: deadline + permitLeaseMargin,
-		HeartbeatTimeout:    priorJobsHeartbeat,
-		Summary:             "look for earlier runs of the steps",
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	})
-	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, priorJobsOptions(deadline))
 	var res activities.PriorJobsResult
-	err := workflow.ExecuteActivity(actx, a.PriorJobs, activities.PriorJobsInput{CallbackIDs: ids}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(actx, acts().PriorJobs, activities.PriorJobsInput{CallbackIDs: ids}).Get(ctx, &res)
 	return res.Jobs, err
 }
 

@@ -1,0 +1,128 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/heygen"
+)
+
+// The activity options of every activity the workflows run, in one place. Each
+// function returns the very options its callers set before, field for field: the
+// options are recorded in the ScheduleActivityTask command, so changing any of them
+// changes running workflows' histories.
+
+// acts is the nil *activities.Activities whose methods name the activities for
+// workflow.ExecuteActivity; the worker registers the real one. A function, because a
+// package-level pointer would be mutable package state.
+func acts() *activities.Activities { return nil }
+
+// steadyRetry retries without an attempt limit, backing off to a minute; the caller's
+// ScheduleToClose or StartToClose ends it.
+func steadyRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+}
+
+// pollRetry gives one status call a few quick attempts; a permanent HeyGen error ends
+// it at once.
+func pollRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Second,
+		MaximumAttempts:        pollAttempts,
+		NonRetryableErrorTypes: []string{heygen.KindPermanent.String()},
+	}
+}
+
+// createOptions are a Job's create call's. Create retries without an attempt limit,
+// because HeyGen's 5xx and 429 pass, but never past the job's deadline (scheduleToClose);
+// the Idempotency-Key makes every retry safe. A permanent HeyGen error ends it at once.
+func createOptions(label string, scheduleToClose time.Duration) workflow.ActivityOptions {
+	retry := steadyRetry()
+	retry.NonRetryableErrorTypes = []string{heygen.KindPermanent.String()}
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    createStartToClose,
+		ScheduleToCloseTimeout: scheduleToClose,
+		Summary:                label + ": create",
+		RetryPolicy:            retry,
+	}
+}
+
+// pollOptions are one status call's, summarised as summary.
+func pollOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: pollStartToClose,
+		Summary:             summary,
+		RetryPolicy:         pollRetry(),
+	}
+}
+
+// deliverOptions are one Deliver activity's, summarised as summary.
+func deliverOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: deliverStartToClose,
+		HeartbeatTimeout:    deliverHeartbeat,
+		Summary:             summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    10 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+			MaximumAttempts:    deliverAttempts,
+			NonRetryableErrorTypes: []string{
+				activities.ErrDeliverInvalid, heygen.KindPermanent.String(),
+			},
+		},
+	}
+}
+
+// notifyOptions are the notification's.
+func notifyOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    notifyStartToClose,
+		ScheduleToCloseTimeout: notifyScheduleToClose,
+		Summary:                "notify",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        30 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrNotifyConfig},
+		},
+	}
+}
+
+// checkHoldersOptions are the Limiter's holder check's.
+func checkHoldersOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: checkStartToClose,
+		Summary:             "check the holders",
+		// The next check comes soon anyway.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2},
+	}
+}
+
+// askPermitOptions are a Job's permit request's: retries without a limit but the
+// queue's bound, scheduleToClose.
+func askPermitOptions(label string, scheduleToClose time.Duration) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    acquireStartToClose,
+		ScheduleToCloseTimeout: scheduleToClose,
+		Summary:                label + ": ask for a permit",
+		RetryPolicy:            steadyRetry(),
+	}
+}
+
+// priorJobsOptions are the rerun's look for earlier runs. A Job of a stopped run closes
+// within seconds; one that is genuinely still running ends by its own deadline at the
+// latest.
+func priorJobsOptions(deadline time.Duration) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: deadline + permitLeaseMargin,
+		HeartbeatTimeout:    priorJobsHeartbeat,
+		Summary:             "look for earlier runs of the steps",
+		RetryPolicy:         steadyRetry(),
+	}
+}
