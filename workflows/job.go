@@ -487,11 +487,12 @@ func (j *jobRun) finalStatus(ctx workflow.Context, s JobState) JobStatus {
 }
 
 // fail ends the Job with err and returns it; the query keeps answering, with state failed.
+// It does not log err: the Job's failure, in its history and the pipeline's row, is
+// where the error is handled.
 func (j *jobRun) fail(ctx workflow.Context, err error) error {
 	if j.st.State != StateFailed {
 		j.finish(ctx, StateFailed)
 	}
-	j.logger.Error("heygen job failed", "Error", err)
 	return err
 }
 

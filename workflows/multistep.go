@@ -3,7 +3,6 @@ package workflows
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"net/url"
 	"path"
 	"regexp"
@@ -180,13 +179,7 @@ func (p *pipelineRun) finish(ctx workflow.Context, failure *stepFailure) (Pipeli
 		p.logger.Info("pipeline done")
 		return p.result(), nil
 	}
-	typ, msg := "StepFailed", stepMessage(failure.err)
-	var appErr *temporal.ApplicationError
-	if errors.As(failure.err, &appErr) {
-		typ, msg = appErr.Type(), appErr.Message()
-	}
-	p.logger.Error("pipeline failed", "Step", failure.step, "Error", failure.err)
-	return PipelineResult{}, temporal.NewNonRetryableApplicationError(failure.step+": "+msg, typ, failure.err, p.st)
+	return PipelineResult{}, p.stepError(failure.step, failure.err)
 }
 
 // result is the PipelineResult of the current state.

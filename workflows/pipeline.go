@@ -241,13 +241,20 @@ func (p *pipelineRun) end(ctx workflow.Context, err error) error {
 		return err
 	}
 	p.setStage(ctx, StageFailed)
-	step := p.failedStep()
+	return p.stepError(p.failedStep(), err)
+}
+
+// stepError is the pipeline's error for step's failure err: a non-retryable
+// ApplicationError with the step's type and message (StepFailed and stepMessage when err
+// is no ApplicationError), prefixed with the step name, err as its cause and the
+// PipelineStatus as its details. It is returned, not logged: the pipeline's failure is
+// where it is handled.
+func (p *pipelineRun) stepError(step string, err error) error {
 	typ, msg := "StepFailed", stepMessage(err)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		typ, msg = appErr.Type(), appErr.Message()
 	}
-	p.logger.Error("pipeline failed", "Step", step, "Error", err)
 	return temporal.NewNonRetryableApplicationError(step+": "+msg, typ, err, p.st)
 }
 
