@@ -12,9 +12,9 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// The job kinds: the values of workflows.JobKind. Kinds travel as plain strings because
-// workflows imports this package (for method values), so this package cannot import
-// workflows; a test pins the two together.
+// The job kinds, declared here once: workflows.JobKind's constants are defined from
+// them. Kinds travel as plain strings because workflows imports this package (for
+// method values), so this package cannot import workflows.
 const (
 	KindVideo       = "video"        // POST /v3/videos, GET /v3/videos/{id}
 	KindTemplate    = "template"     // POST /v3/templates/{id}, GET /v3/videos/{id}

@@ -69,13 +69,6 @@ func newEnv(t *testing.T, f *fakeHeyGen) (*testsuite.TestActivityEnvironment, *a
 	return env, a
 }
 
-func TestKindMatchesWorkflows(t *testing.T) {
-	assert.Equal(t, string(workflows.KindVideo), activities.KindVideo)
-	assert.Equal(t, string(workflows.KindTemplate), activities.KindTemplate)
-	assert.Equal(t, string(workflows.KindLegacyVideo), activities.KindLegacyVideo)
-	assert.Equal(t, string(workflows.KindTranslation), activities.KindTranslation)
-}
-
 func TestCreateJobPerKind(t *testing.T) {
 	tests := []struct {
 		name     string

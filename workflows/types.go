@@ -4,18 +4,20 @@ import (
 	"cmp"
 	"time"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/heygen"
 )
 
 // JobKind says which HeyGen API creates a job and which status call follows it.
 type JobKind string
 
-// The job kinds.
+// The job kinds, declared once in activities (which cannot import this package) and
+// typed here.
 const (
-	KindVideo       JobKind = "video"        // POST /v3/videos, GET /v3/videos/{id}
-	KindTemplate    JobKind = "template"     // POST /v3/templates/{id}, GET /v3/videos/{id}
-	KindLegacyVideo JobKind = "legacy_video" // POST /v2/video/generate, GET /v1/video_status.get
-	KindTranslation JobKind = "translation"  // POST /v3/video-translations, GET /v3/video-translations/{id}
+	KindVideo       JobKind = activities.KindVideo
+	KindTemplate    JobKind = activities.KindTemplate
+	KindLegacyVideo JobKind = activities.KindLegacyVideo
+	KindTranslation JobKind = activities.KindTranslation
 )
 
 // Timeouts bound how a Job waits. Zero fields take the defaults, which suit real HeyGen:
