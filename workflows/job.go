@@ -212,8 +212,9 @@ func (j *jobRun) conclude(ctx workflow.Context) (JobResult, error) {
 		if msg == "" {
 			msg = "no reason given"
 		}
+		j.finish(ctx, StateFailed) // first, so that the error's details are the final status
 		return JobResult{}, j.fail(ctx, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("heygen job %s failed: %s", j.st.HeyGenJobID, msg), ErrTypeHeyGenJobFailed, nil, j.finalStatus(ctx, StateFailed)))
+			fmt.Sprintf("heygen job %s failed: %s", j.st.HeyGenJobID, msg), ErrTypeHeyGenJobFailed, nil, j.st))
 	}
 	j.finish(ctx, StateDone)
 	j.logger.Info("heygen job done", "FinishedBy", j.st.FinishedBy, "Polls", j.st.Polls, "Events", j.st.Events)
@@ -294,6 +295,7 @@ func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 			// An answer that arrived together with the deadline still counts.
 			j.drain()
 			if j.outcome == outcomeNone {
+				j.finish(ctx, StateFailed) // first, so that the error's details are the final status
 				return j.fail(ctx, j.deadlineError(ctx))
 			}
 		case waitFired:
@@ -480,12 +482,6 @@ func (j *jobRun) finish(ctx workflow.Context, s JobState) {
 	j.setState(ctx, s)
 }
 
-// finalStatus finishes with s and returns the status, for error details.
-func (j *jobRun) finalStatus(ctx workflow.Context, s JobState) JobStatus {
-	j.finish(ctx, s)
-	return j.st
-}
-
 // fail ends the Job with err and returns it; the query keeps answering, with state failed.
 // It does not log err: the Job's failure, in its history and the pipeline's row, is
 // where the error is handled.
@@ -523,17 +519,18 @@ func (j *jobRun) createError(err error) error {
 		ErrTypeJobDeadlineExceeded, err)
 }
 
-// deadlineError says which HeyGen job ran out of time, in what state, after how long.
+// deadlineError says which HeyGen job ran out of time, in what state, after how long,
+// with the Job's status as details. It has no side effect: the caller finishes the Job
+// first.
 func (j *jobRun) deadlineError(ctx workflow.Context) error {
 	state := string(j.st.HeyGenStatus)
 	if state == "" {
 		state = string(heygen.StatusProcessing)
 	}
 	waited := workflow.Now(ctx).Sub(j.start)
-	st := j.finalStatus(ctx, StateFailed)
 	return temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("heygen job %s still %s after %s", j.st.HeyGenJobID, state, waited),
-		ErrTypeJobDeadlineExceeded, nil, st)
+		ErrTypeJobDeadlineExceeded, nil, j.st)
 }
 
 // rootMessage is the message of the innermost ApplicationError in err's chain (for an

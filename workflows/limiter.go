@@ -554,9 +554,10 @@ func (pc *permitCall) wait(ctx workflow.Context) error {
 		case expired || askFailed:
 			pc.release(ctx)
 			waited := workflow.Now(ctx).Sub(j.start)
+			j.finish(ctx, StateFailed) // first, so that the error's details are the final status
 			return j.fail(ctx, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("heygen job %s not created: waited %s for one of %d concurrency permits", j.st.CallbackID, waited, j.in.ConcurrencyLimit),
-				ErrTypeJobDeadlineExceeded, nil, j.finalStatus(ctx, StateFailed)))
+				ErrTypeJobDeadlineExceeded, nil, j.st))
 		}
 	}
 }
