@@ -24,7 +24,7 @@ func TestChaosFull(t *testing.T) {
 		Timeouts: workflows.Timeouts{
 			PushWindow: 2 * time.Second, PollInitial: 500 * time.Millisecond, PollMax: 5 * time.Second,
 			// Three minutes, not one: a worker stopped mid-run can strand a Job's first
-			// workflow task on the server for its 60 s long-poll expiry (seen in the
+			// workflow task on the server for about its 60 s long-poll expiry (seen in the
 			// histories: WorkflowTaskScheduled, then Started 61 s later), and the deadline
 			// counts from the workflow's start, so one minute failed those Jobs at their
 			// first task. Stuck renders still end by the deadline, so a run takes longer.
