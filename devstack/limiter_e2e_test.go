@@ -3,15 +3,12 @@ package devstack
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -120,14 +117,5 @@ func recordTo(ctx context.Context, t *testing.T, st *Stack, name, workflowID str
 	if os.Getenv(recordEnv) != "1" {
 		return
 	}
-	var events []*historypb.HistoryEvent
-	it := st.Client.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		events = append(events, ev)
-	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&historypb.History{Events: events})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644))
+	writeHistory(ctx, t, st, jobRecordDir, name, workflowID)
 }

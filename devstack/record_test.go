@@ -123,6 +123,12 @@ func waitCreated(ctx context.Context, t *testing.T, st *Stack, cb string) {
 // record writes the full history of workflowID's latest run to recordDir/name.json.
 func record(ctx context.Context, t *testing.T, st *Stack, name, workflowID string) {
 	t.Helper()
+	writeHistory(ctx, t, st, recordDir, name, workflowID)
+}
+
+// writeHistory writes the full history of workflowID's latest run to dir/name.json.
+func writeHistory(ctx context.Context, t *testing.T, st *Stack, dir, name, workflowID string) {
+	t.Helper()
 	var events []*historypb.HistoryEvent
 	it := st.Client.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
@@ -133,7 +139,7 @@ func record(ctx context.Context, t *testing.T, st *Stack, name, workflowID strin
 	require.NotEmpty(t, events)
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&historypb.History{Events: events})
 	require.NoError(t, err)
-	path := filepath.Join(recordDir, name+".json")
+	path := filepath.Join(dir, name+".json")
 	require.NoError(t, os.WriteFile(path, append(b, '\n'), 0o644))
 	t.Logf("recorded %s: %d events of %s", path, len(events), workflowID)
 }

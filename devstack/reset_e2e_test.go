@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -51,19 +49,7 @@ func TestRecordJobHistories(t *testing.T) {
 // recordJob writes the full history of workflowID's latest run to jobRecordDir/name.json.
 func recordJob(ctx context.Context, t *testing.T, st *Stack, name, workflowID string) {
 	t.Helper()
-	var events []*historypb.HistoryEvent
-	it := st.Client.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		events = append(events, ev)
-	}
-	require.NotEmpty(t, events)
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&historypb.History{Events: events})
-	require.NoError(t, err)
-	path := filepath.Join(jobRecordDir, name+".json")
-	require.NoError(t, os.WriteFile(path, append(b, '\n'), 0o644))
-	t.Logf("recorded %s: %d events of %s", path, len(events), workflowID)
+	writeHistory(ctx, t, st, jobRecordDir, name, workflowID)
 }
 
 // historyOf returns every event of one run (the latest when runID is "").
