@@ -61,8 +61,12 @@ type Config struct {
 	// SigningScheme is how the sandbox signs its webhooks: heygen.SchemeHex (default) or
 	// heygen.SchemeStandard. The receiver accepts both either way.
 	SigningScheme heygen.SigningScheme
-	// WebhookSecrets are used by the receiver in HeyGen mode; the sandbox mode
-	// generates its own.
+	// WebhookURL, in HeyGen mode, is the public URL at which HeyGen reaches the
+	// receiver's /webhooks/heygen (a tunnel, say). The stack registers it with HeyGen,
+	// as it registers the receiver with the sandbox, and keeps its secret under Dir.
+	WebhookURL string
+	// WebhookSecrets are used by the receiver in HeyGen mode, for an endpoint registered
+	// by hand; the sandbox mode generates its own.
 	WebhookSecrets []string
 	// Worker tunes the worker.
 	Worker worker.Options
@@ -122,7 +126,8 @@ type Stack struct {
 	sandboxURL  string
 	receiverSrv *http.Server // nil in HeyGen mode without secrets
 	receiverURL string
-	secret      string // the sandbox endpoint's signing secret
+	secret      string // the registered endpoint's signing secret
+	webhookURL  string // the registered endpoint's URL
 	worker      sdkworker.Worker
 }
 
@@ -168,30 +173,20 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 
 	if cfg.HeyGenAPIKey != "" {
 		st.HeyGen = heygen.NewClient(cfg.HeyGenBaseURL, cfg.HeyGenAPIKey, nil)
-		if len(cfg.WebhookSecrets) > 0 {
-			if _, err = st.startReceiver(cfg.WebhookSecrets); err != nil {
-				return st, err
-			}
+		switch {
+		case cfg.WebhookURL != "":
+			err = st.registerReceiver(ctx, cfg.WebhookURL, cfg.WebhookSecrets)
+		case len(cfg.WebhookSecrets) > 0:
+			_, err = st.startReceiver(cfg.WebhookSecrets)
 		}
 	} else {
 		if err = st.startSandbox(); err != nil {
 			return st, err
 		}
-		// The endpoint is registered once the receiver answers HeyGen's OPTIONS probe;
-		// until then it holds a secret that nobody can sign with.
-		placeholder := randomHex(32)
-		rcv, err := st.startReceiver([]string{placeholder})
-		if err != nil {
-			return st, err
-		}
-		secret, err := st.webhookSecret(ctx)
-		if err != nil {
-			return st, err
-		}
-		if err = rcv.SetSecrets([]string{secret}); err != nil {
-			return st, err
-		}
-		st.secret = secret
+		err = st.registerReceiver(ctx, "", nil)
+	}
+	if err != nil {
+		return st, err
 	}
 
 	st.worker = worker.New(st.Client, activities.New(st.HeyGen), cfg.Worker)
@@ -249,6 +244,29 @@ func (st *Stack) startReceiver(secrets []string) (*receiver.Receiver, error) {
 	return rcv, nil
 }
 
+// registerReceiver starts the receiver and registers it as a webhook endpoint with the
+// stack's HeyGen (the sandbox, or HeyGen at its public hookURL), then verifies with the
+// endpoint's secret and any extra ones. The endpoint is registered once the receiver
+// answers HeyGen's OPTIONS probe; until then it holds a secret that nobody can sign with.
+func (st *Stack) registerReceiver(ctx context.Context, hookURL string, extra []string) error {
+	rcv, err := st.startReceiver([]string{randomHex(32)})
+	if err != nil {
+		return err
+	}
+	if hookURL == "" {
+		hookURL = st.receiverURL + receiver.WebhookPath
+	}
+	secret, err := st.webhookSecret(ctx, hookURL)
+	if err != nil {
+		return err
+	}
+	if err := rcv.SetSecrets(append([]string{secret}, extra...)); err != nil {
+		return err
+	}
+	st.secret, st.webhookURL = secret, hookURL
+	return nil
+}
+
 // endpointFile remembers the sandbox's webhook endpoint and its secret, which the
 // sandbox reveals only once, so that a restarted stack verifies with the same secret.
 type endpointFile struct {
@@ -257,10 +275,9 @@ type endpointFile struct {
 	Secret     string `json:"secret"`
 }
 
-// webhookSecret returns the secret of the sandbox endpoint that points at the receiver,
-// registering the endpoint (which runs HeyGen's OPTIONS probe) when there is none.
-func (st *Stack) webhookSecret(ctx context.Context) (string, error) {
-	hookURL := st.receiverURL + receiver.WebhookPath
+// webhookSecret returns the secret of the endpoint at hookURL, registering the endpoint
+// (which runs HeyGen's OPTIONS probe) unless the one saved under Dir is still listed.
+func (st *Stack) webhookSecret(ctx context.Context, hookURL string) (string, error) {
 	path := filepath.Join(st.cfg.Dir, "webhook.json")
 	if !st.cfg.Ephemeral {
 		if b, err := os.ReadFile(path); err == nil {
@@ -268,7 +285,7 @@ func (st *Stack) webhookSecret(ctx context.Context) (string, error) {
 			if json.Unmarshal(b, &saved) == nil && saved.URL == hookURL && saved.Secret != "" {
 				eps, err := st.HeyGen.ListWebhookEndpoints(ctx)
 				if err != nil {
-					return "", fmt.Errorf("list sandbox webhook endpoints: %w", err)
+					return "", fmt.Errorf("list webhook endpoints: %w", err)
 				}
 				for _, ep := range eps {
 					if ep.ID == saved.EndpointID && ep.URL == hookURL {
@@ -283,7 +300,7 @@ func (st *Stack) webhookSecret(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("register webhook endpoint %s: %w", hookURL, err)
 	}
 	if ep.Secret == "" {
-		return "", errors.New("register webhook endpoint: the sandbox returned no secret")
+		return "", fmt.Errorf("register webhook endpoint %s: the answer carries no secret", hookURL)
 	}
 	if !st.cfg.Ephemeral {
 		b, _ := json.Marshal(endpointFile{EndpointID: ep.ID, URL: hookURL, Secret: ep.Secret})
@@ -300,8 +317,9 @@ func (st *Stack) SandboxURL() string { return st.sandboxURL }
 // ReceiverURL is the receiver's base URL, or "" when it does not run.
 func (st *Stack) ReceiverURL() string { return st.receiverURL }
 
-// WebhookSecret is the secret the sandbox signs webhooks with and the receiver
-// verifies, or "" in HeyGen mode. Tests and benchmarks use it to sign deliveries.
+// WebhookSecret is the secret of the endpoint the stack registered, which the sandbox
+// (or HeyGen) signs webhooks with and the receiver verifies, or "" when it registered
+// none. Tests and benchmarks use it to sign deliveries.
 func (st *Stack) WebhookSecret() string { return st.secret }
 
 // StopWorker stops the stack's worker, as a crash or a deploy would; StartWorker
@@ -369,6 +387,8 @@ func (st *Stack) Banner() string {
 	if st.Sandbox != nil {
 		fmt.Fprintf(&b, "  HeyGen       %s  (sandbox: renders take %s, %.0f%% of webhooks dropped)\n",
 			st.sandboxURL, st.cfg.RenderTime, st.cfg.DropRate*100)
+	} else if st.webhookURL != "" {
+		fmt.Fprintf(&b, "  HeyGen       %s  (real API; webhooks to %s)\n", st.HeyGen.BaseURL(), st.webhookURL)
 	} else {
 		fmt.Fprintf(&b, "  HeyGen       %s  (real API; webhooks cannot reach localhost, so jobs are polled)\n", st.HeyGen.BaseURL())
 	}

@@ -114,6 +114,8 @@ func (s *Sandbox) routes() http.Handler {
 		w.Header().Set("X-Request-Id", rid)
 		w, done := s.checked(w, r)
 		defer done()
+		w, flush := s.minimized(w, r)
+		defer flush()
 		if isAPIPath(r.URL.Path) && !s.authorised(r) {
 			writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "missing or invalid X-Api-Key"})
 			return

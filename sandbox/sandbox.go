@@ -90,6 +90,10 @@ type Config struct {
 	// CheckContract, when set, is called for every /v3 answer that breaks HeyGen's
 	// published contract; see Sandbox.CheckContract, which changes it at run time.
 	CheckContract func(ContractViolation)
+	// Answers shapes every /v3 answer: AnswersFull (the default) gives every published
+	// field the sandbox knows; AnswersNull and AnswersOmit give only what the contract
+	// requires, as a server that implements nothing more would (see Answers).
+	Answers Answers
 }
 
 // Stats is the sandbox's ground truth. Counters survive restarts when StatePath is set.
@@ -178,6 +182,7 @@ type Sandbox struct {
 	contract *contract.Contract                      // HeyGen's published schemas
 	check    atomic.Pointer[func(ContractViolation)] // CheckContract's report, nil = off
 	checks   atomic.Int64                            // answers checked
+	answers  Answers                                 // Config.Answers
 
 	mu         sync.Mutex
 	cond       *sync.Cond // on mu: delivery workers wait for ready deliveries
@@ -338,6 +343,10 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	answers, err := ParseAnswers(string(cfg.Answers))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	faults := cfg.Faults
 	if faults.DropRate == 0 {
 		faults.DropRate = cfg.DropRate
@@ -355,6 +364,7 @@ func New(cfg Config) (*Sandbox, error) {
 		faults:     faults,
 		linkTTL:    cfg.LinkTTL,
 		scheme:     scheme,
+		answers:    answers,
 		inflight:   map[string]bool{},
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		jobs:       map[string]*job{},

@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -30,7 +32,8 @@ func (a *app) devCommand() *cobra.Command {
 		Long: `dev runs the whole stack in one process, with no external service and no API key.
 State lives under --dir, so Ctrl-C and a restart resume whatever was in flight.
 With HEYGEN_API_KEY set it talks to real HeyGen instead of the sandbox; webhooks cannot
-reach localhost then, and polling carries the jobs.`,
+reach localhost then, and polling carries the jobs, unless --webhook-url gives the public
+URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its deliveries.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := a.logger()
@@ -44,6 +47,9 @@ reach localhost then, and polling carries the jobs.`,
 			cfg.Logger = log
 			cfg.HeyGenAPIKey, cfg.HeyGenBaseURL = hg.apiKey, hg.baseURL
 			cfg.WebhookSecrets = splitList(secrets)
+			if err := checkWebhookURL(cfg.WebhookURL, hg.apiKey); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			if !temporalLogs {
 				cfg.TemporalLogFile = filepath.Join(cfg.Dir, "temporal.log")
 			}
@@ -69,8 +75,25 @@ reach localhost then, and polling carries the jobs.`,
 	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
 	a.env.Bool(fs, &temporalLogs, "temporal-logs", "REELFLOW_TEMPORAL_LOGS", false, "print the embedded Temporal server's warnings with reelflow's lines, instead of to temporal.log under --dir")
 	a.bindSigningScheme(fs, &cfg.SigningScheme)
+	a.env.String(fs, &cfg.WebhookURL, "webhook-url", "REELFLOW_WEBHOOK_URL", "", "with HEYGEN_API_KEY: the public URL at which HeyGen reaches this receiver's /webhooks/heygen (a tunnel); dev registers it and keeps its secret under --dir")
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)
 	a.bindWorker(cmd, &cfg.Worker)
 	return cmd
+}
+
+// checkWebhookURL checks --webhook-url: an absolute http(s) URL, and only with a HeyGen
+// key, since the sandbox reaches the receiver directly.
+func checkWebhookURL(raw, apiKey string) error {
+	if raw == "" {
+		return nil
+	}
+	if apiKey == "" {
+		return errors.New("--webhook-url needs HEYGEN_API_KEY: without it dev runs the sandbox, which reaches the receiver directly")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("--webhook-url %q: want an absolute http(s) URL such as https://<tunnel>/webhooks/heygen", raw)
+	}
+	return nil
 }

@@ -211,6 +211,8 @@ func (a *app) sandboxCommand() *cobra.Command {
 	a.env.String(fs, &cfg.PublicURL, "public-url", "REELFLOW_SANDBOX_PUBLIC_URL", "", "base URL of file links (default: from each request's Host)")
 	a.env.String(fs, &cfg.APIKey, "api-key", "REELFLOW_SANDBOX_API_KEY", "", "API key the sandbox requires (default: any)")
 	a.bindSigningScheme(fs, &cfg.SigningScheme)
+	a.env.String(fs, (*string)(&cfg.Answers), "answers", "REELFLOW_SANDBOX_ANSWERS", string(sandbox.AnswersFull),
+		"how much of each answer to give: full, or only what HeyGen's published contract requires, with the rest null (null) or left out (omit)")
 	return cmd
 }
 
