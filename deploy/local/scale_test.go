@@ -29,6 +29,12 @@ func (c *cluster) benchScale(t *testing.T, n, conc int) {
 	defer cancel()
 	c.setFaults(sandbox.Faults{DropRate: 1})
 	pids := map[string]int{"worker1": c.pid("worker1"), "worker2": c.pid("worker2"), "temporal": c.pid("temporal")}
+	idle := map[string]float64{} // the baseline: each process's RSS before the Jobs
+	for name, pid := range pids {
+		v, err := procMB(pid, "VmRSS:")
+		require.NoError(t, err)
+		idle[name] = v
+	}
 	for name, pid := range pids {
 		require.NoError(t, os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0), "reset VmHWM of %s", name)
 	}
@@ -71,8 +77,9 @@ func (c *cluster) benchScale(t *testing.T, n, conc int) {
 		require.NoError(t, err)
 		mem[name] = v
 	}
-	t.Logf("scale: %d Jobs started in %s, all waiting after %s; last event to last Job closed %s; peak RSS MB: worker1 %.0f, worker2 %.0f, server %.0f",
-		n, started.Round(time.Millisecond), waiting.Round(time.Millisecond), closedAfter.Round(time.Millisecond), mem["worker1"], mem["worker2"], mem["temporal"])
+	t.Logf("scale: %d Jobs started in %s, all waiting after %s; last event to last Job closed %s; peak RSS MB: worker1 %.0f, worker2 %.0f, server %.0f; idle RSS MB before the Jobs: worker1 %.0f, worker2 %.0f, server %.0f",
+		n, started.Round(time.Millisecond), waiting.Round(time.Millisecond), closedAfter.Round(time.Millisecond), mem["worker1"], mem["worker2"], mem["temporal"],
+		idle["worker1"], idle["worker2"], idle["temporal"])
 	c.setFaults(sandbox.Faults{})
 }
 
