@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,10 @@ func TestClusterBench(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("REELFLOW_CLUSTER_BENCH_RUNS")); err == nil {
 		runs = v
 	}
+	// What an earlier, interrupted run left on a reused cluster must not run beside the
+	// measurements.
+	c.terminateRunning(t, "WorkflowType = 'Pipeline'")
+	c.terminateRunning(t, "WorkflowType = 'Job'")
 	t.Run("ack", func(t *testing.T) { c.benchAck(t, 100, 32, 10*time.Second, runs) })
 	t.Run("start", func(t *testing.T) { c.benchStart(t, 1000, 32, runs) })
 	t.Run("scale", func(t *testing.T) { c.benchScale(t, 5000, 32) })
@@ -135,9 +140,15 @@ func (c *cluster) benchAck(t *testing.T, wf, senders int, d time.Duration, runs 
 	load(ctx, hook, senders, d/2) // warm-up of both paths
 	var ratios, rawRates, hookRates []float64
 	var rawP99, hookP99 []float64
+	parts := []string{"temporal", "receiver1", "receiver2", "balancer"}
 	for range runs {
+		c0 := c.sampleCPU(parts...)
 		r := load(ctx, raw, senders, d)
+		c1 := c.sampleCPU(parts...)
 		h := load(ctx, hook, senders, d)
+		c2 := c.sampleCPU(parts...)
+		// Where each path spends the CPU: on 2 cores every part competes with the server.
+		t.Logf("ack CPU ms per request: raw: %s; webhook: %s", perRequest(c0, c1, r.ok), perRequest(c1, c2, h.ok))
 		rawRates, hookRates = append(rawRates, r.rate()), append(hookRates, h.rate())
 		rawP99, hookP99 = append(rawP99, bench.Percentile(r.lat, 99)), append(hookP99, bench.Percentile(h.lat, 99))
 		ratios = append(ratios, h.rate()/r.rate())
@@ -193,6 +204,31 @@ type startRound struct {
 	rate      float64
 	waits     []time.Duration
 	unstarted int // first tasks not started within the harness's 5 min
+	// drain is how fast first tasks started, from the first start to the last first
+	// task; pause is the longest time in that span in which no first task started. A
+	// steady queue shows as a low drain rate with short pauses, a stall as a long pause.
+	drain float64
+	pause time.Duration
+}
+
+// progress sets r.drain and r.pause from the start of the round and the times at which
+// the first tasks started.
+func (r *startRound) progress(began time.Time, firsts []time.Time) {
+	sorted := slices.Clone(firsts)
+	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
+	prev := began
+	for _, f := range sorted {
+		if f.IsZero() {
+			continue
+		}
+		if gap := f.Sub(prev); gap > r.pause {
+			r.pause = gap
+		}
+		prev = f
+	}
+	if span := prev.Sub(began).Seconds(); span > 0 {
+		r.drain = float64(len(sorted)-r.unstarted) / span
+	}
 }
 
 // benchStart starts n Pipelines, then n no-op workflows (the baseline), runs times, and
@@ -202,16 +238,23 @@ func (c *cluster) benchStart(t *testing.T, n, conc, runs int) {
 	var pipe, base []startRound
 	for r := range runs {
 		tag := time.Now().Format("150405")
-		p := c.startRound(t, fmt.Sprintf("start%s-%d", tag, r), n, conc, func(id string) (client.WorkflowRun, error) {
-			return c.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Pipeline, pipelineInput(id))
-		})
+		// The baseline first, on a cluster with nothing else to do; the pipelines then
+		// start their Jobs, which run on until the round ends.
 		b := c.startRound(t, fmt.Sprintf("noop%s-%d", tag, r), n, conc, func(id string) (client.WorkflowRun, error) {
 			return c.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: sinkQueue}, noopWorkflow)
 		})
+		p := c.startRound(t, fmt.Sprintf("start%s-%d", tag, r), n, conc, func(id string) (client.WorkflowRun, error) {
+			return c.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Pipeline, pipelineInput(id))
+		})
 		pipe, base = append(pipe, p), append(base, b)
-		t.Logf("start: pipelines %.0f/s, first task p50 %.0f ms p99 %.0f ms max %.0f ms, %d waited > 10 s, %d not started in 5 min; no-op %.0f/s, p99 %.0f ms, max %.0f ms",
-			p.rate, bench.Percentile(p.waits, 50), bench.Percentile(p.waits, 99), bench.Percentile(p.waits, 100), over(p.waits, 10*time.Second), p.unstarted,
-			b.rate, bench.Percentile(b.waits, 99), bench.Percentile(b.waits, 100))
+		for _, x := range []struct {
+			what string
+			r    startRound
+		}{{"no-op", b}, {"pipelines", p}} {
+			t.Logf("start %s: %.0f starts/s; first tasks drained at %.1f/s, longest pause %s; first task p50 %.0f ms p99 %.0f ms max %.0f ms, %d waited > 10 s, %d not started in 5 min",
+				x.what, x.r.rate, x.r.drain, x.r.pause.Round(time.Millisecond), bench.Percentile(x.r.waits, 50), bench.Percentile(x.r.waits, 99),
+				bench.Percentile(x.r.waits, 100), over(x.r.waits, 10*time.Second), x.r.unstarted)
+		}
 		c.terminateRunning(t, "WorkflowType = 'Pipeline'")
 		c.terminateRunning(t, "WorkflowType = 'Job'")
 	}
@@ -223,9 +266,15 @@ func (c *cluster) benchStart(t *testing.T, n, conc, runs int) {
 		return bench.Summarize(xs)
 	}
 	rate := func(r startRound) float64 { return r.rate }
+	drain := func(r startRound) float64 { return r.drain }
+	pause := func(r startRound) float64 { return float64(r.pause.Milliseconds()) }
+	p50 := func(r startRound) float64 { return bench.Percentile(r.waits, 50) }
 	p99 := func(r startRound) float64 { return bench.Percentile(r.waits, 99) }
 	mx := func(r startRound) float64 { return bench.Percentile(r.waits, 100) }
 	t.Logf("| start %d, starts/s | pipelines %s | no-op %s |", n, f(pipe, rate), f(base, rate))
+	t.Logf("| start %d, first tasks drained/s | pipelines %s | no-op %s |", n, f(pipe, drain), f(base, drain))
+	t.Logf("| start %d, longest pause ms | pipelines %s | no-op %s |", n, f(pipe, pause), f(base, pause))
+	t.Logf("| start %d, first task p50 ms | pipelines %s | no-op %s |", n, f(pipe, p50), f(base, p50))
 	t.Logf("| start %d, first task p99 ms | pipelines %s | no-op %s |", n, f(pipe, p99), f(base, p99))
 	t.Logf("| start %d, first task max ms | pipelines %s | no-op %s |", n, f(pipe, mx), f(base, mx))
 }
@@ -262,11 +311,12 @@ func (c *cluster) startRound(t *testing.T, prefix string, n, conc int, start fun
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	r.waits = make([]time.Duration, n)
+	firsts := make([]time.Time, n)
 	for i, id := range ids {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r.waits[i], errs[i] = firstTaskWait(ctx, c.Client, id)
+			r.waits[i], firsts[i], errs[i] = firstTaskWait(ctx, c.Client, id)
 		})
 	}
 	wg.Wait()
@@ -280,29 +330,31 @@ func (c *cluster) startRound(t *testing.T, prefix string, n, conc int, start fun
 		require.NoError(t, err)
 	}
 	sort.Slice(r.waits, func(i, j int) bool { return r.waits[i] < r.waits[j] })
+	r.progress(began, firsts)
 	return r
 }
 
 // firstTaskWait reads, from a workflow's history, the time from its start to its first
-// workflow task started, waiting (long poll) until that task has started.
-func firstTaskWait(ctx context.Context, c client.Client, id string) (time.Duration, error) {
+// workflow task started, and when that task started, waiting (long poll) until it has.
+func firstTaskWait(ctx context.Context, c client.Client, id string) (time.Duration, time.Time, error) {
 	var started time.Time
 	for {
 		it := c.GetWorkflowHistory(ctx, id, "", true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
-				return 0, fmt.Errorf("history of %s: %w", id, err)
+				return 0, time.Time{}, fmt.Errorf("history of %s: %w", id, err)
 			}
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 				started = ev.GetEventTime().AsTime()
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-				return ev.GetEventTime().AsTime().Sub(started), nil
+				at := ev.GetEventTime().AsTime()
+				return at.Sub(started), at, nil
 			}
 		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, time.Time{}, ctx.Err()
 		}
 	}
 }
