@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -64,7 +65,7 @@ func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows
 		if limit > 0 {
 			in.ConcurrencyLimit = limit
 		}
-		run, started, err := startPipeline(ctx, c, in)
+		run, started, err := startPipeline(ctx, c, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -92,30 +92,42 @@ the same command again starts only the rows not started yet.`,
 }
 
 // startOrResume starts in's pipeline, or resumes it when an earlier run failed, was
-// cancelled or was terminated, and says which. A running or completed pipeline is not
-// started again: its run is returned, for --wait to follow.
+// cancelled or was terminated, or completed with failed steps (a translation, without
+// fail_fast), and says which. A running pipeline, or one that completed with every step
+// done, is not started again: its run is returned, for --wait to follow.
 func (a *app) startOrResume(ctx context.Context, c client.Client, in workflows.PipelineInput) (client.WorkflowRun, error) {
 	desc, err := c.DescribeWorkflowExecution(ctx, in.ID, "")
 	var nf *serviceerror.NotFound
+	policy := enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
 	switch {
 	case errors.As(err, &nf):
 	case err != nil:
 		return nil, temporalError("look up pipeline "+in.ID, err)
 	default:
 		info := desc.GetWorkflowExecutionInfo()
+		was := executionStatus(info.GetStatus())
 		switch info.GetStatus() {
 		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			fmt.Fprintf(a.out, "pipeline %s was already started and is running; not starting it twice\n", in.ID)
 			return c.GetWorkflow(ctx, in.ID, ""), nil
 		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-			fmt.Fprintf(a.out, "pipeline %s was already started and completed; not starting it again\n", in.ID)
-			return c.GetWorkflow(ctx, in.ID, ""), nil
+			failed, err := failedSteps(ctx, c, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			if failed == 0 {
+				fmt.Fprintf(a.out, "pipeline %s was already started and completed; not starting it again\n", in.ID)
+				return c.GetWorkflow(ctx, in.ID, ""), nil
+			}
+			// Only its failed steps run again: the completed ones are reused.
+			was = fmt.Sprintf("completed with %d failed %s", failed, plural(failed, "step", "steps"))
+			policy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 		}
-		if err := a.announceResume(ctx, c, in, executionStatus(info.GetStatus())); err != nil {
+		if err := a.announceResume(ctx, c, in, was); err != nil {
 			return nil, err
 		}
 	}
-	run, started, err := startPipeline(ctx, c, in)
+	run, started, err := startPipeline(ctx, c, in, policy)
 	if err != nil {
 		return nil, err
 	}
@@ -228,13 +240,30 @@ func temporalError(what string, err error) error {
 	return fmt.Errorf("%s: %s", what, rootMessage(err))
 }
 
-// startPipeline starts in's Pipeline, or finds the run that holds its ID. A failed
-// pipeline may be started again; a running or completed one is never started twice.
-func startPipeline(ctx context.Context, c client.Client, in workflows.PipelineInput) (client.WorkflowRun, bool, error) {
+// failedSteps counts the failed steps in the result of the completed pipeline id.
+func failedSteps(ctx context.Context, c client.Client, id string) (int, error) {
+	var res workflows.PipelineResult
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		return 0, temporalError("read the result of pipeline "+id, err)
+	}
+	n := 0
+	for _, s := range res.Steps {
+		if s.State == workflows.StateFailed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// startPipeline starts in's Pipeline, or finds the run that holds its ID. Under
+// ALLOW_DUPLICATE_FAILED_ONLY a failed pipeline may be started again and a completed one
+// never; startOrResume passes ALLOW_DUPLICATE for a completed one with failed steps. A
+// running pipeline is never started twice.
+func startPipeline(ctx context.Context, c client.Client, in workflows.PipelineInput, policy enumspb.WorkflowIdReusePolicy) (client.WorkflowRun, bool, error) {
 	opts := client.StartWorkflowOptions{
 		ID:                                       in.ID,
 		TaskQueue:                                workflows.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDReusePolicy:                    policy,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            in.Title,
@@ -515,4 +544,12 @@ not delivered. With --wait it prints the final step table.`,
 	}
 	a.env.Bool(cmd.Flags(), &wait, "wait", "REELFLOW_WAIT", false, "wait until the pipeline has stopped and print its steps")
 	return cmd
+}
+
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -71,8 +71,9 @@ func requireResumed(t *testing.T, st *devstack.Stack, id string, before map[stri
 	}
 }
 
-// TestRerun stops pipelines in the three ways a user can (a failed translation with
-// fail_fast, a cancel, a terminate) and starts them again with the same spec.
+// TestRerun stops pipelines in the ways a user meets (a failed translation with
+// fail_fast, one without it, a cancel, a terminate) and starts them again with the same
+// spec.
 func TestRerun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -116,6 +117,42 @@ func TestRerun(t *testing.T) {
 		require.Contains(t, out, "pipeline "+id+" completed")
 		require.Regexp(t, `render\s+done \(reused\)`, out)
 		requireResumed(t, st, id, before)
+	})
+
+	t.Run("after it completed with a failed translation", func(t *testing.T) {
+		// Without fail_fast the pipeline completes although a translation failed (the
+		// sandbox fails every Klingon translation). Started again, it redoes only that one.
+		const id = "rerun-partial"
+		spec := filepath.Join(t.TempDir(), id+".yaml")
+		require.NoError(t, os.WriteFile(spec, []byte(`id: rerun-partial
+video: {type: avatar, avatar_id: Daisy-inskirt-20220818, voice_id: 2d5b0e6cf36f460aa7fc47e3eee4ba54, script: Hello.}
+translate: {languages: ["Spanish (Spain)", Klingon]}
+timeouts: {push_window: 1m, deadline: 10m}
+`), 0o644))
+		render := workflows.JobWorkflowID(id, workflows.StepRender)
+		spanish := workflows.JobWorkflowID(id, workflows.TranslateStep("Spanish (Spain)"))
+		klingon := workflows.JobWorkflowID(id, workflows.TranslateStep("Klingon"))
+		out, err := runCLI(t, ctx, "start", spec, "--wait", addr)
+		require.Contains(t, out, "pipeline "+id+" completed", "%v", err)
+		require.Regexp(t, `translate:Klingon\s+failed`, out)
+		before := creates(st)
+		require.Equal(t, 1, before[klingon])
+
+		out, err = runCLI(t, ctx, "start", spec, "--wait", addr)
+		require.Contains(t, out, "resuming "+id+" (it completed with 1 failed step): render done, 1 of 2 translations to redo", "%v", err)
+		require.Contains(t, out, "pipeline "+id+" completed")
+		after := creates(st)
+		require.Equal(t, 1, after[render], "the render is reused")
+		require.Equal(t, 1, after[spanish], "the completed translation is reused")
+		require.Equal(t, 2, after[klingon], "the failed translation is redone, once")
+
+		// A pipeline whose every step is done is never started again.
+		out, err = runCLI(t, ctx, "start", rerunSpec(t, "rerun-done", "Hello."), "--wait", addr)
+		require.NoError(t, err, out)
+		out, err = runCLI(t, ctx, "start", rerunSpec(t, "rerun-done", "Hello."), addr)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "was already started and completed; not starting it again")
+		require.Equal(t, 1, creates(st)[workflows.JobWorkflowID("rerun-done", workflows.StepRender)])
 	})
 
 	t.Run("after a cancel mid-translation", func(t *testing.T) {

@@ -54,7 +54,15 @@ func TestClusterBench(t *testing.T) {
 		t.Skip("set REELFLOW_CLUSTER_BENCH=1")
 	}
 	c := startCluster(t, "2s")
-	w := sdkworker.New(c.Client, sinkQueue, sdkworker.Options{})
+	// REELFLOW_CLUSTER_BENCH_POLLERS sets the baseline worker's workflow task pollers
+	// (the SDK's default is 2), to tell a queue bound by the pollers from one bound by the
+	// server.
+	var wopts sdkworker.Options
+	if v, err := strconv.Atoi(os.Getenv("REELFLOW_CLUSTER_BENCH_POLLERS")); err == nil {
+		wopts.MaxConcurrentWorkflowTaskPollers = v
+		t.Logf("baseline worker: %d workflow task pollers", v)
+	}
+	w := sdkworker.New(c.Client, sinkQueue, wopts)
 	w.RegisterWorkflowWithOptions(bench.SignalSink, workflow.RegisterOptions{Name: sinkWorkflow})
 	w.RegisterWorkflowWithOptions(noop, workflow.RegisterOptions{Name: noopWorkflow})
 	require.NoError(t, w.Start())
@@ -209,6 +217,10 @@ type startRound struct {
 	// steady queue shows as a low drain rate with short pauses, a stall as a long pause.
 	drain float64
 	pause time.Duration
+	// busy is how many of the machine's cores were busy, on average, from the first
+	// start to the last first task: near 2 on this machine means the round was bound by
+	// CPU, not by a stall.
+	busy float64
 }
 
 // progress sets r.drain and r.pause from the start of the round and the times at which
@@ -251,8 +263,8 @@ func (c *cluster) benchStart(t *testing.T, n, conc, runs int) {
 			what string
 			r    startRound
 		}{{"no-op", b}, {"pipelines", p}} {
-			t.Logf("start %s: %.0f starts/s; first tasks drained at %.1f/s, longest pause %s; first task p50 %.0f ms p99 %.0f ms max %.0f ms, %d waited > 10 s, %d not started in 5 min",
-				x.what, x.r.rate, x.r.drain, x.r.pause.Round(time.Millisecond), bench.Percentile(x.r.waits, 50), bench.Percentile(x.r.waits, 99),
+			t.Logf("start %s: %.0f starts/s; first tasks drained at %.1f/s, longest pause %s, %.2f cores busy; first task p50 %.0f ms p99 %.0f ms max %.0f ms, %d waited > 10 s, %d not started in 5 min",
+				x.what, x.r.rate, x.r.drain, x.r.pause.Round(time.Millisecond), x.r.busy, bench.Percentile(x.r.waits, 50), bench.Percentile(x.r.waits, 99),
 				bench.Percentile(x.r.waits, 100), over(x.r.waits, 10*time.Second), x.r.unstarted)
 		}
 		c.terminateRunning(t, "WorkflowType = 'Pipeline'")
@@ -274,6 +286,7 @@ func (c *cluster) benchStart(t *testing.T, n, conc, runs int) {
 	t.Logf("| start %d, starts/s | pipelines %s | no-op %s |", n, f(pipe, rate), f(base, rate))
 	t.Logf("| start %d, first tasks drained/s | pipelines %s | no-op %s |", n, f(pipe, drain), f(base, drain))
 	t.Logf("| start %d, longest pause ms | pipelines %s | no-op %s |", n, f(pipe, pause), f(base, pause))
+	t.Logf("| start %d, cores busy | pipelines %s | no-op %s |", n, f(pipe, func(r startRound) float64 { return r.busy }), f(base, func(r startRound) float64 { return r.busy }))
 	t.Logf("| start %d, first task p50 ms | pipelines %s | no-op %s |", n, f(pipe, p50), f(base, p50))
 	t.Logf("| start %d, first task p99 ms | pipelines %s | no-op %s |", n, f(pipe, p99), f(base, p99))
 	t.Logf("| start %d, first task max ms | pipelines %s | no-op %s |", n, f(pipe, mx), f(base, mx))
@@ -294,7 +307,7 @@ func (c *cluster) startRound(t *testing.T, prefix string, n, conc int, start fun
 	errs := make([]error, n)
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
-	began := time.Now()
+	began, busy0 := time.Now(), machineBusy()
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s-%04d", prefix, i)
 		sem <- struct{}{}
@@ -320,6 +333,7 @@ func (c *cluster) startRound(t *testing.T, prefix string, n, conc int, start fun
 		})
 	}
 	wg.Wait()
+	r.busy = float64(machineBusy()-busy0) / float64(time.Since(began))
 	for i, err := range errs {
 		// A first task not started by the deadline counts with its wait so far, a lower
 		// bound, rather than ending the benchmark.
