@@ -23,7 +23,7 @@ import (
 )
 
 // TestDevAgainstPublishedContract is issue 10's acceptance run, as a new user makes it:
-// `reelflow dev --heygen-api-key K --heygen-base-url URL --webhook-url W` against a
+// `reelflow dev --heygen-api-key K --heygen-base-url URL --public-receiver-url W` against a
 // server that gives only what HeyGen's published contract requires (the sandbox with
 // minimal answers: every optional field null, or left out), signing its webhooks one way
 // or the other. The examples welcome, template and translate must each finish, every
@@ -110,7 +110,7 @@ func devAgainstPublished(t *testing.T, answers sandbox.Answers, scheme heygen.Si
 	go func() {
 		done <- run(devCtx, []string{"dev", "--dir", filepath.Join(tmp, "state"), "--temporal-port", temporalPort, "--ui-port", "-1",
 			"--addr", "127.0.0.1:" + receiverPort, "--log-level", "warn",
-			"--heygen-api-key", apiKey, "--heygen-base-url", ps.url, "--webhook-url", hook}, &devOut, &devOut)
+			"--heygen-api-key", apiKey, "--heygen-base-url", ps.url, "--public-receiver-url", hook}, &devOut, &devOut)
 	}()
 	defer func() {
 		stopDev()

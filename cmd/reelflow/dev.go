@@ -32,7 +32,7 @@ func (a *app) devCommand() *cobra.Command {
 		Long: `dev runs the whole stack in one process, with no external service and no API key.
 State lives under --dir, so Ctrl-C and a restart resume whatever was in flight.
 With HEYGEN_API_KEY set it talks to real HeyGen instead of the sandbox; webhooks cannot
-reach localhost then, and polling carries the jobs, unless --webhook-url gives the public
+reach localhost then, and polling carries the jobs, unless --public-receiver-url gives the public
 URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its deliveries.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -75,25 +75,25 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
 	a.env.Bool(fs, &temporalLogs, "temporal-logs", "REELFLOW_TEMPORAL_LOGS", false, "print the embedded Temporal server's warnings with reelflow's lines, instead of to temporal.log under --dir")
 	a.bindSigningScheme(fs, &cfg.SigningScheme)
-	a.env.String(fs, &cfg.WebhookURL, "webhook-url", "REELFLOW_WEBHOOK_URL", "", "with HEYGEN_API_KEY: the public URL at which HeyGen reaches this receiver's /webhooks/heygen (a tunnel); dev registers it and keeps its secret under --dir")
+	a.env.String(fs, &cfg.WebhookURL, "public-receiver-url", "REELFLOW_PUBLIC_RECEIVER_URL", "", "with HEYGEN_API_KEY: the public URL at which HeyGen reaches this receiver's /webhooks/heygen (a tunnel); dev registers it and keeps its secret under --dir")
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)
 	a.bindWorker(cmd, &cfg.Worker)
 	return cmd
 }
 
-// checkWebhookURL checks --webhook-url: an absolute http(s) URL, and only with a HeyGen
+// checkWebhookURL checks --public-receiver-url: an absolute http(s) URL, and only with a HeyGen
 // key, since the sandbox reaches the receiver directly.
 func checkWebhookURL(raw, apiKey string) error {
 	if raw == "" {
 		return nil
 	}
 	if apiKey == "" {
-		return errors.New("--webhook-url needs HEYGEN_API_KEY: without it dev runs the sandbox, which reaches the receiver directly")
+		return errors.New("--public-receiver-url needs HEYGEN_API_KEY: without it dev runs the sandbox, which reaches the receiver directly")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("--webhook-url %q: want an absolute http(s) URL such as https://<tunnel>/webhooks/heygen", raw)
+		return fmt.Errorf("--public-receiver-url %q: want an absolute http(s) URL such as https://<tunnel>/webhooks/heygen", raw)
 	}
 	return nil
 }

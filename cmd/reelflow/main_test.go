@@ -171,6 +171,10 @@ func TestUsageErrors(t *testing.T) {
 		{"no args", []string{"status"}, nil, 1, "accepts 1 arg"},
 		{"bad env value", []string{"dev"}, map[string]string{"REELFLOW_SANDBOX_DROP_RATE": "lots"}, 2, "REELFLOW_SANDBOX_DROP_RATE"},
 		{"drop rate out of range", []string{"dev", "--drop-rate", "2"}, nil, 2, "--drop-rate"},
+		{"public receiver URL without a HeyGen key", []string{"dev", "--public-receiver-url", "https://t.example/webhooks/heygen"},
+			map[string]string{"HEYGEN_API_KEY": ""}, 2, "needs HEYGEN_API_KEY"},
+		{"public receiver URL not absolute", []string{"dev", "--heygen-api-key", "k", "--public-receiver-url", "t.example/webhooks"},
+			nil, 2, "want an absolute http(s) URL"},
 		// Cleared, so that a developer's own variables cannot start a real receiver or worker.
 		{"receiver without secrets", []string{"receiver", "--address", "127.0.0.1:1"}, map[string]string{"HEYGEN_WEBHOOK_SECRETS": ""}, 2, "HEYGEN_WEBHOOK_SECRETS"},
 		{"worker without key", []string{"worker"}, map[string]string{"HEYGEN_API_KEY": ""}, 2, "HEYGEN_API_KEY"},
