@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -114,10 +113,5 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 
 // Hijack lets hangUp cut the connection through the buffer; nothing is sent then.
 func (b *bufferedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := b.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("sandbox: connection cannot be hijacked")
-	}
-	b.hijacked = true
-	return hj.Hijack()
+	return hijack(b.ResponseWriter, &b.hijacked)
 }

@@ -257,11 +257,17 @@ func (rec *recorder) Write(b []byte) (int, error) {
 
 // Hijack lets hangUp cut the connection through the recorder.
 func (rec *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := rec.ResponseWriter.(http.Hijacker)
+	return hijack(rec.ResponseWriter, &rec.hijacked)
+}
+
+// hijack takes over the connection under w, for a writer that wraps it, and records in
+// cut that the answer will never be written.
+func hijack(w http.ResponseWriter, cut *bool) (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("sandbox: connection cannot be hijacked")
 	}
-	rec.hijacked = true
+	*cut = true
 	return hj.Hijack()
 }
 
