@@ -85,6 +85,36 @@ func (ps *publishedServer) Violations() []string {
 	return append([]string(nil), ps.violations...)
 }
 
+// startDev runs `reelflow dev` with args until its banner, which must contain want, is
+// printed, and returns the function that interrupts it and waits for it to stop.
+func startDev(t *testing.T, ctx context.Context, args []string, want string) (stop func()) {
+	t.Helper()
+	devCtx, cancel := context.WithCancel(ctx)
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(devCtx, args, &out, &out) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, out.String())
+		case <-time.After(time.Minute):
+			t.Error("dev did not stop after the interrupt")
+		}
+	}
+	if !assert.Eventually(t, func() bool { return strings.Contains(out.String(), "reelflow dev is up") }, 2*time.Minute, 20*time.Millisecond, out.String()) {
+		stop()
+		t.FailNow()
+	}
+	require.Contains(t, out.String(), want)
+	return stop
+}
+
 // exampleSpec copies an example into dir with its deliveries, if any, sent to out.
 func exampleSpec(t *testing.T, dir, name, out string) string {
 	t.Helper()
@@ -104,25 +134,11 @@ func devAgainstPublished(t *testing.T, answers sandbox.Answers, scheme heygen.Si
 	tmp := t.TempDir()
 	temporalPort, receiverPort := freePort(t), freePort(t)
 	hook := "http://127.0.0.1:" + receiverPort + "/webhooks/heygen"
-	devCtx, stopDev := context.WithCancel(ctx)
-	var devOut syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(devCtx, []string{"dev", "--dir", filepath.Join(tmp, "state"), "--temporal-port", temporalPort, "--ui-port", "-1",
-			"--addr", "127.0.0.1:" + receiverPort, "--log-level", "warn",
-			"--heygen-api-key", apiKey, "--heygen-base-url", ps.url, "--public-receiver-url", hook}, &devOut, &devOut)
-	}()
-	defer func() {
-		stopDev()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, devOut.String())
-		case <-time.After(time.Minute):
-			t.Error("dev did not stop after the interrupt")
-		}
-	}()
-	require.Eventually(t, func() bool { return strings.Contains(devOut.String(), "reelflow dev is up") }, 2*time.Minute, 20*time.Millisecond, devOut.String())
-	require.Contains(t, devOut.String(), "webhooks to "+hook)
+	devArgs := []string{"dev", "--dir", filepath.Join(tmp, "state"), "--temporal-port", temporalPort, "--ui-port", "-1",
+		"--addr", "127.0.0.1:" + receiverPort, "--log-level", "warn",
+		"--heygen-api-key", apiKey, "--heygen-base-url", ps.url, "--public-receiver-url", hook}
+	stopDev := startDev(t, ctx, devArgs, "webhooks to "+hook)
+	defer func() { stopDev() }()
 
 	addr := "--address=127.0.0.1:" + temporalPort
 	out := filepath.Join(tmp, "out")
@@ -135,7 +151,7 @@ func devAgainstPublished(t *testing.T, answers sandbox.Answers, scheme heygen.Si
 		{"translate", "translate-demo", 3},
 	} {
 		got, err := runCLI(t, ctx, "start", exampleSpec(t, tmp, ex.name, out), "--wait", addr)
-		require.NoError(t, err, "%s:\n%s\ndev:\n%s", ex.name, got, devOut.String())
+		require.NoError(t, err, "%s:\n%s", ex.name, got)
 		require.Contains(t, got, "pipeline "+ex.id+" completed")
 		got, err = runCLI(t, ctx, "status", ex.id, addr)
 		require.NoError(t, err, got)
@@ -143,7 +159,21 @@ func devAgainstPublished(t *testing.T, answers sandbox.Answers, scheme heygen.Si
 		assert.Len(t, byWebhook, ex.steps, "every step of %s finishes by webhook:\n%s", ex.name, got)
 	}
 
+	// Started again on the same --dir, dev reuses the endpoint it registered, and its
+	// saved secret still verifies HeyGen's deliveries.
+	stopDev()
+	stopDev = startDev(t, ctx, devArgs, "webhooks to "+hook)
+	eps, err := heygen.NewClient(ps.url, apiKey, nil).ListWebhookEndpoints(ctx)
+	require.NoError(t, err)
+	require.Len(t, eps, 1, "one endpoint, registered once")
+	again := filepath.Join(tmp, "again.yaml")
+	require.NoError(t, os.WriteFile(again, []byte("id: after-restart\nvideo: {type: avatar, avatar_id: a1, voice_id: v1, script: Again.}\n"), 0o644))
+	got, err := runCLI(t, ctx, "start", again, "--wait", addr)
+	require.NoError(t, err, got)
+	require.Regexp(t, `(?m)^render\s+done\s+\S+\s+webhook\s`, got)
+
 	stats := ps.sb.Stats()
+	delete(stats.JobsByCallbackID, "after-restart/render")
 	require.Len(t, stats.JobsByCallbackID, 5, "a render, a template and 3 translations")
 	for cb, j := range stats.JobsByCallbackID {
 		assert.Equal(t, 1, j.Creates, "creates for callback_id %q", cb)
