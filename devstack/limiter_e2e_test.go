@@ -21,15 +21,9 @@ const permitBound = 30 * time.Second
 // waitUntil polls cond every 20 ms until it holds, failing the test at ctx's deadline.
 func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			require.Failf(t, "timed out", "waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	deadline, ok := ctx.Deadline()
+	require.True(t, ok, "waiting for %s needs a deadline", what)
+	require.Eventually(t, cond, time.Until(deadline), 20*time.Millisecond, "waiting for %s", what)
 }
 
 // jobState is a Job's state through its status query, or "" when it does not answer.

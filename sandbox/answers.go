@@ -1,10 +1,7 @@
 package sandbox
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -68,7 +65,7 @@ func (s *Sandbox) minimized(w http.ResponseWriter, r *http.Request) (http.Respon
 	if s.answers == AnswersOmit {
 		sparse = contract.SparseOmit
 	}
-	buf := &bufferedWriter{ResponseWriter: w}
+	buf := &recorder{ResponseWriter: w, hold: true}
 	return buf, func() {
 		if buf.hijacked {
 			return
@@ -88,30 +85,4 @@ func (s *Sandbox) minimized(w http.ResponseWriter, r *http.Request) (http.Respon
 		w.WriteHeader(buf.code)
 		_, _ = w.Write(body)
 	}
-}
-
-// bufferedWriter holds an answer back until minimized's flush.
-type bufferedWriter struct {
-	http.ResponseWriter
-	code     int
-	body     bytes.Buffer
-	hijacked bool
-}
-
-func (b *bufferedWriter) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
-}
-
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	if b.code == 0 {
-		b.code = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-
-// Hijack lets hangUp cut the connection through the buffer; nothing is sent then.
-func (b *bufferedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return hijack(b.ResponseWriter, &b.hijacked)
 }

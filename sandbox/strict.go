@@ -232,19 +232,23 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// recorder passes an answer through while keeping a copy of its status and body.
+// recorder passes an answer through while keeping a copy of its status and body, or,
+// with hold, keeps it back for its owner to send (minimized).
 type recorder struct {
 	http.ResponseWriter
 	code     int
 	body     bytes.Buffer
 	hijacked bool
+	hold     bool
 }
 
 func (rec *recorder) WriteHeader(code int) {
 	if rec.code == 0 {
 		rec.code = code
 	}
-	rec.ResponseWriter.WriteHeader(code)
+	if !rec.hold {
+		rec.ResponseWriter.WriteHeader(code)
+	}
 }
 
 func (rec *recorder) Write(b []byte) (int, error) {
@@ -252,22 +256,20 @@ func (rec *recorder) Write(b []byte) (int, error) {
 		rec.code = http.StatusOK
 	}
 	rec.body.Write(b)
+	if rec.hold {
+		return len(b), nil
+	}
 	return rec.ResponseWriter.Write(b)
 }
 
-// Hijack lets hangUp cut the connection through the recorder.
+// Hijack lets hangUp cut the connection through the recorder; a held answer is then
+// never sent.
 func (rec *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return hijack(rec.ResponseWriter, &rec.hijacked)
-}
-
-// hijack takes over the connection under w, for a writer that wraps it, and records in
-// cut that the answer will never be written.
-func hijack(w http.ResponseWriter, cut *bool) (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.(http.Hijacker)
+	hj, ok := rec.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("sandbox: connection cannot be hijacked")
 	}
-	*cut = true
+	rec.hijacked = true
 	return hj.Hijack()
 }
 

@@ -49,15 +49,9 @@ func steps(id string) (render string, translations []string) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			require.Failf(t, "timed out", "waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	deadline, ok := ctx.Deadline()
+	require.True(t, ok, "waiting for %s needs a deadline", what)
+	require.Eventually(t, cond, time.Until(deadline), 10*time.Millisecond, "waiting for %s", what)
 }
 
 // creates is the sandbox's ground truth: jobs created per callback_id.
