@@ -158,7 +158,10 @@ func TestLimiterGrantsInOrderWithinTheLimit(t *testing.T) {
 		assert.Equal(t, 2, st.Limit)
 		assert.Equal(t, []string{"j1", "j2"}, st.Holders)
 		assert.Equal(t, []string{"j3", "j4", "j5"}, st.Queue)
-		assert.Equal(t, []string{"j1", "j2"}, g.list())
+		// j1's and j2's grants go out in one workflow task; the test environment
+		// delivers those two signals on goroutines of its own, so the order they are
+		// recorded in is not the Limiter's. Arrival order shows in Holders above.
+		assert.ElementsMatch(t, []string{"j1", "j2"}, g.list())
 		env.SignalWorkflow(SignalPermitRelease, permit("j4", 0)) // j4 gives up waiting
 		env.SignalWorkflow(SignalPermitRelease, permit("j1", 0)) // j1 ends
 	})
@@ -181,7 +184,10 @@ func TestLimiterGrantsInOrderWithinTheLimit(t *testing.T) {
 
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError(), "an idle limiter ends")
-	assert.Equal(t, []string{"j1", "j2", "j3", "j5"}, g.list())
+	grants := g.list()
+	require.Len(t, grants, 4)
+	assert.ElementsMatch(t, []string{"j1", "j2"}, grants[:2], "the first two, granted together")
+	assert.Equal(t, []string{"j3", "j5"}, grants[2:], "then one at a time, in arrival order")
 	cb.requireAllRan(t)
 }
 
