@@ -378,7 +378,7 @@ func (c *checker) source(s map[string]any, translated bool) *workflows.VideoSour
 	u, _ := c.str(s, "url", "source.url")
 	if u == "" {
 		c.add("source.url", "required: the URL of the video to translate")
-	} else if !httpURL(u) {
+	} else if !HTTPURL(u) {
 		c.add("source.url", "%q is not an http(s) URL", u)
 	}
 	if !translated {
@@ -404,7 +404,7 @@ func (c *checker) notify(n map[string]any) *workflows.Notify {
 	u, _ := c.str(n, "url", "notify.url")
 	if u == "" {
 		c.add("notify.url", "required: the URL that receives the signed summary")
-	} else if !httpURL(u) {
+	} else if !HTTPURL(u) {
 		c.add("notify.url", "%q is not an http(s) URL", u)
 	}
 	env, _ := c.str(n, "secret_env", "notify.secret_env")
@@ -497,8 +497,8 @@ func (c *checker) reserved(block string, body map[string]any) {
 	}
 }
 
-// httpURL reports whether s is an absolute http or https URL with a host.
-func httpURL(s string) bool {
+// HTTPURL reports whether s is an absolute http or https URL with a host.
+func HTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -6,13 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/spec"
 )
 
 // devstackIncluded reports whether this binary carries the embedded dev stack; the
@@ -91,8 +91,7 @@ func checkWebhookURL(raw, apiKey string) error {
 	if apiKey == "" {
 		return errors.New("--public-receiver-url needs HEYGEN_API_KEY: without it dev runs the sandbox, which reaches the receiver directly")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !spec.HTTPURL(raw) {
 		return fmt.Errorf("--public-receiver-url %q: want an absolute http(s) URL such as https://<tunnel>/webhooks/heygen", raw)
 	}
 	return nil
