@@ -71,10 +71,15 @@ type chaosReport struct {
 	// stopped worker until the Job's deadline passed: HeyGen made no job, and the Job
 	// failed saying so. See notCreated.
 	NeverCreated int
-	Restarts     int
-	Stats        sandbox.Stats
-	Wall         time.Duration
-	Mismatches   []string
+	// LostAnswers counts the jobs HeyGen made whose create answer never reached the Job
+	// before its deadline: the attempt was cut off in flight by a stopped worker, and the
+	// server waited out its StartToClose (a minute, longer than the scaled deadline)
+	// before a retry could replay it. The Job fails saying so. See lostAnswer.
+	LostAnswers int
+	Restarts    int
+	Stats       sandbox.Stats
+	Wall        time.Duration
+	Mismatches  []string
 }
 
 // startStack runs the dev stack on a temporary directory and free ports.
@@ -273,8 +278,12 @@ func (r *chaosReport) check(outs []outcome) {
 		renderCB := workflows.JobWorkflowID(o.id, workflows.StepRender)
 		rt, ok := truth[renderCB]
 		switch {
-		case !ok && o.failed != nil && o.failed.Type() == workflows.ErrTypeJobDeadlineExceeded && notCreated(o.failed.Message(), renderCB):
-			r.NeverCreated++
+		case o.failed != nil && o.failed.Type() == workflows.ErrTypeJobDeadlineExceeded && notCreated(o.failed.Message(), renderCB):
+			if ok {
+				r.lostAnswer(renderCB, rt, rows[workflows.StepRender], bad)
+			} else {
+				r.NeverCreated++
+			}
 			r.checkNotStarted(o, rows, bad)
 			continue
 		case !ok:
@@ -312,12 +321,15 @@ func (r *chaosReport) check(outs []outcome) {
 			switch {
 			case !ok && row.State == workflows.StateFailed && row.HeyGenJobID == "" && row.FailureMessage != "":
 				// A row keeps the create's last error (HeyGen's 429 or 5xx text, or the
-				// lost attempt's timeout), not the Job's "not created within" message.
+				// lost attempt's timeout), not the Job's "not confirmed created within" message.
 				r.NeverCreated++
 			case !ok:
 				bad("%s/%s: never created; row %s: %s", o.id, step, row.State, row.FailureMessage)
+			case row.State == workflows.StateFailed && row.HeyGenJobID == "" && row.FailureMessage != "":
+				r.lostAnswer(workflows.JobWorkflowID(o.id, step), tt, row, bad)
 			case row.HeyGenJobID != tt.VideoID:
-				bad("%s/%s: row has job %q, truth %q", o.id, step, row.HeyGenJobID, tt.VideoID)
+				bad("%s/%s: row has job %q, truth %q (%s at HeyGen, %d creates); row %s: %s",
+					o.id, step, row.HeyGenJobID, tt.VideoID, tt.Status, tt.Creates, row.State, row.FailureMessage)
 			case tt.Stuck:
 				if row.State != workflows.StateFailed || !strings.Contains(row.FailureMessage, "still") {
 					bad("%s/%s: stuck; want a deadline failure, got %s %q", o.id, step, row.State, row.FailureMessage)
@@ -355,7 +367,24 @@ func (r *chaosReport) check(outs []outcome) {
 // does not. Chaos-155 of a full run ended so: its render create met 429s until its
 // scaled 60 s deadline passed.
 func notCreated(msg, cb string) bool {
-	return strings.Contains(msg, "heygen job "+cb+" not created within")
+	return strings.Contains(msg, "heygen job "+cb+" not confirmed created within")
+}
+
+// lostAnswer checks a job that HeyGen made but whose Job failed without its ID: right
+// only when HeyGen made it once, and the Job learned nothing of it (no ID, no state) and
+// failed, at its deadline, for want of the create's answer. A run with no worker stop
+// cannot lose an answer this way.
+func (r *chaosReport) lostAnswer(cb string, tr sandbox.JobTruth, row workflows.JobStatus, bad func(string, ...any)) {
+	switch {
+	case r.Restarts == 0:
+		bad("%s: HeyGen made %s, but the Job failed without it, in a run with no worker stop; row %s: %s",
+			cb, tr.VideoID, row.State, row.FailureMessage)
+	case row.HeyGenJobID != "" || row.HeyGenStatus != "" || row.Events > 0 || row.Polls > 0:
+		bad("%s: the Job knew of a job (%q, %s, %d events, %d polls) and still failed as never answered",
+			cb, row.HeyGenJobID, row.HeyGenStatus, row.Events, row.Polls)
+	default:
+		r.LostAnswers++
+	}
 }
 
 // checkNotStarted: after a failed render, no translation was created.
@@ -411,6 +440,7 @@ func (r chaosReport) print(t *testing.T, title string) {
 		{"idempotent replays / list lookups", fmt.Sprintf("%d / %d", s.IdempotentReplays, s.ListCalls)},
 		{"max creates per callback_id", maxCreates(s)},
 		{"jobs never created: creates refused until the deadline", r.NeverCreated},
+		{"jobs made, their create answer lost with a stopped worker", r.LostAnswers},
 		{"worker restarts", r.Restarts},
 		{"mismatches with the ground truth", len(r.Mismatches)},
 		{"wall time", r.Wall.Round(100 * time.Millisecond)},

@@ -507,7 +507,11 @@ func (j *jobRun) cancelled(ctx workflow.Context) error {
 // the cause and HeyGen's own words in the message. Create retries without an attempt
 // limit, so it fails for one of two reasons: a non-retryable error (HeyGen refused), or
 // the retries ran into ScheduleToClose, the job's deadline. The server reports the
-// latter as a timeout or as the last attempt's error; either way it is not refused.
+// latter as a timeout or as the last attempt's error; either way it is not refused. Nor
+// is it proof that HeyGen made nothing: an attempt that reached HeyGen and then lost its
+// answer (to a worker stopped mid-call, which the server waits out for the attempt's
+// StartToClose) is retried with the same Idempotency-Key only if the deadline allows,
+// so the message says "not confirmed", not "not created".
 func (j *jobRun) createError(err error) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && (appErr.NonRetryable() || appErr.Type() == heygen.KindPermanent.String()) {
@@ -515,7 +519,8 @@ func (j *jobRun) createError(err error) error {
 			fmt.Sprintf("create heygen job %s: %s", j.st.CallbackID, rootMessage(err)), appErr.Type(), err)
 	}
 	return temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("heygen job %s not created within its %s deadline: %s", j.st.CallbackID, j.t.Deadline, rootMessage(err)),
+		fmt.Sprintf("heygen job %s not confirmed created within its %s deadline (an attempt cut off in flight may still have reached HeyGen): %s",
+			j.st.CallbackID, j.t.Deadline, rootMessage(err)),
 		ErrTypeJobDeadlineExceeded, err)
 }
 
