@@ -104,6 +104,12 @@ type JobInput struct {
 	// Limiter workflow before it creates its HeyGen job, and hold it until it ends: see
 	// limiter.go. 0 is no limit.
 	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
+	// Schedule is how the account scheduler ranks this Job's wait for a slot
+	// (scheduler.go): its priority, fairness key and weight, and its campaign.
+	Schedule Schedule `json:"schedule,omitzero"`
+	// Retries is how many times a failed HeyGen job that is not known to be permanent
+	// is created again as a new HeyGen job (issue 18); 0, the default, never.
+	Retries int `json:"retries,omitempty"`
 	// RunIdentity, when set, is the Job's run identity (identity.go) in place of its own
 	// original run ID: its Pipeline's, or, in a continued run, its first run's.
 	RunIdentity string `json:"run_identity,omitempty"`
@@ -190,6 +196,11 @@ type PipelineInput struct {
 	// ConcurrencyLimit is the HeyGen account's limit of jobs in flight, passed to every
 	// Job (JobInput.ConcurrencyLimit); 0 is no limit.
 	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
+	// Schedule ranks the pipeline's Jobs at the account scheduler, and sets Temporal's
+	// Priority on the Pipeline, its Jobs and their activities.
+	Schedule Schedule `json:"schedule,omitzero"`
+	// Retry is the re-render budget of the render and of each translation.
+	Retry *Retry `json:"retry,omitempty"`
 	// Fresh, on a rerun, renders again a step that completed in an earlier run but whose
 	// spec has changed since. Without it such a step fails the pipeline before anything
 	// runs; unchanged completed steps are reused either way.
@@ -297,4 +308,34 @@ type NotifyPayload struct {
 	Type      string         `json:"type"`
 	Timestamp time.Time      `json:"timestamp"`
 	Data      PipelineResult `json:"data"`
+}
+
+// Priorities, Temporal's convention: 1 is the most urgent, 5 the least, 3 the default.
+const (
+	PriorityHighest = 1
+	PriorityDefault = 3
+	PriorityLowest  = 5
+)
+
+// Schedule is how a pipeline and its Jobs are ranked for the account's HeyGen slots.
+// Zero fields take the defaults: priority 3, the pipeline's ID as fairness key (a
+// --rows campaign's rows all get the spec's id), weight 1, and no budget.
+type Schedule struct {
+	// Priority is 1 (most urgent) to 5; 0 is the default, 3.
+	Priority int `json:"priority,omitempty"`
+	// FairnessKey is the key slots rotate between within one priority.
+	FairnessKey string `json:"fairness_key,omitempty"`
+	// FairnessWeight is the key's share relative to the others; 0 is 1.
+	FairnessWeight float64 `json:"fairness_weight,omitempty"`
+	// Campaign is the spec's id of a --rows campaign; "" for a one-off pipeline.
+	Campaign string `json:"campaign,omitempty"`
+	// Budget, above 0, caps how many HeyGen jobs (renders plus translations) the
+	// campaign may start; past it, its Jobs wait as over budget.
+	Budget int `json:"budget,omitempty"`
+}
+
+// Retry is a spec's re-render budget.
+type Retry struct {
+	// Renders is how many times a failed render (or translation) is created again.
+	Renders int `json:"renders,omitempty"`
 }
