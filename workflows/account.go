@@ -1,6 +1,12 @@
 package workflows
 
-import "time"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
 
 // The account scheduler's contract: what the CLI's `queue` and a campaign's `status`
 // read through queries. The scheduler itself is in scheduler.go.
@@ -9,6 +15,36 @@ import "time"
 // named account (a configured name, or a keyed hash of the API key, never the key):
 // "reelflow-account-<account>".
 func SchedulerWorkflowIDFor(account string) string { return "reelflow-account-" + account }
+
+// SandboxAccount names the account of a worker without an API key: the dev stack's
+// sandbox. Every worker and CLI on a dev stack names it so.
+const SandboxAccount = "sandbox"
+
+// accountLabel keys the hash that names an account after its API key: the hash is
+// reelflow's own (a stolen ID matches no other tool's digest of the key) and one-way.
+const accountLabel = "reelflow/heygen-account/v1"
+
+// AccountName names the HeyGen account that workers and the CLI share, the one function
+// both use so that they find the same scheduler (SchedulerWorkflowIDFor):
+//
+//   - name, when set (--heygen-account): it must match [A-Za-z0-9._-]{1,128};
+//   - else, with an API key, "key-" and 24 hex digits of an HMAC-SHA256 of the key under a
+//     fixed label, so that the key itself is in no workflow ID, memo or history;
+//   - else SandboxAccount (the dev stack, which has no key).
+func AccountName(name, apiKey string) (string, error) {
+	if name != "" {
+		if !ValidPipelineID(name) {
+			return "", fmt.Errorf("account name %q: want [A-Za-z0-9._-]{1,128}", name)
+		}
+		return name, nil
+	}
+	if apiKey == "" {
+		return SandboxAccount, nil
+	}
+	mac := hmac.New(sha256.New, []byte(accountLabel))
+	mac.Write([]byte(apiKey))
+	return "key-" + hex.EncodeToString(mac.Sum(nil)[:12]), nil
+}
 
 // QueryQueue returns the scheduler's SchedulerStatus.
 const QueryQueue = "queue"
