@@ -412,7 +412,7 @@ func TestBatcherBypass(t *testing.T) {
 	_, err = a.PollJob(context.Background(), PollJobInput{Kind: "hologram", HeyGenJobID: "x"})
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
-	assert.Equal(t, ErrUnknownJobKind, appErr.Type())
+	assert.Equal(t, ErrTypeUnknownJobKind, appErr.Type())
 }
 
 func TestBatcherErrorFansOut(t *testing.T) {

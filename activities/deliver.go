@@ -35,18 +35,6 @@ const (
 	OutputCaptionsVTT = "captions_vtt"
 )
 
-// ApplicationError types of Deliver.
-const (
-	// ErrDeliverInvalid: a bucket URL that cannot be opened, or an output the job does
-	// not have. Non-retryable.
-	ErrDeliverInvalid = "DeliverInvalid"
-	// ErrDownload: the file host did not serve the output, even after a fresh link.
-	// Retryable: hosts have outages, and the next attempt fetches a fresh link again.
-	ErrDownload = "DownloadFailed"
-	// ErrUpload: the bucket refused or failed a read or a write. Retryable.
-	ErrUpload = "UploadFailed"
-)
-
 // Blob metadata keys Deliver writes. gocloud lowercases metadata keys.
 const (
 	metaSHA256 = "sha256"
@@ -107,18 +95,18 @@ type DeliverResult struct {
 // downloads again.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	if in.Key == "" || in.Output == "" {
-		return DeliverResult{}, temporal.NewNonRetryableApplicationError("deliver: key and output are required", ErrDeliverInvalid, nil)
+		return DeliverResult{}, temporal.NewNonRetryableApplicationError("deliver: key and output are required", ErrTypeDeliverInvalid, nil)
 	}
 	bucket, err := a.openBucket(ctx, in.To)
 	if err != nil {
 		return DeliverResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("open bucket %s: %v", redactURL(in.To), err), ErrDeliverInvalid, nil)
+			fmt.Sprintf("open bucket %s: %v", redactURL(in.To), err), ErrTypeDeliverInvalid, nil)
 	}
 	defer bucket.Close()
 
 	spool, err := os.CreateTemp(a.spoolDir, "reelflow-deliver-*")
 	if err != nil {
-		return DeliverResult{}, temporal.NewApplicationErrorWithCause("spool download", ErrUpload, err)
+		return DeliverResult{}, temporal.NewApplicationErrorWithCause("spool download", ErrTypeUpload, err)
 	}
 	defer func() {
 		spool.Close()
@@ -139,11 +127,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		activity.GetLogger(ctx).Info("output already delivered", "Key", in.Key, "Size", dl.size, "SHA256", dl.sha256)
 		return res, nil
 	case err != nil && gcerrors.Code(err) != gcerrors.NotFound:
-		return DeliverResult{}, temporal.NewApplicationErrorWithCause("read attributes of "+in.Key, ErrUpload, err)
+		return DeliverResult{}, temporal.NewApplicationErrorWithCause("read attributes of "+in.Key, ErrTypeUpload, err)
 	}
 
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return DeliverResult{}, temporal.NewApplicationErrorWithCause("rewind spool", ErrUpload, err)
+		return DeliverResult{}, temporal.NewApplicationErrorWithCause("rewind spool", ErrTypeUpload, err)
 	}
 	if err := a.upload(ctx, bucket, in, dl, spool); err != nil {
 		return DeliverResult{}, err
@@ -205,7 +193,7 @@ func (a *Activities) freshLink(ctx context.Context, in DeliverInput) (string, er
 	link := outputLink(st, in.Output)
 	if link == "" {
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("heygen job %s has no %s output", in.HeyGenJobID, in.Output), ErrDeliverInvalid, nil)
+			fmt.Sprintf("heygen job %s has no %s output", in.HeyGenJobID, in.Output), ErrTypeDeliverInvalid, nil)
 	}
 	return link, nil
 }
@@ -233,18 +221,18 @@ func (a *Activities) fetch(ctx context.Context, link string, w io.Writer) (downl
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
 	if err != nil {
-		return downloaded{}, 0, temporal.NewNonRetryableApplicationError("bad output link: "+err.Error(), ErrDeliverInvalid, nil)
+		return downloaded{}, 0, temporal.NewNonRetryableApplicationError("bad output link: "+err.Error(), ErrTypeDeliverInvalid, nil)
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
 		// The error names the URL, and a presigned URL is a credential: drop it.
-		return downloaded{}, 0, temporal.NewApplicationError("download "+redactURL(link)+": "+unwrapURLError(err).Error(), ErrDownload)
+		return downloaded{}, 0, temporal.NewApplicationError("download "+redactURL(link)+": "+unwrapURLError(err).Error(), ErrTypeDownload)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // lets the connection be reused
 		return downloaded{}, resp.StatusCode, temporal.NewApplicationError(
-			fmt.Sprintf("download %s: HTTP %d", redactURL(link), resp.StatusCode), ErrDownload)
+			fmt.Sprintf("download %s: HTTP %d", redactURL(link), resp.StatusCode), ErrTypeDownload)
 	}
 
 	// An idle timer cancels the request when no byte arrives for downloadIdleTimeout.
@@ -257,11 +245,11 @@ func (a *Activities) fetch(ctx context.Context, link string, w io.Writer) (downl
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			err = cause
 		}
-		return downloaded{}, 0, temporal.NewApplicationError(fmt.Sprintf("download %s after %d bytes: %v", redactURL(link), n, unwrapURLError(err)), ErrDownload)
+		return downloaded{}, 0, temporal.NewApplicationError(fmt.Sprintf("download %s after %d bytes: %v", redactURL(link), n, unwrapURLError(err)), ErrTypeDownload)
 	}
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return downloaded{}, 0, temporal.NewApplicationError(
-			fmt.Sprintf("download %s: got %d of %d bytes", redactURL(link), n, resp.ContentLength), ErrDownload)
+			fmt.Sprintf("download %s: got %d of %d bytes", redactURL(link), n, resp.ContentLength), ErrTypeDownload)
 	}
 	return downloaded{size: n, sha256: hex.EncodeToString(h.Sum(nil)), contentType: resp.Header.Get("Content-Type")}, resp.StatusCode, nil
 }
@@ -279,16 +267,16 @@ func (a *Activities) upload(ctx context.Context, bucket *blob.Bucket, in Deliver
 		},
 	})
 	if err != nil {
-		return temporal.NewApplicationErrorWithCause("write "+in.Key, ErrUpload, err)
+		return temporal.NewApplicationErrorWithCause("write "+in.Key, ErrTypeUpload, err)
 	}
 	pr := &progressReader{ctx: ctx, r: r, last: time.Now()}
 	if _, err := io.Copy(w, pr); err != nil {
 		cancel()
 		_ = w.Close()
-		return temporal.NewApplicationErrorWithCause("write "+in.Key, ErrUpload, err)
+		return temporal.NewApplicationErrorWithCause("write "+in.Key, ErrTypeUpload, err)
 	}
 	if err := w.Close(); err != nil {
-		return temporal.NewApplicationErrorWithCause("write "+in.Key, ErrUpload, err)
+		return temporal.NewApplicationErrorWithCause("write "+in.Key, ErrTypeUpload, err)
 	}
 	return nil
 }

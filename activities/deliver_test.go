@@ -243,12 +243,12 @@ func TestDeliverErrors(t *testing.T) {
 		{
 			name:     "the job has no such output",
 			in:       activities.DeliverInput{To: f.bucket, Key: "p/x/c.vtt", Output: activities.OutputCaptionsVTT, Kind: activities.KindVideo, HeyGenJobID: "v_1"},
-			wantType: activities.ErrDeliverInvalid, nonRetryable: true, wantMsg: "has no captions_vtt output",
+			wantType: activities.ErrTypeDeliverInvalid, nonRetryable: true, wantMsg: "has no captions_vtt output",
 		},
 		{
 			name:     "a bucket scheme without a driver",
 			in:       activities.DeliverInput{To: "ftp://host/dir", Key: "p/x/v.mp4", URL: f.hostURL + "/files/video.mp4?token=fresh", Output: activities.OutputVideo},
-			wantType: activities.ErrDeliverInvalid, nonRetryable: true, wantMsg: "open bucket ftp://host/dir",
+			wantType: activities.ErrTypeDeliverInvalid, nonRetryable: true, wantMsg: "open bucket ftp://host/dir",
 		},
 	}
 	for _, tt := range tests {
@@ -269,7 +269,7 @@ func TestDeliverErrors(t *testing.T) {
 		Output: activities.OutputVideo, Kind: activities.KindVideo, HeyGenJobID: "v_1"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
-	assert.Equal(t, activities.ErrDownload, appErr.Type())
+	assert.Equal(t, activities.ErrTypeDownload, appErr.Type())
 	assert.False(t, appErr.NonRetryable())
 	assert.Contains(t, err.Error(), "HTTP 403")
 	assert.NotContains(t, err.Error(), "token=")
@@ -352,19 +352,19 @@ func TestNotifyErrors(t *testing.T) {
 		nonRetryable bool
 		wantMsg      string
 	}{
-		{"500 is retried", http.StatusInternalServerError, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 500"},
-		{"410 stops at once", http.StatusGone, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 410"},
-		{"400 stops at once", http.StatusBadRequest, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 400"},
-		{"401 stops at once", http.StatusUnauthorized, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 401"},
-		{"404 stops at once", http.StatusNotFound, map[string]string{"S": notifySecret()}, activities.ErrNotifyRefused, true, "HTTP 404"},
-		{"408 is retried", http.StatusRequestTimeout, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 408"},
-		{"409 is retried", http.StatusConflict, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 409"},
-		{"425 is retried", http.StatusTooEarly, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 425"},
-		{"429 is retried", http.StatusTooManyRequests, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 429"},
-		{"503 is retried", http.StatusServiceUnavailable, map[string]string{"S": notifySecret()}, activities.ErrNotifyRejected, false, "HTTP 503"},
-		{"secret missing on the worker", http.StatusOK, nil, activities.ErrNotifyConfig, true, "environment variable S is not set on the worker"},
-		{"not a whsec_ secret", http.StatusOK, map[string]string{"S": "hunter2"}, activities.ErrNotifyConfig, true, "secret does not start with whsec_"},
-		{"whsec_ without base64", http.StatusOK, map[string]string{"S": "whsec_!!!"}, activities.ErrNotifyConfig, true, "secret is not whsec_ followed by base64"},
+		{"500 is retried", http.StatusInternalServerError, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRejected, false, "HTTP 500"},
+		{"410 stops at once", http.StatusGone, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRefused, true, "HTTP 410"},
+		{"400 stops at once", http.StatusBadRequest, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRefused, true, "HTTP 400"},
+		{"401 stops at once", http.StatusUnauthorized, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRefused, true, "HTTP 401"},
+		{"404 stops at once", http.StatusNotFound, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRefused, true, "HTTP 404"},
+		{"408 is retried", http.StatusRequestTimeout, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRejected, false, "HTTP 408"},
+		{"409 is retried", http.StatusConflict, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRejected, false, "HTTP 409"},
+		{"425 is retried", http.StatusTooEarly, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRejected, false, "HTTP 425"},
+		{"429 is retried", http.StatusTooManyRequests, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRejected, false, "HTTP 429"},
+		{"503 is retried", http.StatusServiceUnavailable, map[string]string{"S": notifySecret()}, activities.ErrTypeNotifyRejected, false, "HTTP 503"},
+		{"secret missing on the worker", http.StatusOK, nil, activities.ErrTypeNotifyConfig, true, "environment variable S is not set on the worker"},
+		{"not a whsec_ secret", http.StatusOK, map[string]string{"S": "hunter2"}, activities.ErrTypeNotifyConfig, true, "secret does not start with whsec_"},
+		{"whsec_ without base64", http.StatusOK, map[string]string{"S": "whsec_!!!"}, activities.ErrTypeNotifyConfig, true, "secret is not whsec_ followed by base64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

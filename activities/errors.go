@@ -6,9 +6,40 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// ErrUnknownJobKind is the ApplicationError type for a job kind reelflow has no API for.
+// ErrTypeUnknownJobKind is the ApplicationError type for a job kind reelflow has no API for.
 // It is non-retryable: the input will not change on a retry.
-const ErrUnknownJobKind = "UnknownJobKind"
+const ErrTypeUnknownJobKind = "UnknownJobKind"
+
+// ErrTypeInvalidJob is the ApplicationError type for a create input no retry can fix, such
+// as a template job without a template ID. It is non-retryable.
+const ErrTypeInvalidJob = "InvalidJob"
+
+// ApplicationError types of Deliver.
+const (
+	// ErrTypeDeliverInvalid: a bucket URL that cannot be opened, or an output the job does
+	// not have. Non-retryable.
+	ErrTypeDeliverInvalid = "DeliverInvalid"
+	// ErrTypeDownload: the file host did not serve the output, even after a fresh link.
+	// Retryable: hosts have outages, and the next attempt fetches a fresh link again.
+	ErrTypeDownload = "DownloadFailed"
+	// ErrTypeUpload: the bucket refused or failed a read or a write. Retryable.
+	ErrTypeUpload = "UploadFailed"
+)
+
+// ApplicationError types of Notify.
+const (
+	// ErrTypeNotifyConfig: the signing secret is missing on the worker or is not a
+	// whsec_ secret, or the URL is unusable. Non-retryable: a retry would read the same
+	// environment and input.
+	ErrTypeNotifyConfig = "NotifyConfig"
+	// ErrTypeNotifyRejected: the endpoint answered 5xx, 408, 409, 425 or 429, or could not
+	// be reached. Retryable; the workflow's retry policy spaces the attempts out over hours.
+	ErrTypeNotifyRejected = "NotifyRejected"
+	// ErrTypeNotifyRefused: the endpoint answered any other 4xx (a wrong URL, a bad
+	// signature, a payload it will not take). Non-retryable: the same request would be
+	// refused again, so Notify stops at once instead of retrying for hours.
+	ErrTypeNotifyRefused = "NotifyRefused"
+)
 
 // applicationError turns an error from a HeyGen call into the ApplicationError that
 // Temporal's retry policy acts on. The type is the heygen.ErrorKind name, so a workflow

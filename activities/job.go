@@ -22,10 +22,6 @@ const (
 	KindTranslation = "translation"  // POST /v3/video-translations, GET /v3/video-translations/{id}
 )
 
-// ErrInvalidJob is the ApplicationError type for a create input no retry can fix, such
-// as a template job without a template ID. It is non-retryable.
-const ErrInvalidJob = "InvalidJob"
-
 // CreateJobInput starts a HeyGen job.
 type CreateJobInput struct {
 	// CallbackID is the Job workflow's ID. HeyGen echoes it in webhooks, and it is the
@@ -96,7 +92,7 @@ func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJo
 		v, err = a.heygen.CreateVideo(ctx, req)
 	case KindTemplate:
 		if in.TemplateID == "" {
-			return CreateJobResult{}, temporal.NewNonRetryableApplicationError("template job without a template id", ErrInvalidJob, nil)
+			return CreateJobResult{}, temporal.NewNonRetryableApplicationError("template job without a template id", ErrTypeInvalidJob, nil)
 		}
 		op = "create template video " + in.TemplateID
 		v, err = a.heygen.CreateTemplateVideo(ctx, in.TemplateID, req)
@@ -122,7 +118,7 @@ func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJo
 func (a *Activities) createTranslation(ctx context.Context, in CreateJobInput, req heygen.CreateVideoRequest) (CreateJobResult, error) {
 	if langs, ok := in.Body["output_languages"].([]any); !ok || len(langs) != 1 {
 		return CreateJobResult{}, temporal.NewNonRetryableApplicationError(
-			"a translation job takes exactly one output language", ErrInvalidJob, nil)
+			"a translation job takes exactly one output language", ErrTypeInvalidJob, nil)
 	}
 	ids, err := a.heygen.CreateTranslation(ctx, heygen.CreateTranslationRequest{
 		Body:           req.Body,
@@ -137,7 +133,7 @@ func (a *Activities) createTranslation(ctx context.Context, in CreateJobInput, r
 		// One language per request, so one ID; anything else is not a job this step owns.
 		return CreateJobResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("create translation: HeyGen returned %d translation IDs for one language", len(ids)),
-			ErrInvalidJob, nil)
+			ErrTypeInvalidJob, nil)
 	}
 	activity.GetLogger(ctx).Info("heygen job created", "Kind", in.Kind,
 		"CallbackID", in.CallbackID, "HeyGenJobID", ids[0])
@@ -294,5 +290,5 @@ func idempotencyKey(in CreateJobInput) string {
 }
 
 func unknownKind(k string) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown job kind %q", k), ErrUnknownJobKind, nil)
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown job kind %q", k), ErrTypeUnknownJobKind, nil)
 }

@@ -133,7 +133,7 @@ func TestCreateJobRefusesBadInput(t *testing.T) {
 			_, err := env.ExecuteActivity(a.CreateJob, tt.in)
 			var appErr *temporal.ApplicationError
 			require.True(t, errors.As(err, &appErr))
-			assert.Equal(t, activities.ErrInvalidJob, appErr.Type())
+			assert.Equal(t, activities.ErrTypeInvalidJob, appErr.Type())
 			assert.True(t, appErr.NonRetryable())
 			assert.Empty(t, f.requests, "nothing is sent")
 		})
@@ -151,7 +151,7 @@ func TestCreateJobRefusesSeveralTranslationIDs(t *testing.T) {
 	})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "got %v", err)
-	assert.Equal(t, activities.ErrInvalidJob, appErr.Type())
+	assert.Equal(t, activities.ErrTypeInvalidJob, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, appErr.Error(), "2 translation IDs")
 }
@@ -372,7 +372,7 @@ func TestUnknownKind(t *testing.T) {
 	_, err := env.ExecuteActivity(a.CreateJob, activities.CreateJobInput{CallbackID: "p/render", Kind: "hologram"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
-	assert.Equal(t, activities.ErrUnknownJobKind, appErr.Type())
+	assert.Equal(t, activities.ErrTypeUnknownJobKind, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Empty(t, f.requests, "nothing is sent for an unknown kind")
 }

@@ -17,21 +17,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// ApplicationError types of Notify.
-const (
-	// ErrNotifyConfig: the signing secret is missing on the worker or is not a
-	// whsec_ secret, or the URL is unusable. Non-retryable: a retry would read the same
-	// environment and input.
-	ErrNotifyConfig = "NotifyConfig"
-	// ErrNotifyRejected: the endpoint answered 5xx, 408, 409, 425 or 429, or could not
-	// be reached. Retryable; the workflow's retry policy spaces the attempts out over hours.
-	ErrNotifyRejected = "NotifyRejected"
-	// ErrNotifyRefused: the endpoint answered any other 4xx (a wrong URL, a bad
-	// signature, a payload it will not take). Non-retryable: the same request would be
-	// refused again, so Notify stops at once instead of retrying for hours.
-	ErrNotifyRefused = "NotifyRefused"
-)
-
 // retryableClientStatus reports whether a 4xx answer may pass on its own: 408 Request
 // Timeout, 409 Conflict (a repeat still being processed), 425 Too Early and 429 Too Many
 // Requests.
@@ -80,23 +65,23 @@ type NotifyResult struct {
 // the whsec_ secret. The secret is read here, on the worker, from the environment
 // variable the spec names, so that it never enters workflow history.
 //
-// A 4xx answer other than 408, 409, 425 and 429 stops it at once (ErrNotifyRefused,
-// non-retryable); any other non-2xx answer, or none, is a retryable ErrNotifyRejected.
+// A 4xx answer other than 408, 409, 425 and 429 stops it at once (ErrTypeNotifyRefused,
+// non-retryable); any other non-2xx answer, or none, is a retryable ErrTypeNotifyRejected.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {
 	secret, ok := a.lookupEnv(in.SecretEnv)
 	if !ok || secret == "" {
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("notify: environment variable %s is not set on the worker", in.SecretEnv), ErrNotifyConfig, nil)
+			fmt.Sprintf("notify: environment variable %s is not set on the worker", in.SecretEnv), ErrTypeNotifyConfig, nil)
 	}
 	ts := a.now().Unix()
 	sig, err := SignWebhook(secret, in.WebhookID, ts, in.Body)
 	if err != nil {
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("notify: %s: %v", in.SecretEnv, err), ErrNotifyConfig, nil)
+			fmt.Sprintf("notify: %s: %v", in.SecretEnv, err), ErrTypeNotifyConfig, nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL, bytes.NewReader(in.Body))
 	if err != nil {
-		return NotifyResult{}, temporal.NewNonRetryableApplicationError("notify: bad url: "+err.Error(), ErrNotifyConfig, nil)
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError("notify: bad url: "+err.Error(), ErrTypeNotifyConfig, nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "reelflow")
@@ -107,17 +92,17 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, 
 	attempt := activity.GetInfo(ctx).Attempt
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return NotifyResult{}, temporal.NewApplicationError("notify "+redactURL(in.URL)+": "+unwrapURLError(err).Error(), ErrNotifyRejected)
+		return NotifyResult{}, temporal.NewApplicationError("notify "+redactURL(in.URL)+": "+unwrapURLError(err).Error(), ErrTypeNotifyRejected)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 && !retryableClientStatus(resp.StatusCode) {
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("notify %s: HTTP %d: refused, not retried", redactURL(in.URL), resp.StatusCode), ErrNotifyRefused, nil)
+			fmt.Sprintf("notify %s: HTTP %d: refused, not retried", redactURL(in.URL), resp.StatusCode), ErrTypeNotifyRefused, nil)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return NotifyResult{}, temporal.NewApplicationError(
-			fmt.Sprintf("notify %s: HTTP %d", redactURL(in.URL), resp.StatusCode), ErrNotifyRejected)
+			fmt.Sprintf("notify %s: HTTP %d", redactURL(in.URL), resp.StatusCode), ErrTypeNotifyRejected)
 	}
 	activity.GetLogger(ctx).Info("notified", "WebhookID", in.WebhookID, "StatusCode", resp.StatusCode)
 	return NotifyResult{WebhookID: in.WebhookID, StatusCode: resp.StatusCode, Attempt: attempt}, nil

@@ -297,7 +297,7 @@ func TestPipelineCancelledMidFlight(t *testing.T) {
 func TestPipelineNotifyRetriesThenFailsAlone(t *testing.T) {
 	env := newPipelineEnv(t)
 	f := &fakeSteps{notify: func(int) error {
-		return temporal.NewApplicationError("notify https://example.com/hooks: HTTP 500", activities.ErrNotifyRejected)
+		return temporal.NewApplicationError("notify https://example.com/hooks: HTTP 500", activities.ErrTypeNotifyRejected)
 	}}
 	f.register(env)
 	in := multiInput()
@@ -329,7 +329,7 @@ func TestPipelineNotifyRecovers(t *testing.T) {
 	env := newPipelineEnv(t)
 	f := &fakeSteps{notify: func(attempt int) error {
 		if attempt < 3 {
-			return temporal.NewApplicationError("HTTP 503", activities.ErrNotifyRejected)
+			return temporal.NewApplicationError("HTTP 503", activities.ErrTypeNotifyRejected)
 		}
 		return nil
 	}}

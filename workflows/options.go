@@ -73,7 +73,7 @@ func deliverOptions(summary string) workflow.ActivityOptions {
 			MaximumInterval:    5 * time.Minute,
 			MaximumAttempts:    deliverAttempts,
 			NonRetryableErrorTypes: []string{
-				activities.ErrDeliverInvalid, heygen.KindPermanent.String(),
+				activities.ErrTypeDeliverInvalid, heygen.KindPermanent.String(),
 			},
 		},
 	}
@@ -89,7 +89,7 @@ func notifyOptions() workflow.ActivityOptions {
 			InitialInterval:        30 * time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        30 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrNotifyConfig},
+			NonRetryableErrorTypes: []string{activities.ErrTypeNotifyConfig},
 		},
 	}
 }
