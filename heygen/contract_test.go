@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/reelflow/reelflow/sandbox/contract"
+	"github.com/reelflow/reelflow/contract"
 )
 
 // The contract tests hold the client to HeyGen's published schemas (the copies in
-// sandbox/contract/schemas, see the README there): every body the client builds is
+// contract/schemas, see the README there): every body the client builds is
 // validated against the request schema, and the client must read every answer built
 // from the response schema alone, with only the required fields (every nullable one
 // null) and with every field. The legacy v2/v1 calls are not in the published contract,
@@ -55,7 +55,7 @@ func mustPublished(t *testing.T, name, body string) string {
 // rawSchemas reads the published file of operation name.
 func rawSchemas(t *testing.T, name string) (request, response map[string]any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "sandbox", "contract", "schemas", name+".json"))
+	b, err := os.ReadFile(filepath.Join("..", "contract", "schemas", name+".json"))
 	require.NoError(t, err)
 	var f struct {
 		Request  map[string]any `json:"request_schema"`
@@ -404,7 +404,7 @@ func TestEveryPublishedStatusMaps(t *testing.T) {
 	for s, st := range want {
 		assert.Equal(t, st, NormaliseStatus(s), s)
 	}
-	names, err := filepath.Glob(filepath.Join("..", "sandbox", "contract", "schemas", "*.json"))
+	names, err := filepath.Glob(filepath.Join("..", "contract", "schemas", "*.json"))
 	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, n := range names {

@@ -8,7 +8,7 @@
 //     answered with an error, so callers decide about retries by Kind, never by string.
 //   - Parsing is tolerant: HeyGen's payloads differ between guides and deliveries, so
 //     every documented spelling of a field is accepted and unknown fields are kept.
-//   - HeyGen's published contract (sandbox/contract/schemas) is the reference: every body
+//   - HeyGen's published contract (contract/schemas) is the reference: every body
 //     the client builds validates against its request schema, and the client needs no
 //     field of an answer that the response schema does not publish as required
 //     (contract_test.go). The legacy v2/v1 calls are not in that contract.

@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/reelflow/reelflow/sandbox/contract"
+	"github.com/reelflow/reelflow/contract"
 )
 
 // Answers says how much of each answer the sandbox gives. HeyGen publishes most fields of

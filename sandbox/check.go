@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/reelflow/reelflow/sandbox/contract"
+	"github.com/reelflow/reelflow/contract"
 )
 
 // ContractViolation is an answer of the sandbox that breaks HeyGen's published contract:

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/reelflow/reelflow/heygen"
-	"github.com/reelflow/reelflow/sandbox/contract"
+	"github.com/reelflow/reelflow/contract"
 	"go.uber.org/zap"
 )
 

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reelflow/reelflow/sandbox/contract"
+	"github.com/reelflow/reelflow/contract"
 )
 
 // opKey carries the published operation a request matched, in its context.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/reelflow/reelflow/heygen"
-	"github.com/reelflow/reelflow/sandbox/contract"
+	"github.com/reelflow/reelflow/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

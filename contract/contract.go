@@ -2,9 +2,14 @@
 // Schemas of every v3 operation reelflow uses (schemas/, copied from HeyGen's OpenAPI; see
 // schemas/README.md), compiled with a draft 2020-12 validator.
 //
-// The sandbox validates every request body against it, and the contract tests hold the
-// heygen client and the sandbox's answers to it. It never changes a schema: HeyGen's
-// published definitions win over the sandbox and the client wherever they disagree.
+// The sandbox validates every request body against it, the contract tests hold the
+// heygen client and the sandbox's answers to it, and spec checks each HeyGen body a spec
+// passes through before anything starts. It never changes a schema: HeyGen's published
+// definitions win over the sandbox and the client wherever they disagree.
+//
+// It is a leaf package of its own, not part of heygen (which stays stdlib only) nor of
+// sandbox (whose HTTP fake spec must not depend on): it imports only the JSON Schema
+// validator and golang.org/x/text.
 package contract
 
 import (
