@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/sandbox"
 	"github.com/reelflow/reelflow/worker"
 	"github.com/reelflow/reelflow/workflows"
@@ -69,7 +70,7 @@ type chaosReport struct {
 	Jobs, ByWebhook, ByPoll, JobsFailed       int
 	// NeverCreated counts the jobs whose create was refused (429, 5xx) or lost with a
 	// stopped worker until the Job's deadline passed: HeyGen made no job, and the Job
-	// failed saying so. See notCreated.
+	// failed saying so. See renderUnconfirmed.
 	NeverCreated int
 	// LostAnswers counts the jobs HeyGen made whose create answer never reached the Job
 	// before its deadline: the attempt was cut off in flight by a stopped worker, and the
@@ -278,7 +279,7 @@ func (r *chaosReport) check(outs []outcome) {
 		renderCB := workflows.JobWorkflowID(o.id, workflows.StepRender)
 		rt, ok := truth[renderCB]
 		switch {
-		case o.failed != nil && o.failed.Type() == workflows.ErrTypeJobDeadlineExceeded && notCreated(o.failed.Message(), renderCB):
+		case renderUnconfirmed(o, rows[workflows.StepRender], renderCB):
 			if ok {
 				r.lostAnswer(renderCB, rt, rows[workflows.StepRender], bad)
 			} else {
@@ -293,7 +294,7 @@ func (r *chaosReport) check(outs []outcome) {
 			bad("%s: cancelled", o.id)
 			continue
 		case rt.Stuck:
-			if o.failed == nil || o.failed.Type() != workflows.ErrTypeJobDeadlineExceeded || !strings.Contains(o.failed.Message(), rt.VideoID) {
+			if o.failed == nil || o.failed.Type() != workflows.ErrTypeStillRendering || rows[workflows.StepRender].HeyGenJobID != rt.VideoID {
 				bad("%s: render %s stuck; want a deadline failure naming it, got %v", o.id, rt.VideoID, o.err)
 			}
 			r.checkNotStarted(o, rows, bad)
@@ -321,7 +322,7 @@ func (r *chaosReport) check(outs []outcome) {
 			switch {
 			case !ok && row.State == workflows.StateFailed && row.HeyGenJobID == "" && row.FailureMessage != "":
 				// A row keeps the create's last error (HeyGen's 429 or 5xx text, or the
-				// lost attempt's timeout), not the Job's "not confirmed created within" message.
+				// lost attempt's timeout) as its message.
 				r.NeverCreated++
 			case !ok:
 				bad("%s/%s: never created; row %s: %s", o.id, step, row.State, row.FailureMessage)
@@ -331,7 +332,7 @@ func (r *chaosReport) check(outs []outcome) {
 				bad("%s/%s: row has job %q, truth %q (%s at HeyGen, %d creates); row %s: %s",
 					o.id, step, row.HeyGenJobID, tt.VideoID, tt.Status, tt.Creates, row.State, row.FailureMessage)
 			case tt.Stuck:
-				if row.State != workflows.StateFailed || !strings.Contains(row.FailureMessage, "still") {
+				if row.State != workflows.StateFailed || row.HeyGenStatus == heygen.StatusCompleted || row.HeyGenStatus == heygen.StatusFailed {
 					bad("%s/%s: stuck; want a deadline failure, got %s %q", o.id, step, row.State, row.FailureMessage)
 				}
 			case tt.Status == "failed":
@@ -358,16 +359,18 @@ func (r *chaosReport) check(outs []outcome) {
 	sort.Strings(r.Mismatches)
 }
 
-// notCreated reports whether a Job's failure message says that its create, for
-// callback ID cb, did not get through before the deadline. With a truth that holds no
+// renderUnconfirmed reports whether the pipeline failed because its render's create, for
+// callback ID cb, did not get through before the deadline (ErrTypeCreateUnconfirmed,
+// with the render's row, from the Job's details, naming cb). With a truth that holds no
 // job for cb, that is the right outcome, not a mismatch: the deadline bounds the Job,
 // create included, and a create can meet 429s and 5xx, or lose its attempt to a stopped
 // worker (the server then waits out the attempt's StartToClose, a minute), until it
 // passes. How often that happens depends on timing; whether the Job says so truthfully
 // does not. Chaos-155 of a full run ended so: its render create met 429s until its
 // scaled 60 s deadline passed.
-func notCreated(msg, cb string) bool {
-	return strings.Contains(msg, "heygen job "+cb+" not confirmed created within")
+func renderUnconfirmed(o outcome, row workflows.JobStatus, cb string) bool {
+	return o.failed != nil && o.failed.Type() == workflows.ErrTypeCreateUnconfirmed &&
+		row.State == workflows.StateFailed && row.CallbackID == cb
 }
 
 // lostAnswer checks a job that HeyGen made but whose Job failed without its ID: right

@@ -58,14 +58,12 @@ func TestVerdictLostTranslationAnswer(t *testing.T) {
 func TestVerdictLostRenderAnswer(t *testing.T) {
 	render := workflows.JobWorkflowID("p", workflows.StepRender)
 	var failed *temporal.ApplicationError
-	require.ErrorAs(t, temporal.NewNonRetryableApplicationError("heygen job "+render+
-		" not confirmed created within its 20s deadline (an attempt cut off in flight may still have reached HeyGen): x",
-		workflows.ErrTypeJobDeadlineExceeded, nil), &failed)
+	require.ErrorAs(t, temporal.NewNonRetryableApplicationError("render: x", workflows.ErrTypeCreateUnconfirmed, nil), &failed)
 	notStarted := func(step string) workflows.JobStatus {
 		return workflows.JobStatus{Step: step, State: workflows.StateCancelled, FailureMessage: "not started"}
 	}
 	o := outcome{id: "p", err: failed, failed: failed, steps: []workflows.JobStatus{
-		{Step: workflows.StepRender, State: workflows.StateFailed, FailureMessage: failed.Message()},
+		{Step: workflows.StepRender, CallbackID: render, State: workflows.StateFailed, FailureMessage: "create video: HTTP 429"},
 		notStarted(workflows.TranslateStep(languages()[0])), notStarted(workflows.TranslateStep(languages()[1])),
 	}}
 

@@ -174,8 +174,9 @@ func (j *jobMetrics) ExecuteWorkflow(ctx workflow.Context, in *interceptor.Execu
 }
 
 // jobOutcome reads how a Job ended from its result or error, and its final status when
-// it has one: the result, or the details of a HeyGenJobFailed or JobDeadlineExceeded
-// error.
+// it has one: the result, or the details of the Job's ApplicationError (a HeyGen
+// failure, or one of the three ways its deadline passes: still rendering, create
+// unconfirmed, no permit).
 func jobOutcome(res any, err error) (string, workflows.JobStatus, bool) {
 	if err == nil {
 		switch st := res.(type) {
@@ -199,7 +200,7 @@ func jobOutcome(res any, err error) (string, workflows.JobStatus, bool) {
 	switch appErr.Type() {
 	case workflows.ErrTypeHeyGenJobFailed:
 		outcome = OutcomeFailed
-	case workflows.ErrTypeJobDeadlineExceeded:
+	case workflows.ErrTypeStillRendering, workflows.ErrTypeCreateUnconfirmed, workflows.ErrTypeJobDeadlineExceeded:
 		outcome = OutcomeDeadline
 	}
 	var st workflows.JobStatus

@@ -34,8 +34,10 @@ const (
 // ignored. The workflow's own ID is the job's callback_id.
 //
 // A Job fails with an ApplicationError of type ErrTypeHeyGenJobFailed when HeyGen says
-// the job failed, ErrTypeJobDeadlineExceeded when the deadline passes, or the HeyGen
-// error type (heygen.KindPermanent) when the create call is refused.
+// the job failed, ErrTypeStillRendering when the deadline passes with the job still
+// pending or processing, ErrTypeCreateUnconfirmed when it passes before a create was
+// confirmed, or the HeyGen error type (heygen.KindPermanent) when the create call is
+// refused. Each carries the Job's final JobStatus as details.
 func Job(ctx workflow.Context, in JobInput) (JobResult, error) {
 	j := newJobRun(ctx, in)
 	// Registered before anything else, so the status query answers from the first
@@ -174,6 +176,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 		return JobResult{}, j.cancelled(ctx)
 	}
 	if err != nil {
+		j.finish(ctx, StateFailed) // first, so that the error's details are the final status
 		return JobResult{}, j.fail(ctx, j.createError(err))
 	}
 	j.st.HeyGenJobID = created.HeyGenJobID
@@ -504,24 +507,25 @@ func (j *jobRun) cancelled(ctx workflow.Context) error {
 }
 
 // createError turns a failed create into the Job's error, keeping the activity error as
-// the cause and HeyGen's own words in the message. Create retries without an attempt
-// limit, so it fails for one of two reasons: a non-retryable error (HeyGen refused), or
-// the retries ran into ScheduleToClose, the job's deadline. The server reports the
-// latter as a timeout or as the last attempt's error; either way it is not refused. Nor
-// is it proof that HeyGen made nothing: an attempt that reached HeyGen and then lost its
-// answer (to a worker stopped mid-call, which the server waits out for the attempt's
-// StartToClose) is retried with the same Idempotency-Key only if the deadline allows,
-// so the message says "not confirmed", not "not created".
+// the cause, HeyGen's own words in the message and the Job's final status as details.
+// Create retries without an attempt limit, so it fails for one of two reasons: a
+// non-retryable error (HeyGen refused), or the retries ran into ScheduleToClose, the
+// job's deadline. The server reports the latter as a timeout or as the last attempt's
+// error; either way it is not refused. Nor is it proof that HeyGen made nothing: an
+// attempt that reached HeyGen and then lost its answer (to a worker stopped mid-call,
+// which the server waits out for the attempt's StartToClose) is retried with the same
+// Idempotency-Key only if the deadline allows, so its type is ErrTypeCreateUnconfirmed,
+// not "not created".
 func (j *jobRun) createError(err error) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && (appErr.NonRetryable() || appErr.Type() == heygen.KindPermanent.String()) {
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("create heygen job %s: %s", j.st.CallbackID, rootMessage(err)), appErr.Type(), err)
+			fmt.Sprintf("create heygen job %s: %s", j.st.CallbackID, rootMessage(err)), appErr.Type(), err, j.st)
 	}
 	return temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("heygen job %s not confirmed created within its %s deadline (an attempt cut off in flight may still have reached HeyGen): %s",
 			j.st.CallbackID, j.t.Deadline, rootMessage(err)),
-		ErrTypeJobDeadlineExceeded, err)
+		ErrTypeCreateUnconfirmed, err, j.st)
 }
 
 // deadlineError says which HeyGen job ran out of time, in what state, after how long,
@@ -535,7 +539,7 @@ func (j *jobRun) deadlineError(ctx workflow.Context) error {
 	waited := workflow.Now(ctx).Sub(j.start)
 	return temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("heygen job %s still %s after %s", j.st.HeyGenJobID, state, waited),
-		ErrTypeJobDeadlineExceeded, nil, j.st)
+		ErrTypeStillRendering, nil, j.st)
 }
 
 // rootMessage is the message of the innermost ApplicationError in err's chain (for an

@@ -154,6 +154,15 @@ func appError(t *testing.T, err error) *temporal.ApplicationError {
 	return appErr
 }
 
+// failedStatus is the Job's final status, the details of its ApplicationError.
+func failedStatus(t *testing.T, appErr *temporal.ApplicationError) JobStatus {
+	t.Helper()
+	var st JobStatus
+	require.True(t, appErr.HasDetails(), "a Job's error carries its final status")
+	require.NoError(t, appErr.Details(&st))
+	return st
+}
+
 func TestJobWebhookBeforePushWindow(t *testing.T) {
 	env := newEnv(t)
 	polls := mockActivities(env, time.Second)
@@ -336,9 +345,13 @@ func TestJobDeadline(t *testing.T) {
 	env.ExecuteWorkflow(Job, jobInput(Timeouts{Deadline: time.Hour}))
 
 	appErr := appError(t, env.GetWorkflowError())
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
+	assert.Equal(t, ErrTypeStillRendering, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
-	assert.Equal(t, "heygen job v_1 still processing after 1h0m0s", appErr.Message())
+	st := failedStatus(t, appErr)
+	assert.Equal(t, testJobID, st.HeyGenJobID)
+	assert.Equal(t, heygen.StatusProcessing, st.HeyGenStatus)
+	assert.Equal(t, StateFailed, st.State)
+	assert.Equal(t, time.Hour, st.FinishedAt.Sub(st.StartedAt))
 	assert.Equal(t, time.Hour, env.Now().Sub(start))
 	// At 10m, then 30s, 1m, 2m and 4m apart, then every 5m (PollMax) until the hour,
 	// each gap ±15%.
@@ -491,8 +504,15 @@ func TestJobCreateNeverSucceedsBeforeDeadline(t *testing.T) {
 	env.ExecuteWorkflow(Job, jobInput(Timeouts{Deadline: 10 * time.Minute}))
 
 	appErr := appError(t, env.GetWorkflowError())
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
-	assert.Contains(t, appErr.Message(), "heygen job welcome-42/render not confirmed created within its 10m0s deadline (an attempt cut off in flight may still have reached HeyGen): create video")
+	assert.Equal(t, ErrTypeCreateUnconfirmed, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	st := failedStatus(t, appErr)
+	assert.Equal(t, "welcome-42/render", st.CallbackID)
+	assert.Empty(t, st.HeyGenJobID)
+	assert.Equal(t, StateFailed, st.State)
+	var cause *temporal.ApplicationError
+	require.ErrorAs(t, appErr.Unwrap(), &cause, "the create's last error is the cause")
+	assert.Equal(t, heygen.KindRetryable.String(), cause.Type())
 	assert.Greater(t, attempts, 3, "retryable create errors are retried")
 	assert.LessOrEqual(t, env.Now().Sub(start), 10*time.Minute+time.Second)
 }

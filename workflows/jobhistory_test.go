@@ -136,7 +136,7 @@ func TestJobResumeKeepsSchedule(t *testing.T) {
 	require.Error(t, env.GetWorkflowError())
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
+	assert.Equal(t, ErrTypeStillRendering, appErr.Type())
 	offs := polls.offsets(start)
 	require.NotEmpty(t, offs)
 	assert.Equal(t, 20*time.Second, offs[0])

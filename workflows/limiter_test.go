@@ -434,7 +434,7 @@ func TestJobPermitReleasedOnEveryEnd(t *testing.T) {
 			},
 			check: func(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 				appErr := appError(t, env.GetWorkflowError())
-				assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
+				assert.Equal(t, ErrTypeStillRendering, appErr.Type())
 				assert.Contains(t, appErr.Message(), "heygen job "+testJobID+" still processing after 1h0m0s")
 			},
 		},
@@ -468,7 +468,7 @@ func TestJobDeadlineCountsFromTheGrant(t *testing.T) {
 	env.ExecuteWorkflow(Job, in)
 
 	appErr := appError(t, env.GetWorkflowError())
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
+	assert.Equal(t, ErrTypeStillRendering, appErr.Type())
 	assert.Contains(t, appErr.Message(), "still processing after 1h0m0s")
 	assert.Equal(t, 110*time.Minute, env.Now().Sub(start).Round(time.Minute), "50 minutes queued, then the whole hour")
 }
@@ -492,7 +492,7 @@ func TestJobPermitBeforeLease(t *testing.T) {
 	in.ConcurrencyLimit = 2
 	env.ExecuteWorkflow(Job, in)
 
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appError(t, env.GetWorkflowError()).Type())
+	assert.Equal(t, ErrTypeStillRendering, appError(t, env.GetWorkflowError()).Type())
 	assert.Equal(t, time.Hour, env.Now().Sub(start).Round(time.Minute))
 }
 

@@ -118,9 +118,21 @@ const (
 	// ErrTypeHeyGenJobFailed: HeyGen reported the job failed. The message carries
 	// HeyGen's failure message, and the details carry the Job's final JobStatus.
 	ErrTypeHeyGenJobFailed = "HeyGenJobFailed"
-	// ErrTypeJobDeadlineExceeded: the job did not finish within Timeouts.Deadline. The
-	// message names the HeyGen job and how long it waited.
+	// ErrTypeStillRendering: HeyGen made the job, and it was still pending or
+	// processing when Timeouts.Deadline passed. The details carry the Job's final
+	// JobStatus (HeyGenJobID, the last HeyGenStatus, StartedAt and FinishedAt).
+	ErrTypeStillRendering = "StillRendering"
+	// ErrTypeCreateUnconfirmed: the create was retried until Timeouts.Deadline without
+	// an answer that HeyGen made the job. An attempt cut off in flight may still have
+	// reached HeyGen. The details carry the Job's final JobStatus, whose CallbackID names
+	// the job and whose HeyGenJobID is empty.
+	ErrTypeCreateUnconfirmed = "CreateUnconfirmed"
+	// ErrTypeJobDeadlineExceeded: the Job waited for a concurrency permit until
+	// Timeouts.Deadline and created nothing. The details carry the Job's final JobStatus.
 	ErrTypeJobDeadlineExceeded = "JobDeadlineExceeded"
+	// ErrTypeStepFailed: a step failed with an error that is no ApplicationError (the
+	// Pipeline's error then has the step's message and this type).
+	ErrTypeStepFailed = "StepFailed"
 	// ErrTypeInvalidInput: a workflow input that no retry can fix.
 	ErrTypeInvalidInput = "InvalidInput"
 	// ErrTypeDeliverFailed: an output of a step was not delivered; the message lists

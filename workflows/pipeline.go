@@ -245,12 +245,12 @@ func (p *pipelineRun) end(ctx workflow.Context, err error) error {
 }
 
 // stepError is the pipeline's error for step's failure err: a non-retryable
-// ApplicationError with the step's type and message (StepFailed and stepMessage when err
+// ApplicationError with the step's type and message (ErrTypeStepFailed and stepMessage when err
 // is no ApplicationError), prefixed with the step name, err as its cause and the
 // PipelineStatus as its details. It is returned, not logged: the pipeline's failure is
 // where it is handled.
 func (p *pipelineRun) stepError(step string, err error) error {
-	typ, msg := "StepFailed", stepMessage(err)
+	typ, msg := ErrTypeStepFailed, stepMessage(err)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		typ, msg = appErr.Type(), appErr.Message()

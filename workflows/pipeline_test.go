@@ -125,8 +125,13 @@ func TestPipelineRenderDeadline(t *testing.T) {
 	env.ExecuteWorkflow(Pipeline, in)
 
 	appErr := appError(t, env.GetWorkflowError())
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
-	assert.Equal(t, "render: heygen job v_1 still processing after 10m0s", appErr.Message())
+	assert.Equal(t, ErrTypeStillRendering, appErr.Type())
+	var st PipelineStatus
+	require.NoError(t, appErr.Details(&st))
+	require.Len(t, st.Steps, 1)
+	assert.Equal(t, StateFailed, st.Steps[0].State)
+	assert.Equal(t, testJobID, st.Steps[0].HeyGenJobID)
+	assert.Equal(t, 10*time.Minute, st.Steps[0].FinishedAt.Sub(st.Steps[0].StartedAt))
 }
 
 func TestPipelineCancelled(t *testing.T) {
