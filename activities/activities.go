@@ -29,8 +29,6 @@ type HeyGen interface {
 	CreateVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
 	GetVideo(ctx context.Context, videoID string) (heygen.Video, error)
 	CreateTemplateVideo(ctx context.Context, templateID string, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
-	CreateLegacyVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
-	GetLegacyVideo(ctx context.Context, videoID string) (heygen.Video, error)
 	CreateTranslation(ctx context.Context, req heygen.CreateTranslationRequest) ([]string, error)
 	GetTranslation(ctx context.Context, id string) (heygen.Translation, error)
 }

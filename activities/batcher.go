@@ -23,7 +23,7 @@ import (
 //     for the URLs, duration and failure message that only the single GET returns.
 //
 // IDs the bulk call does not know (not_found, or missing from the answer) fall back to
-// the single GET too, and so do legacy v2 videos, which have no bulk endpoint.
+// the single GET too.
 
 // DefaultStatusBatchWindow is how long a batch of status polls collects IDs before its
 // bulk call goes out. It adds at most this much to a poll, against minutes between polls.

@@ -109,11 +109,6 @@ func (s *bulkSource) GetVideo(_ context.Context, id string) (heygen.Video, error
 	return v, nil
 }
 
-func (s *bulkSource) GetLegacyVideo(_ context.Context, id string) (heygen.Video, error) {
-	st, err := s.single("GetLegacyVideo", id)
-	return heygen.Video{ID: id, Status: st}, err
-}
-
 func (s *bulkSource) GetTranslation(_ context.Context, id string) (heygen.Translation, error) {
 	st, err := s.single("GetTranslation", id)
 	t := heygen.Translation{ID: id, Status: st}
@@ -128,10 +123,6 @@ func (s *bulkSource) CreateVideo(context.Context, heygen.CreateVideoRequest) (he
 }
 
 func (s *bulkSource) CreateTemplateVideo(context.Context, string, heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
-	return heygen.CreatedVideo{}, errors.New("not used")
-}
-
-func (s *bulkSource) CreateLegacyVideo(context.Context, heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
 	return heygen.CreatedVideo{}, errors.New("not used")
 }
 
@@ -384,16 +375,13 @@ func TestBatcherTerminalAndUnknownFallBackToOneGet(t *testing.T) {
 }
 
 func TestBatcherBypass(t *testing.T) {
-	src := newBulkSource(map[string]heygen.Status{"v_l": heygen.StatusProcessing, "v_1": heygen.StatusCompleted})
+	src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusCompleted})
 	clk := &fakeClock{}
 	a := newTestActivities(src, clk)
 
-	// Legacy v2 videos have no bulk endpoint; Details means the caller knows the job is
-	// over, so a bulk call would only come on top of the GET.
-	r, err := a.PollJob(context.Background(), PollJobInput{Kind: KindLegacyVideo, HeyGenJobID: "v_l"})
-	require.NoError(t, err)
-	assert.Equal(t, heygen.StatusProcessing, r.Status)
-	r, err = a.PollJob(context.Background(), PollJobInput{Kind: KindVideo, HeyGenJobID: "v_1", Details: true})
+	// Details means the caller knows the job is over, so a bulk call would only come on
+	// top of the GET.
+	r, err := a.PollJob(context.Background(), PollJobInput{Kind: KindVideo, HeyGenJobID: "v_1", Details: true})
 	require.NoError(t, err)
 	assert.Equal(t, "https://cdn/v_1.mp4", r.VideoURL)
 
@@ -406,7 +394,7 @@ func TestBatcherBypass(t *testing.T) {
 	videoBulk, translationBulk, singles := src.counts()
 	assert.Empty(t, videoBulk)
 	assert.Empty(t, translationBulk)
-	assert.Equal(t, []string{"GetLegacyVideo v_l", "GetVideo v_1", "GetVideo v_1"}, singles)
+	assert.Equal(t, []string{"GetVideo v_1", "GetVideo v_1"}, singles)
 	assert.Empty(t, clk.windows(), "no poll opened a batch")
 
 	_, err = a.PollJob(context.Background(), PollJobInput{Kind: "hologram", HeyGenJobID: "x"})

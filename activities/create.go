@@ -25,8 +25,8 @@ import (
 //     crashes and across Resets of the Job or its Pipeline. HeyGen replays the first
 //     answer for 24 h, so a retry gets the original video_id. This is the only defence for translations, which have no
 //     list endpoint to search.
-//  2. HeyGen does not document which create endpoints honour the key (v2 generate, for
-//     one, may not). So every video create (v3, template, v2) carries a title tag that
+//  2. HeyGen does not document that every create endpoint honours the key. So every
+//     video create (v3 and template) carries a title tag that
 //     names the Job run, and every attempt after the first lists the videos whose
 //     title contains the tag (GET /v3/videos?title=). A video found there was made by an
 //     earlier attempt of this very run: the attempt adopts it and creates nothing.

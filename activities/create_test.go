@@ -113,18 +113,12 @@ func avatarBody(title string) map[string]any {
 func TestCreateJobAmbiguousCreateMakesOneJob(t *testing.T) {
 	const cb = "amb-1/render"
 	key := "amb-1:render.run-1" // the form workflows.JobIdentity gives
-	legacyBody := map[string]any{"title": "Legacy", "video_inputs": []any{map[string]any{
-		"character": map[string]any{"type": "avatar", "avatar_id": "a1"},
-		"voice":     map[string]any{"type": "text", "voice_id": "v1", "input_text": "Hi."},
-	}}}
 	tests := []ambiguousCase{
 		{name: "video, key honoured", in: activities.CreateJobInput{Kind: activities.KindVideo, Body: avatarBody("Welcome")}},
 		{name: "video, key ignored: the lookup adopts", stripKey: true,
 			in: activities.CreateJobInput{Kind: activities.KindVideo, Body: avatarBody("")}},
 		{name: "template, key ignored", stripKey: true,
 			in: activities.CreateJobInput{Kind: activities.KindTemplate, TemplateID: "tpl_1", Body: map[string]any{"title": "T", "variables": map[string]any{}}}},
-		{name: "legacy v2, key ignored", stripKey: true,
-			in: activities.CreateJobInput{Kind: activities.KindLegacyVideo, Body: legacyBody}},
 		{name: "translation: the key alone", hideList: true, in: activities.CreateJobInput{Kind: activities.KindTranslation,
 			Body: map[string]any{"video": map[string]any{"type": "url", "url": "https://cdn.example/v.mp4"}, "output_languages": []any{"French"}}}},
 	}
@@ -216,8 +210,6 @@ func TestCreateJobTitleTag(t *testing.T) {
 			func(tag string) any { return "Welcome " + tag }},
 		{"no title: the tag", activities.CreateJobInput{Kind: activities.KindVideo, Body: map[string]any{}},
 			func(tag string) any { return tag }},
-		{"legacy", activities.CreateJobInput{Kind: activities.KindLegacyVideo, Body: map[string]any{"title": "L"}},
-			func(tag string) any { return "L " + tag }},
 		{"translation untouched", activities.CreateJobInput{Kind: activities.KindTranslation, Body: map[string]any{
 			"title": "T (French)", "output_languages": []any{"French"}}},
 			func(string) any { return "T (French)" }},

@@ -66,15 +66,6 @@ func (s *stubHeyGen) CreateTemplateVideo(context.Context, string, heygen.CreateV
 	return heygen.CreatedVideo{}, errors.New("not used")
 }
 
-func (s *stubHeyGen) CreateLegacyVideo(context.Context, heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
-	return heygen.CreatedVideo{}, errors.New("not used")
-}
-
-func (s *stubHeyGen) GetLegacyVideo(_ context.Context, id string) (heygen.Video, error) {
-	f := s.record("GetLegacyVideo " + id)
-	return heygen.Video{ID: id, Status: heygen.StatusCompleted, VideoURL: fmt.Sprintf(f, "video.mp4")}, nil
-}
-
 func (s *stubHeyGen) CreateTranslation(context.Context, heygen.CreateTranslationRequest) ([]string, error) {
 	return nil, errors.New("not used")
 }
@@ -205,7 +196,6 @@ func TestDeliverRefreshesAnExpiredLink(t *testing.T) {
 	}{
 		{activities.KindVideo, activities.OutputVideo, "video.mp4", "GetVideo v_1"},
 		{activities.KindTemplate, activities.OutputThumbnail, "thumb.jpg", "GetVideo v_1"},
-		{activities.KindLegacyVideo, activities.OutputVideo, "video.mp4", "GetLegacyVideo v_1"},
 		{activities.KindTranslation, activities.OutputCaptionsSRT, "captions.srt", "GetTranslation v_1"},
 	}
 	for _, tt := range tests {

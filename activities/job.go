@@ -16,10 +16,9 @@ import (
 // them. Kinds travel as plain strings because workflows imports this package (for
 // method values), so this package cannot import workflows.
 const (
-	KindVideo       = "video"        // POST /v3/videos, GET /v3/videos/{id}
-	KindTemplate    = "template"     // POST /v3/templates/{id}, GET /v3/videos/{id}
-	KindLegacyVideo = "legacy_video" // POST /v2/video/generate, GET /v1/video_status.get
-	KindTranslation = "translation"  // POST /v3/video-translations, GET /v3/video-translations/{id}
+	KindVideo       = "video"       // POST /v3/videos, GET /v3/videos/{id}
+	KindTemplate    = "template"    // POST /v3/templates/{id}, GET /v3/videos/{id}
+	KindTranslation = "translation" // POST /v3/video-translations, GET /v3/video-translations/{id}
 )
 
 // CreateJobInput starts a HeyGen job.
@@ -96,9 +95,6 @@ func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJo
 		}
 		op = "create template video " + in.TemplateID
 		v, err = a.heygen.CreateTemplateVideo(ctx, in.TemplateID, req)
-	case KindLegacyVideo:
-		op = "create legacy video"
-		v, err = a.heygen.CreateLegacyVideo(ctx, req)
 	case KindTranslation:
 		return a.createTranslation(ctx, in, req)
 	default:
@@ -184,9 +180,8 @@ type PollJobResult struct {
 // A video, template or translation job is read through the shared bulk status call
 // (batcher.go), which costs a running job 1/100 of a call per poll at best. The bulk
 // row has no URLs, so when it says completed or failed, PollJob reads the job once
-// more with a single GET and returns that: one GET per job, at its end. A legacy v2
-// video, an ID the bulk call does not know, and a poll with Details set go straight
-// to the single GET.
+// more with a single GET and returns that: one GET per job, at its end. An ID the
+// bulk call does not know and a poll with Details set go straight to the single GET.
 func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResult, error) {
 	var (
 		b  *batcher
@@ -234,10 +229,6 @@ func (a *Activities) status(ctx context.Context, kind, id string) (PollJobResult
 	case KindVideo, KindTemplate:
 		op = "get video " + id
 		v, err = a.heygen.GetVideo(ctx, id)
-	case KindLegacyVideo:
-		// A v2 video may be unknown to the v3 GET: ask the API that made it.
-		op = "get legacy video " + id
-		v, err = a.heygen.GetLegacyVideo(ctx, id)
 	case KindTranslation:
 		t, err := a.heygen.GetTranslation(ctx, id)
 		if err != nil {

@@ -84,12 +84,6 @@ func TestCreateJobPerKind(t *testing.T) {
 			wantCall: "POST /v3/templates/tpl_1", wantID: "v_t",
 		},
 		{
-			name:     "legacy video",
-			in:       activities.CreateJobInput{Kind: activities.KindLegacyVideo, Body: map[string]any{"video_inputs": []any{map[string]any{}}}},
-			answer:   `{"error":null,"data":{"video_id":"v_l"}}`,
-			wantCall: "POST /v2/video/generate", wantID: "v_l",
-		},
-		{
 			name: "translation, one language",
 			in: activities.CreateJobInput{Kind: activities.KindTranslation, Body: map[string]any{
 				"video": map[string]any{"type": "url", "url": "https://cdn/v.mp4"}, "output_languages": []any{"French"}}},
@@ -165,13 +159,6 @@ func TestPollJobPerKind(t *testing.T) {
 		want     activities.PollJobResult
 	}{
 		{
-			name: "legacy video", kind: activities.KindLegacyVideo,
-			answer:   `{"code":100,"data":{"id":"v_l","status":"completed","video_url":"https://cdn/l.mp4","thumbnail_url":"https://cdn/l.jpg","caption_url":"https://cdn/l.srt","duration":3}}`,
-			wantCall: "GET /v1/video_status.get",
-			want: activities.PollJobResult{Status: heygen.StatusCompleted, VideoURL: "https://cdn/l.mp4", ThumbnailURL: "https://cdn/l.jpg",
-				CaptionURL: "https://cdn/l.srt", Duration: 3},
-		},
-		{
 			name: "template reads the v3 video", kind: activities.KindTemplate,
 			answer:   `{"data":{"id":"v_t","status":"processing"}}`,
 			wantCall: "GET /v3/videos/v_t",
@@ -196,7 +183,7 @@ func TestPollJobPerKind(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeHeyGen{status: http.StatusOK, body: tt.answer}
 			env, a := newEnv(t, f)
-			id := map[string]string{activities.KindLegacyVideo: "v_l", activities.KindTemplate: "v_t", activities.KindTranslation: "t_fr"}[tt.kind]
+			id := map[string]string{activities.KindTemplate: "v_t", activities.KindTranslation: "t_fr"}[tt.kind]
 			val, err := env.ExecuteActivity(a.PollJob, activities.PollJobInput{Kind: tt.kind, HeyGenJobID: id})
 			require.NoError(t, err)
 			var res activities.PollJobResult

@@ -147,7 +147,7 @@ func runCallsOnce(ctx context.Context, cfg CallsConfig, r int, t workflows.Timeo
 
 // statusCalls reads the sandbox's status-call counters.
 func statusCalls(s sandbox.Stats) (all, single, bulk int) {
-	return s.Polls, s.StatusCalls + s.LegacyStatusCalls + s.TranslationStatusCalls, s.BulkStatusCalls + s.TranslationBulkStatusCalls
+	return s.Polls, s.StatusCalls + s.TranslationStatusCalls, s.BulkStatusCalls + s.TranslationBulkStatusCalls
 }
 
 // callsJobsRound runs cfg.Jobs Job workflows with the sandbox dropping the given share

@@ -219,10 +219,6 @@ func TestCreatesRefuseInvalidIdempotencyKey(t *testing.T) {
 			_, err := c.CreateTemplateVideo(context.Background(), "tpl", CreateVideoRequest{Body: map[string]any{"variables": map[string]any{}}, IdempotencyKey: bad})
 			return err
 		},
-		"legacy": func(c *Client) error {
-			_, err := c.CreateLegacyVideo(context.Background(), CreateVideoRequest{Body: map[string]any{}, IdempotencyKey: bad})
-			return err
-		},
 		"translation": func(c *Client) error {
 			_, err := c.CreateTranslation(context.Background(), CreateTranslationRequest{Body: map[string]any{}, IdempotencyKey: bad})
 			return err

@@ -22,8 +22,7 @@ import (
 // contract/schemas, see the README there): every body the client builds is
 // validated against the request schema, and the client must read every answer built
 // from the response schema alone, with only the required fields (every nullable one
-// null) and with every field. The legacy v2/v1 calls are not in the published contract,
-// so they have no contract test; videos_test.go covers them.
+// null) and with every field.
 
 // loadContract compiles the published schemas once for the whole test binary.
 var loadContract = sync.OnceValues(contract.Load)

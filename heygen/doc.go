@@ -1,6 +1,6 @@
 // Package heygen speaks HeyGen's HTTP API: the v3 video, template, video translation and
-// webhook endpoints, the legacy v2 video generation with its v1 status call, typed errors,
-// the webhook event model and webhook signatures.
+// webhook endpoints (v3 only: HeyGen retired its v1 and v2 endpoints on 2026-11-01),
+// typed errors, the webhook event model and webhook signatures.
 //
 // Rules of the package:
 //   - It imports the standard library only, so every other package may depend on it.
@@ -11,7 +11,7 @@
 //   - HeyGen's published contract (contract/schemas) is the reference: every body
 //     the client builds validates against its request schema, and the client needs no
 //     field of an answer that the response schema does not publish as required
-//     (contract_test.go). The legacy v2/v1 calls are not in that contract.
+//     (contract_test.go).
 //   - A 2xx answer that cannot be read is retryable (ErrUndecodable), never permanent; an
 //     Idempotency-Key outside HeyGen's pattern is refused before sending
 //     (ErrInvalidIdempotencyKey, permanent).

@@ -100,7 +100,7 @@ func (v *Video) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// CreateVideoRequest is a video create call (v3, template or legacy). Body is the
+// CreateVideoRequest is a video create call (v3 or template). Body is the
 // caller's body, passed through untouched except for callback_id and callback_url, which
 // the client sets (never for a cinematic_avatar body, whose published schema has neither).
 type CreateVideoRequest struct {

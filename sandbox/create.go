@@ -8,14 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
-)
-
-// Limits of the legacy and translation bodies.
-const (
-	maxVideoInputs = 50
 )
 
 // jobSpec is one job a validated create body asks for.
@@ -28,19 +22,10 @@ type jobSpec struct {
 
 // createRoute is what differs between the create endpoints.
 type createRoute struct {
-	legacy bool // answers and errors in the v2 envelope
 	// answer is the success body, built under the lock when the jobs are made: a replay
 	// gives this snapshot, not the jobs' state at the time of the replay.
 	answer func(jobs []*job, now time.Time) any
 	parse  func(map[string]any) ([]jobSpec, *apiError)
-}
-
-func (rt createRoute) writeError(w http.ResponseWriter, e *apiError) {
-	if rt.legacy {
-		writeLegacyError(w, e)
-		return
-	}
-	writeError(w, e)
 }
 
 func (s *Sandbox) createVideo(w http.ResponseWriter, r *http.Request) {
@@ -76,16 +61,6 @@ func (s *Sandbox) createTemplateVideo(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Sandbox) createLegacyVideo(w http.ResponseWriter, r *http.Request) {
-	s.handleCreate(w, r, createRoute{
-		legacy: true,
-		parse:  validateLegacy,
-		answer: func(jobs []*job, _ time.Time) any {
-			return map[string]any{"error": nil, "data": map[string]any{"video_id": jobs[0].ID}}
-		},
-	})
-}
-
 func (s *Sandbox) createTranslation(w http.ResponseWriter, r *http.Request) {
 	s.handleCreate(w, r, createRoute{
 		parse: validateTranslation,
@@ -108,18 +83,18 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 	s.mu.Unlock()
 
 	key := r.Header.Get("Idempotency-Key")
-	if aerr := checkIdemKey(key, rt.legacy); aerr != nil {
-		rt.writeError(w, aerr)
+	if aerr := checkIdemKey(key); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	body, aerr := readObject(w, r)
 	if aerr != nil {
-		rt.writeError(w, aerr)
+		writeError(w, aerr)
 		return
 	}
 	specs, aerr := rt.parse(body)
 	if aerr != nil {
-		rt.writeError(w, aerr)
+		writeError(w, aerr)
 		return
 	}
 	idemKey := ""
@@ -129,7 +104,7 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 	res := s.createJobs(rt, specs, idemKey, s.baseURL(r))
 	switch {
 	case res.err != nil:
-		rt.writeError(w, res.err)
+		writeError(w, res.err)
 	case res.ambiguous:
 		hangUp(w)
 	default:
@@ -446,112 +421,6 @@ func validateTemplate(id string, b map[string]any) ([]jobSpec, *apiError) {
 		sp.Stuck = true
 	}
 	return []jobSpec{sp}, nil
-}
-
-// validateLegacy checks POST /v2/video/generate: 1 to 50 video_inputs, each with a
-// character and a voice, plus the optional top-level fields.
-func validateLegacy(b map[string]any) ([]jobSpec, *apiError) {
-	f := fields{m: b}
-	sp := jobSpec{Kind: JobKindLegacy, Type: "legacy"}
-	inputs, ok := f.array("video_inputs")
-	switch {
-	case f.err != nil:
-		return nil, f.err
-	case !ok || len(inputs) == 0:
-		return nil, invalid("video_inputs", "video_inputs is required: 1 to %d scenes", maxVideoInputs)
-	case len(inputs) > maxVideoInputs:
-		return nil, invalid("video_inputs", "%d video_inputs, at most %d", len(inputs), maxVideoInputs)
-	}
-	var script strings.Builder
-	for i, in := range inputs {
-		prefix := fmt.Sprintf("video_inputs[%d].", i)
-		scene, ok := in.(map[string]any)
-		if !ok {
-			return nil, invalid(strings.TrimSuffix(prefix, "."), "%s must be an object", strings.TrimSuffix(prefix, "."))
-		}
-		text, avatarID, aerr := validateScene(scene, prefix)
-		if aerr != nil {
-			return nil, aerr
-		}
-		script.WriteString(text)
-		if sp.AvatarID == "" || avatarID == MagicAvatarFail || avatarID == MagicAvatarStuck {
-			sp.AvatarID = avatarID
-		}
-	}
-	sp.Title = f.str("title")
-	sp.FolderID = f.str("folder_id")
-	f.boolean("caption")
-	f.boolean("test")
-	f.dimension("dimension")
-	f.callback(&sp)
-	if f.err != nil {
-		return nil, f.err
-	}
-	sp.Script = script.String()
-	magicAvatar(&sp, sp.AvatarID)
-	return []jobSpec{sp}, nil
-}
-
-// validateScene checks one video_inputs item and returns its spoken text and avatar.
-func validateScene(scene map[string]any, prefix string) (text, avatarID string, _ *apiError) {
-	f := fields{m: scene, prefix: prefix}
-	ch := f.object("character")
-	voice := f.object("voice")
-	f.object("background")
-	switch {
-	case f.err != nil:
-		return "", "", f.err
-	case ch == nil:
-		return "", "", invalid(prefix+"character", "%scharacter is required", prefix)
-	case voice == nil:
-		return "", "", invalid(prefix+"voice", "%svoice is required", prefix)
-	}
-	c := fields{m: ch, prefix: prefix + "character."}
-	switch typ := c.str("type"); typ {
-	case "avatar":
-		if avatarID = c.str("avatar_id"); avatarID == "" && c.err == nil {
-			c.err = invalid(c.prefix+"avatar_id", "%savatar_id is required", c.prefix)
-		}
-		c.str("avatar_style")
-	case "talking_photo":
-		if c.str("talking_photo_id") == "" && c.err == nil {
-			c.err = invalid(c.prefix+"talking_photo_id", "%stalking_photo_id is required", c.prefix)
-		}
-	default:
-		if c.err == nil {
-			c.err = invalid(c.prefix+"type", "%stype must be avatar or talking_photo", c.prefix)
-		}
-	}
-	if c.err != nil {
-		return "", "", c.err
-	}
-	v := fields{m: voice, prefix: prefix + "voice."}
-	switch typ := v.str("type"); typ {
-	case "text":
-		text = v.str("input_text")
-		switch {
-		case v.err != nil:
-		case v.str("voice_id") == "" && v.err == nil:
-			v.err = invalid(v.prefix+"voice_id", "%svoice_id is required", v.prefix)
-		case strings.TrimSpace(text) == "":
-			v.err = invalid(v.prefix+"input_text", "%sinput_text is required", v.prefix)
-		case utf8.RuneCountInString(text) > maxScriptChars:
-			v.err = invalid(v.prefix+"input_text", "%sinput_text is %d characters, at most %d", v.prefix, utf8.RuneCountInString(text), maxScriptChars)
-		}
-	case "audio":
-		if v.str("audio_url") == "" && v.str("audio_asset_id") == "" && v.err == nil {
-			v.err = invalid(v.prefix+"audio_url", "%saudio_url or audio_asset_id is required", v.prefix)
-		}
-	case "silence":
-	default:
-		if v.err == nil {
-			v.err = invalid(v.prefix+"type", "%stype must be text, audio or silence", v.prefix)
-		}
-	}
-	if v.err != nil {
-		return "", "", v.err
-	}
-	return text, avatarID, nil
 }
 
 // TranslationLanguages returns the output languages GET /v3/video-translations/languages

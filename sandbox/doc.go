@@ -23,12 +23,6 @@
 //   - POST /v3/templates/{template_id} (variables required, title, caption, dimension ...;
 //     any ID renders; the answer is the created video object {"data":{"id","status",...}},
 //     as of the create);
-//   - POST /v2/video/generate (1 to 50 video_inputs, each with a character and a voice,
-//     answered {"error":null,"data":{"video_id"}}; errors {"error":{"code","message"},
-//     "data":null}) and GET /v1/video_status.get?video_id= ({"code":100,"data":{...}},
-//     "waiting" for the first quarter of a render, caption_url, and on failure
-//     error {code (LegacyErrorCode), message, detail}). The sandbox is lenient where HeyGen
-//     may not be: every video answers on both generations' status calls;
 //   - POST /v3/video-translations (video {type:url,url} or {type:asset_id,asset_id};
 //     output_languages non-empty, each listed by the languages call; mode speed|precision;
 //     one translation ID per language, each keeping the body's callback_id),
@@ -89,7 +83,7 @@
 // Create faults apply to the create routes only, never to reads.
 //
 // Magic values, for tests and demos:
-//   - avatar_id "sandbox-fail" (v3 avatar body, or any v2 scene's character): the render
+//   - avatar_id "sandbox-fail" (a v3 avatar body): the render
 //     fails with failure_code AVATAR_UNAVAILABLE; the webhook is avatar_video.fail.
 //   - avatar_id "sandbox-stuck": the job reaches "processing" and never ends, as a few real
 //     HeyGen jobs do; no webhook is ever sent. Use it to test overall deadlines.
@@ -110,7 +104,7 @@
 // ground truth across restarts. Faults are configuration, not state: they are not saved.
 //
 // Idempotency, as HeyGen documents it: an Idempotency-Key matches
-// ^[A-Za-z0-9_\-:.]{1,255}$ (else 400; the legacy v2 route keeps a length-only rule). A
+// ^[A-Za-z0-9_\-:.]{1,255}$ (else 400). A
 // mutation (every create route, and the webhook endpoint calls) with a key seen on the
 // same route and the same path parameters in the last 24 h returns the original answer
 // (with the header Idempotent-Replayed: true) whatever its body, and changes nothing; the
@@ -121,7 +115,7 @@
 // an ambiguous create is remembered. Keys are saved with the state.
 //
 // Simplifications: beyond the published schemas, only avatar, cinematic_avatar, template,
-// v2 and translation bodies have rules of their own; templates have no variables to
-// check; translations do not fetch their source URL. The legacy /v2 and /v1 routes are not
-// in HeyGen's contract and keep the shapes heygen-api.md describes.
+// and translation bodies have rules of their own; templates have no variables to
+// check; translations do not fetch their source URL. HeyGen's retired v1 and v2 routes
+// (end of life 2026-11-01) are not served: they answer 404 like any unknown route.
 package sandbox

@@ -156,7 +156,7 @@ func TestFaultRateLimit(t *testing.T) {
 	d, ok := heygen.RetryAfter(err)
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, 1500*time.Millisecond, d)
-	_, err = e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 1)})
+	_, err = e.client.CreateTemplateVideo(ctx, "tpl", heygen.CreateVideoRequest{Body: templateBody()})
 	assert.Equal(t, heygen.KindRateLimited, heygen.KindOf(err))
 	_, err = e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French")})
 	assert.Equal(t, heygen.KindRateLimited, heygen.KindOf(err))
@@ -206,9 +206,8 @@ func TestFaultServerError(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusInternalServerError, ae.Status)
 	assert.Equal(t, heygen.KindRetryable, ae.Kind)
-	status, _, out := postJSON(t, e, "/v2/video/generate", legacyBody("a1", 1), nil)
-	assert.Equal(t, http.StatusInternalServerError, status)
-	assert.Contains(t, out, "data", "legacy envelope")
+	_, err = e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "s2"})
+	assert.Equal(t, heygen.KindRetryable, heygen.KindOf(err))
 	st := e.sb.Stats()
 	assert.Equal(t, 2, st.ServerErrors)
 	assert.Zero(t, st.Creates)
@@ -307,14 +306,14 @@ func TestFaultFailAndStuck(t *testing.T) {
 	assert.Equal(t, heygen.EventAvatarVideoFail, parsed(t, rc)[0].Type)
 
 	e.sb.SetFaults(Faults{StuckRate: 1})
-	stuck, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 1), CallbackID: "s"})
+	stuck, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "s"})
 	require.NoError(t, err)
 	eventually(t, func() bool {
 		e.sb.mu.Lock()
 		defer e.sb.mu.Unlock()
 		return e.sb.jobs[stuck.VideoID].freed // past its nominal end
 	}, "due time passes")
-	lv, err := e.client.GetLegacyVideo(ctx, stuck.VideoID)
+	lv, err := e.client.GetVideo(ctx, stuck.VideoID)
 	require.NoError(t, err)
 	assert.Equal(t, heygen.StatusProcessing, lv.Status)
 	st := e.sb.Stats()
@@ -427,7 +426,7 @@ func TestHostileMix(t *testing.T) {
 						err = &heygen.APIError{Status: status, Kind: kindOfStatus(status)}
 					}
 				case 2:
-					_, err = e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 1), CallbackID: cb})
+					_, err = e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: studioBody(), CallbackID: cb})
 				default:
 					_, err = e.client.CreateTranslation(ctx, heygen.CreateTranslationRequest{Body: translationBody("French"), CallbackID: cb})
 				}

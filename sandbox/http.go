@@ -87,8 +87,6 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /v3/videos/statuses", s.videoStatuses)
 	mux.HandleFunc("GET /v3/videos/{id}", s.getVideo)
 	mux.HandleFunc("POST /v3/templates/{id}", s.createTemplateVideo)
-	mux.HandleFunc("POST /v2/video/generate", s.createLegacyVideo)
-	mux.HandleFunc("GET /v1/video_status.get", s.legacyStatus)
 	mux.HandleFunc("POST /v3/video-translations", s.createTranslation)
 	mux.HandleFunc("GET /v3/video-translations/statuses", s.translationStatuses)
 	mux.HandleFunc("GET /v3/video-translations/languages", s.translationLanguages)
@@ -127,7 +125,7 @@ func (s *Sandbox) routes() http.Handler {
 
 // isAPIPath reports whether a path is HeyGen's API (which needs X-Api-Key), not a file.
 func isAPIPath(p string) bool {
-	return strings.HasPrefix(p, "/v3/") || strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, "/v1/")
+	return strings.HasPrefix(p, "/v3/") || strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, "/v1/") // retired, still refused without a key
 }
 
 // authorised checks X-Api-Key in constant time; an empty Config.APIKey accepts anything.
@@ -739,16 +737,6 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	setRetryAfter(w, e)
 	writeJSON(w, e.status, map[string]any{"error": body})
-}
-
-// writeLegacyError answers in the v2 envelope: {"error":{"code","message"},"data":null}.
-func writeLegacyError(w http.ResponseWriter, e *apiError) {
-	body := map[string]any{"code": e.code, "message": e.message}
-	if e.param != "" {
-		body["param"] = e.param
-	}
-	setRetryAfter(w, e)
-	writeJSON(w, e.status, map[string]any{"error": body, "data": nil})
 }
 
 // setRetryAfter writes Retry-After in seconds, with a fraction when below one second

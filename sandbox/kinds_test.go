@@ -180,116 +180,21 @@ func TestTemplateVideoRefusals(t *testing.T) {
 	assert.Equal(t, 1, st.RendersFailed)
 }
 
-// legacyBody is a valid v2 body with n scenes.
-func legacyBody(avatarID string, n int) map[string]any {
-	scenes := make([]any, n)
-	for i := range scenes {
-		scenes[i] = map[string]any{
-			"character":  map[string]any{"type": "avatar", "avatar_id": avatarID, "avatar_style": "normal"},
-			"voice":      map[string]any{"type": "text", "voice_id": "v1", "input_text": "Scene " + strconv.Itoa(i)},
-			"background": map[string]any{"type": "color", "value": "#ffffff"},
-		}
-	}
-	return map[string]any{"video_inputs": scenes, "dimension": map[string]any{"width": 1280, "height": 720}, "title": "legacy"}
+// studioBody is a valid v3 studio body with one scene.
+func studioBody() map[string]any {
+	return map[string]any{"type": "studio", "scenes": []any{map[string]any{
+		"type": "avatar_video", "input": map[string]any{"type": "avatar", "avatar_id": "a1", "voice_id": "v1", "script": "Hi."}}}}
 }
 
-func TestLegacyVideo(t *testing.T) {
+// TestRetiredRoutes: HeyGen retired its v1 and v2 endpoints on 2026-11-01, and the
+// sandbox no longer serves them; nothing is created.
+func TestRetiredRoutes(t *testing.T) {
 	e := newEnv(t, Config{})
-	rc := newReceiver(t)
-	registerHTTP(t, e, rc, nil)
-	ctx := context.Background()
-	cv, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody("a1", 2), CallbackID: "p-render"})
-	require.NoError(t, err)
-
-	// The raw status answer is the v1 envelope, and the render starts "waiting".
-	status, _, out := getJSON(t, e, "/v1/video_status.get?video_id="+cv.VideoID)
-	require.Equal(t, http.StatusOK, status)
-	assert.EqualValues(t, 100, out["code"])
-	assert.Equal(t, "waiting", out["data"].(map[string]any)["status"])
-
-	var v heygen.Video
-	eventually(t, func() bool {
-		v, err = e.client.GetLegacyVideo(ctx, cv.VideoID)
-		return err == nil && v.Status.Terminal()
-	}, "legacy video ends")
-	assert.Equal(t, heygen.StatusCompleted, v.Status)
-	assert.Equal(t, "p-render", v.CallbackID)
-	assert.Positive(t, v.Duration)
-	requireServed(t, e, v.VideoURL)
-	requireServed(t, e, v.ThumbnailURL)
-	requireServed(t, e, v.GIFURL)
-	assert.True(t, strings.HasSuffix(v.SubtitleURL, ".srt"), "caption_url reads as SubtitleURL")
-	requireServed(t, e, v.SubtitleURL)
-	eventually(t, func() bool { return rc.count() == 1 }, "webhook")
-	assert.Equal(t, heygen.EventAvatarVideoSuccess, parsed(t, rc)[0].Type)
-
-	failed, err := e.client.CreateLegacyVideo(ctx, heygen.CreateVideoRequest{Body: legacyBody(MagicAvatarFail, 1), CallbackID: "p-fail"})
-	require.NoError(t, err)
-	eventually(t, func() bool {
-		v, err = e.client.GetLegacyVideo(ctx, failed.VideoID)
-		return err == nil && v.Status.Terminal()
-	}, "legacy failure")
-	assert.Equal(t, heygen.StatusFailed, v.Status)
-	assert.Equal(t, strconv.Itoa(LegacyErrorCode(FailureCodeAvatarUnavailable)), v.FailureCode)
-	assert.NotEmpty(t, v.FailureMessage)
-
-	_, err = e.client.GetLegacyVideo(ctx, "nope")
-	var ae *heygen.APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, http.StatusNotFound, ae.Status)
-	assert.Equal(t, e.sb.Stats().JobsByCallbackID["p-render"].Kind, JobKindLegacy)
-}
-
-func TestLegacyValidation(t *testing.T) {
-	e := newEnv(t, Config{})
-	noVoice := legacyBody("a1", 1)
-	delete(noVoice["video_inputs"].([]any)[0].(map[string]any), "voice")
-	photo := legacyBody("a1", 1)
-	photo["video_inputs"].([]any)[0].(map[string]any)["character"] = map[string]any{"type": "talking_photo"}
-	noText := legacyBody("a1", 1)
-	noText["video_inputs"].([]any)[0].(map[string]any)["voice"] = map[string]any{"type": "text", "voice_id": "v"}
-	long := legacyBody("a1", 1)
-	long["video_inputs"].([]any)[0].(map[string]any)["voice"] = map[string]any{"type": "text", "voice_id": "v", "input_text": strings.Repeat("a", maxScriptChars+1)}
-	silence := legacyBody("a1", 1)
-	silence["video_inputs"].([]any)[0].(map[string]any)["voice"] = map[string]any{"type": "silence"}
-	tests := []struct {
-		name   string
-		body   any
-		status int
-		param  string
-	}{
-		{"ok, 50 scenes", legacyBody("a1", 50), 200, ""},
-		{"ok, silence", silence, 200, ""},
-		{"no video_inputs", map[string]any{"title": "x"}, 400, "video_inputs"},
-		{"empty video_inputs", map[string]any{"video_inputs": []any{}}, 400, "video_inputs"},
-		{"51 scenes", legacyBody("a1", 51), 400, "video_inputs"},
-		{"no voice", noVoice, 400, "video_inputs[0].voice"},
-		{"talking photo without id", photo, 400, "video_inputs[0].character.talking_photo_id"},
-		{"no input_text", noText, 400, "video_inputs[0].voice.input_text"},
-		{"script too long", long, 400, "video_inputs[0].voice.input_text"},
-		{"bad dimension", map[string]any{"video_inputs": legacyBody("a", 1)["video_inputs"], "dimension": map[string]any{"width": 1.5, "height": 2}}, 400, "dimension.width"},
-		{"not json", "{", 400, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, _, out := postJSON(t, e, "/v2/video/generate", tt.body, nil)
-			require.Equal(t, tt.status, status, "%v", out)
-			assert.Contains(t, out, "data", "legacy envelope")
-			assert.Contains(t, out, "error", "legacy envelope")
-			if tt.status == 200 {
-				assert.Nil(t, out["error"])
-				assert.NotEmpty(t, out["data"].(map[string]any)["video_id"])
-				return
-			}
-			assert.Nil(t, out["data"])
-			errObj := out["error"].(map[string]any)
-			assert.NotEmpty(t, errObj["code"])
-			assert.NotEmpty(t, errObj["message"])
-			if tt.param != "" {
-				assert.Equal(t, tt.param, errObj["param"])
-			}
-		})
-	}
+	status, _, out := postJSON(t, e, "/v2/video/generate", map[string]any{"video_inputs": []any{}}, nil)
+	assert.Equal(t, http.StatusNotFound, status, out)
+	status, _, out = getJSON(t, e, "/v1/video_status.get?video_id=v_1")
+	assert.Equal(t, http.StatusNotFound, status, out)
+	assert.Zero(t, e.sb.Stats().Creates)
 }
 
 func translationBody(langs ...string) map[string]any {

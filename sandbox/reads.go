@@ -8,41 +8,8 @@ import (
 	"time"
 )
 
-// Legacy v1 answers.
-const (
-	legacyCodeOK = 100
-	// maxListPage is the largest page of every list; defaultListLimit is the default.
-	maxListPage = 100
-)
-
-// LegacyErrorCode is the integer error.code GET /v1/video_status.get gives for a failure
-// code: 40001 for FailureCodeAvatarUnavailable, 50001 for anything else.
-func LegacyErrorCode(failureCode string) int {
-	if failureCode == FailureCodeAvatarUnavailable {
-		return 40001
-	}
-	return 50001
-}
-
-// legacyView is GET /v1/video_status.get's data.
-type legacyView struct {
-	ID           string       `json:"id"`
-	Status       string       `json:"status"`
-	VideoURL     string       `json:"video_url,omitempty"`
-	ThumbnailURL string       `json:"thumbnail_url,omitempty"`
-	GIFURL       string       `json:"gif_url,omitempty"`
-	CaptionURL   string       `json:"caption_url,omitempty"`
-	Duration     float64      `json:"duration,omitempty"`
-	CallbackID   string       `json:"callback_id,omitempty"`
-	CreatedAt    int64        `json:"created_at"`
-	Error        *legacyError `json:"error"`
-}
-
-type legacyError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Detail  string `json:"detail"`
-}
+// maxListPage is the largest page of every list.
+const maxListPage = 100
 
 // countReadLocked counts a status read, single or bulk, under its own counter and as a poll;
 // reads are ground truth, so they are saved with the rest of the state.
@@ -50,48 +17,6 @@ func (s *Sandbox) countReadLocked(counter *int) {
 	*counter++
 	s.stats.Polls++
 	s.dirtyLocked()
-}
-
-// writeV1 answers in the v1 envelope {"code","data","message"}.
-func writeV1(w http.ResponseWriter, status, code int, data any, message string) {
-	writeJSON(w, status, map[string]any{"code": code, "data": data, "message": message})
-}
-
-// legacyStatus is GET /v1/video_status.get. It answers for videos of every generation
-// (HeyGen may not), and spells the first quarter of a render "waiting".
-func (s *Sandbox) legacyStatus(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimSpace(r.URL.Query().Get("video_id"))
-	base := s.baseURL(r)
-	s.mu.Lock()
-	s.countReadLocked(&s.stats.LegacyStatusCalls)
-	var j *job
-	if id != "" {
-		j = s.videoLocked(id)
-	}
-	if j == nil {
-		s.mu.Unlock()
-		if id == "" {
-			writeV1(w, http.StatusBadRequest, 400, nil, "video_id is required")
-			return
-		}
-		writeV1(w, http.StatusNotFound, 404, nil, "video "+id+" not found")
-		return
-	}
-	now := time.Now()
-	s.observeLocked(j, now)
-	v := legacyView{ID: j.ID, Status: j.status(now), CallbackID: j.CallbackID, CreatedAt: j.CreatedAt.Unix()}
-	switch v.Status {
-	case "pending":
-		v.Status = "waiting"
-	case "completed":
-		l := s.linksLocked(base, j, now)
-		v.VideoURL, v.ThumbnailURL, v.GIFURL, v.CaptionURL = l.video, l.thumbnail, l.gif, l.srt
-		v.Duration = j.Duration
-	case "failed":
-		v.Error = &legacyError{Code: LegacyErrorCode(j.FailureCode), Message: j.FailureMessage, Detail: j.FailureCode}
-	}
-	s.mu.Unlock()
-	writeV1(w, http.StatusOK, legacyCodeOK, v, "Success")
 }
 
 // translationView is GET /v3/video-translations/{id}'s data.

@@ -40,7 +40,7 @@ const (
 
 // Magic values; see the package doc.
 const (
-	MagicAvatarFail  = "sandbox-fail"  // avatar_id (v3 or v2 character) whose render fails
+	MagicAvatarFail  = "sandbox-fail"  // avatar_id whose render fails
 	MagicAvatarStuck = "sandbox-stuck" // avatar_id whose render never ends
 	// MagicTemplateMissing is a template ID that POST /v3/templates/{id} answers with 404.
 	MagicTemplateMissing = "tpl_missing"
@@ -62,7 +62,6 @@ const (
 const (
 	JobKindVideo       = "video"       // POST /v3/videos
 	JobKindTemplate    = "template"    // POST /v3/templates/{id}
-	JobKindLegacy      = "legacy"      // POST /v2/video/generate
 	JobKindTranslation = "translation" // POST /v3/video-translations, one job per language
 )
 
@@ -113,7 +112,6 @@ type Stats struct {
 
 	// Reads. CreateRequests above counts the calls of every create route.
 	Polls                      int `json:"polls"`                         // every status read below, single or bulk, any generation
-	LegacyStatusCalls          int `json:"legacy_status_calls"`           // GET /v1/video_status.get
 	TranslationStatusCalls     int `json:"translation_status_calls"`      // GET /v3/video-translations/{id}
 	TranslationBulkStatusCalls int `json:"translation_bulk_status_calls"` // GET /v3/video-translations/statuses
 	ListCalls                  int `json:"list_calls"`                    // GET /v3/videos (the list)
@@ -148,7 +146,7 @@ type Stats struct {
 // events sent by ReorderRate never change it: the first terminal state is the truth.
 type JobTruth struct {
 	VideoID        string `json:"video_id"` // the first job made (a translation ID for translations)
-	Kind           string `json:"kind"`     // JobKindVideo, JobKindTemplate, JobKindLegacy or JobKindTranslation
+	Kind           string `json:"kind"`     // JobKindVideo, JobKindTemplate or JobKindTranslation
 	Status         string `json:"status"`   // that job's status now: pending|processing|completed|failed
 	Creates        int    `json:"creates"`  // create calls that made jobs under this callback_id; >1 means rendered twice
 	Jobs           int    `json:"jobs"`     // jobs made (a translation create makes one per language)

@@ -120,29 +120,12 @@ func validIdemKey(key string) bool {
 	return true
 }
 
-// checkIdemKey refuses an Idempotency-Key out of HeyGen's format. The legacy v2 route,
-// where HeyGen publishes no format, keeps the older length-only rule.
-func checkIdemKey(key string, legacy bool) *apiError {
-	switch {
-	case key == "":
-		return nil
-	case legacy && printableKey(key), !legacy && validIdemKey(key):
+// checkIdemKey refuses an Idempotency-Key out of HeyGen's format.
+func checkIdemKey(key string) *apiError {
+	if key == "" || validIdemKey(key) {
 		return nil
 	}
 	return invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters of A-Z, a-z, 0-9, _, -, : and .", maxIdemKeyLen)
-}
-
-// printableKey is the legacy route's rule: at most 255 bytes of printable ASCII.
-func printableKey(key string) bool {
-	if len(key) > maxIdemKeyLen {
-		return false
-	}
-	for _, c := range []byte(key) {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // idemScope is where an Idempotency-Key applies: one route and one resource, as HeyGen
@@ -165,7 +148,7 @@ func (s *Sandbox) idempotent(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		if aerr := checkIdemKey(key, false); aerr != nil {
+		if aerr := checkIdemKey(key); aerr != nil {
 			writeError(w, aerr)
 			return
 		}

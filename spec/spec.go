@@ -5,8 +5,9 @@
 // file, one pipeline per row.
 //
 // A spec has exactly one video source: video (a v3 POST /v3/videos body), template (a
-// POST /v3/templates/{id} call), legacy_video (a POST /v2/video/generate body) or
-// source (an existing video's URL, to translate). HeyGen bodies are passed through as
+// POST /v3/templates/{id} call) or source (an existing video's URL, to translate). A
+// spec with legacy_video (HeyGen's v2 POST /v2/video/generate, retired on 2026-11-01) is
+// refused with the v3 studio form to use instead. HeyGen bodies are passed through as
 // written; reelflow sets only callback_id (and callback_url). Every other block has a
 // fixed set of keys, and an unknown key is an error, so that typos do not pass silently.
 package spec
@@ -36,17 +37,16 @@ var ErrInvalid = errors.New("invalid spec")
 // and checks it against the key lists below (topKeys and the rest), which must match
 // these fields.
 type Spec struct {
-	ID          string         `yaml:"id"`
-	Title       string         `yaml:"title"`
-	Video       map[string]any `yaml:"video"`
-	Template    map[string]any `yaml:"template"`     // id, variables, title ...
-	LegacyVideo map[string]any `yaml:"legacy_video"` // video_inputs, dimension ...
-	Source      *Source        `yaml:"source"`
-	Translate   *Translate     `yaml:"translate"`
-	Deliver     *Deliver       `yaml:"deliver"`
-	Notify      *Notify        `yaml:"notify"`
-	Timeouts    *Timeouts      `yaml:"timeouts"`
-	FailFast    bool           `yaml:"fail_fast"`
+	ID        string         `yaml:"id"`
+	Title     string         `yaml:"title"`
+	Video     map[string]any `yaml:"video"`
+	Template  map[string]any `yaml:"template"` // id, variables, title ...
+	Source    *Source        `yaml:"source"`
+	Translate *Translate     `yaml:"translate"`
+	Deliver   *Deliver       `yaml:"deliver"`
+	Notify    *Notify        `yaml:"notify"`
+	Timeouts  *Timeouts      `yaml:"timeouts"`
+	FailFast  bool           `yaml:"fail_fast"`
 }
 
 // Source is an existing video to translate.
@@ -155,14 +155,14 @@ var yamlPos = regexp.MustCompile(`^\[(\d+):\d+\] (.*)$`)
 
 // Keys of each block with a fixed set of keys.
 var (
-	topKeys = []string{"id", "title", "video", "template", "legacy_video", "source",
+	topKeys = []string{"id", "title", "video", "template", "source",
 		"translate", "deliver", "notify", "timeouts", "fail_fast"}
 	sourceKeys    = []string{"url"}
 	translateKeys = []string{"languages", "mode", "captions"}
 	deliverKeys   = []string{"to"}
 	notifyKeys    = []string{"url", "secret_env"}
 	timeoutKeys   = []string{"push_window", "deadline", "poll_initial", "poll_max"}
-	videoSources  = []string{"video", "template", "legacy_video", "source"}
+	videoSources  = []string{"video", "template", "source"}
 )
 
 // Limits and patterns of values.
@@ -171,9 +171,6 @@ var (
 	bucketSchemes  = []string{"file", "s3", "gs", "azblob"}
 	translateModes = []string{"speed", "precision"}
 )
-
-// maxLegacyScenes is HeyGen's limit of video_inputs in one v2 generate call.
-const maxLegacyScenes = 50
 
 // checker collects problems with their lines.
 type checker struct {
@@ -257,18 +254,19 @@ func (c *checker) boolean(m map[string]any, key, field string) bool {
 // per block, each adding its problems to c.
 func validate(name string, src []byte, doc map[string]any) (workflows.PipelineInput, error) {
 	c := &checker{name: name, loc: newLocator(src), suggested: map[string]bool{}}
-	c.unknownKeys("", doc, topKeys)
+	c.unknownKeys("", withoutRetired(doc), topKeys)
 	in := workflows.PipelineInput{ID: c.id(doc)}
 	in.Title, _ = c.str(doc, "title", "title")
-	c.oneVideoSource(doc)
+	if _, ok := doc[retiredLegacyVideo]; ok {
+		c.legacyVideo()
+	} else {
+		c.oneVideoSource(doc)
+	}
 	if v, ok := c.block(doc, "video", nil); ok {
 		in.Video = c.video(v)
 	}
 	if t, ok := c.block(doc, "template", nil); ok {
 		in.Template = c.template(t)
-	}
-	if l, ok := c.block(doc, "legacy_video", nil); ok {
-		in.LegacyVideo = c.legacyVideo(l)
 	}
 	if s, ok := c.block(doc, "source", sourceKeys); ok {
 		_, translated := doc["translate"]
@@ -319,7 +317,7 @@ func (c *checker) oneVideoSource(doc map[string]any) {
 	}
 	switch {
 	case len(given) == 0:
-		c.add("", "one video source is required: video, template, legacy_video or source")
+		c.add("", "one video source is required: video, template or source")
 	case len(given) > 1:
 		for _, k := range given[1:] {
 			c.add(k, "only one video source is allowed, and %s is given too", given[0])
@@ -354,23 +352,32 @@ func (c *checker) template(t map[string]any) *workflows.TemplateSource {
 	return &workflows.TemplateSource{ID: tid, Body: body}
 }
 
-// legacyVideo checks the legacy_video block, a v2 generate body, and its scenes.
-func (c *checker) legacyVideo(l map[string]any) map[string]any {
-	scenes, isList := l["video_inputs"].([]any)
-	switch {
-	case l["video_inputs"] == nil:
-		c.add("legacy_video.video_inputs", "required: a list of 1 to %d scenes", maxLegacyScenes)
-	case !isList || len(scenes) == 0 || len(scenes) > maxLegacyScenes:
-		c.add("legacy_video.video_inputs", "must be a list of 1 to %d scenes", maxLegacyScenes)
-	default:
-		for i, s := range scenes {
-			if _, isMap := s.(map[string]any); !isMap {
-				c.add(fmt.Sprintf("legacy_video.video_inputs[%d]", i), "a scene is a mapping with character, voice ...")
-			}
+// retiredLegacyVideo is the key of the v2 body that reelflow took before HeyGen retired
+// POST /v2/video/generate.
+const retiredLegacyVideo = "legacy_video"
+
+// withoutRetired is doc without its legacy_video key, which legacyVideo reports.
+func withoutRetired(doc map[string]any) map[string]any {
+	if _, ok := doc[retiredLegacyVideo]; !ok {
+		return doc
+	}
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if k != retiredLegacyVideo {
+			out[k] = v
 		}
 	}
-	c.reserved("legacy_video", l)
-	return l
+	return out
+}
+
+// legacyVideo refuses the legacy_video block with one clear message (rather than
+// "unknown key" plus "a video source is required"): the endpoint is gone, and this is
+// the v3 form that replaces it.
+func (c *checker) legacyVideo() {
+	c.add(retiredLegacyVideo, "HeyGen retired POST /v2/video/generate (its v1 and v2 endpoints reached end of life "+
+		"on 2026-11-01); write the scenes as a v3 studio video instead: "+
+		"video: {type: studio, scenes: [{type: avatar_video, input: {type: avatar, avatar_id: ..., voice_id: ..., script: ...}}, ...]} "+
+		"(each video_inputs entry becomes one scene; see examples/studio.yaml)")
 }
 
 // source checks the source block; a source video is only ever translated.

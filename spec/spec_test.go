@@ -32,14 +32,7 @@ func TestParseGood(t *testing.T) {
 			want: workflows.PipelineInput{ID: "t1", Template: &workflows.TemplateSource{ID: "tpl_123",
 				Body: map[string]any{"title": "T", "variables": map[string]any{"name": map[string]any{"type": "text"}}}}},
 		},
-		{
-			name: "legacy video",
-			src:  "id: l1\nlegacy_video:\n  video_inputs:\n    - {character: {type: avatar, avatar_id: a}, voice: {type: silence}}\n  dimension: {width: 1280, height: 720}\n",
-			want: workflows.PipelineInput{ID: "l1", LegacyVideo: map[string]any{
-				"video_inputs": []any{map[string]any{"character": map[string]any{"type": "avatar", "avatar_id": "a"}, "voice": map[string]any{"type": "silence"}}},
-				"dimension":    map[string]any{"width": uint64(1280), "height": uint64(720)},
-			}},
-		},
+
 		{
 			name: "everything",
 			src: `id: launch-q3
@@ -85,15 +78,17 @@ func TestParseBad(t *testing.T) {
 	}{
 		{"no id", video, "s.yaml:1: id: required: the pipeline's ID, [A-Za-z0-9._-]{1,128}"},
 		{"bad id", "id: a b\n" + video, `s.yaml:1: id: "a b" must match [A-Za-z0-9._-]{1,128}`},
-		{"no source", "id: x\ntitle: T\n", "s.yaml:1: one video source is required: video, template, legacy_video or source"},
+		{"no source", "id: x\ntitle: T\n", "s.yaml:1: one video source is required: video, template or source"},
 		{"two sources", "id: x\n" + video + "template: {id: t}\n", "s.yaml:3: template: only one video source is allowed, and video is given too"},
 		{"video without type", "id: x\nvideo: {avatar_id: a}\n", "s.yaml:2: video.type: required, for example avatar"},
 		{"empty video", "id: x\nvideo: {}\n", "s.yaml:2: video: a video block (a v3 POST /v3/videos body) is required"},
 		{"video not a mapping", "id: x\nvideo: hello\n", "s.yaml:2: video: must be a mapping"},
 		{"callback_id is reelflow's", "id: x\nvideo:\n  type: avatar\n  callback_id: mine\n", "s.yaml:4: video.callback_id: reelflow sets callback_id itself; remove it"},
 		{"template without id", "id: x\ntemplate: {variables: {}}\n", "s.yaml:2: template.id: required: the template's ID"},
-		{"legacy without scenes", "id: x\nlegacy_video: {dimension: {width: 1}}\n", "s.yaml:2: legacy_video.video_inputs: required: a list of 1 to 50 scenes"},
-		{"legacy scene not a mapping", "id: x\nlegacy_video:\n  video_inputs:\n    - hello\n", "s.yaml:4: legacy_video.video_inputs[0]: a scene is a mapping with character, voice ..."},
+		{"legacy_video: HeyGen retired v2", "id: x\ntitle: T\nlegacy_video:\n  video_inputs:\n    - hello\n",
+			"s.yaml:3: legacy_video: HeyGen retired POST /v2/video/generate (its v1 and v2 endpoints reached end of life on 2026-11-01); " +
+				"write the scenes as a v3 studio video instead: video: {type: studio, scenes: [{type: avatar_video, input: {type: avatar, avatar_id: ..., voice_id: ..., script: ...}}, ...]} " +
+				"(each video_inputs entry becomes one scene; see examples/studio.yaml)"},
 		{"source without translate", "id: x\nsource: {url: 'https://a/b.mp4'}\n", "s.yaml:2: source: a source video is only translated, so translate is required"},
 		{"source not http", "id: x\nsource: {url: 'ftp://a/b'}\ntranslate: {languages: [French]}\n", `s.yaml:2: source.url: "ftp://a/b" is not an http(s) URL`},
 		{"empty language", "id: launch-q3\n" + video + "translate:\n  languages:\n    - French\n    - ''\n", "s.yaml:6: translate.languages[1]: empty language"},
@@ -104,7 +99,7 @@ func TestParseBad(t *testing.T) {
 		{"bad mode", "id: x\n" + video + "translate: {languages: [French], mode: fast}\n", `s.yaml:3: translate.mode: "fast" is not speed or precision`},
 		{"captions not bool", "id: x\n" + video + "translate: {languages: [French], captions: yes please}\n", "s.yaml:3: translate.captions: must be true or false"},
 		{"typo in translate", "id: x\n" + video + "translate:\n  langauges: [French]\n", "s.yaml:4: translate.langauges: unknown key; did you mean languages?"},
-		{"unknown top-level key", "id: x\n" + video + "colour: red\n", "s.yaml:3: colour: unknown key; the keys here are id, title, video, template, legacy_video, source, translate, deliver, notify, timeouts, fail_fast"},
+		{"unknown top-level key", "id: x\n" + video + "colour: red\n", "s.yaml:3: colour: unknown key; the keys here are id, title, video, template, source, translate, deliver, notify, timeouts, fail_fast"},
 		{"typo at top level", "id: x\n" + video + "timeout: {deadline: 1h}\n", "s.yaml:3: timeout: unknown key; did you mean timeouts?"},
 		{"deliver to http", "id: x\n" + video + "deliver: {to: 'https://example.com/up'}\n", `s.yaml:3: deliver.to: "https://example.com/up" is not a bucket URL; use file://, s3://, gs:// or azblob://`},
 		{"deliver without to", "id: x\n" + video + "deliver: {}\n", "s.yaml:3: deliver.to: required: a bucket URL such as file://./out or s3://bucket"},

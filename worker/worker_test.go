@@ -42,14 +42,6 @@ func (f *fakeHeyGen) CreateTemplateVideo(ctx context.Context, _ string, req heyg
 	return f.CreateVideo(ctx, req)
 }
 
-func (f *fakeHeyGen) CreateLegacyVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error) {
-	return f.CreateVideo(ctx, req)
-}
-
-func (f *fakeHeyGen) GetLegacyVideo(ctx context.Context, id string) (heygen.Video, error) {
-	return f.GetVideo(ctx, id)
-}
-
 func (f *fakeHeyGen) CreateTranslation(context.Context, heygen.CreateTranslationRequest) ([]string, error) {
 	return []string{"t_1"}, nil
 }

@@ -7,7 +7,7 @@
 // Any change that could alter a running workflow's history is guarded with
 // workflow.GetVersion, and the replay tests (worker/replay_test.go, over histories
 // recorded on a real server) prove it. Change IDs so far: "pipeline-multistep"
-// (version 1: translations, deliveries, notification, template and legacy renders),
+// (version 1: translations, deliveries, notification, template renders),
 // "job-poll-jitter" (version 1: jittered intervals between polls),
 // "job-concurrency-limit" (version 1: the Limiter's permit, asked only when a limit is set),
 // "job-identity" (version 1: the Reset-proof identity of identity.go, continue-as-new

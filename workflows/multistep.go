@@ -220,8 +220,6 @@ func renderKind(in PipelineInput) JobKind {
 	switch {
 	case in.Template != nil:
 		return KindTemplate
-	case in.LegacyVideo != nil:
-		return KindLegacyVideo
 	default:
 		return KindVideo
 	}
@@ -234,8 +232,6 @@ func (p *pipelineRun) renderJob() JobInput {
 	switch in.Kind {
 	case KindTemplate:
 		in.TemplateID, in.Body = p.in.Template.ID, p.in.Template.Body
-	case KindLegacyVideo:
-		in.Body = p.in.LegacyVideo
 	default:
 		in.Body = p.in.Video
 	}

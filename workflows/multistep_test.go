@@ -361,13 +361,7 @@ func TestPipelineSourcesAndKinds(t *testing.T) {
 				assert.Equal(t, map[string]any{"title": "T"}, c.Body)
 			},
 		},
-		{
-			name: "legacy video", wantKind: KindLegacyVideo,
-			in: PipelineInput{ID: testPipelineID, LegacyVideo: map[string]any{"video_inputs": []any{"scene"}}},
-			wantCreat: func(t *testing.T, c activities.CreateJobInput) {
-				assert.Equal(t, map[string]any{"video_inputs": []any{"scene"}}, c.Body)
-			},
-		},
+
 		{
 			name: "source url: no render", wantKind: KindTranslation,
 			in: PipelineInput{ID: testPipelineID, Source: &VideoSource{URL: "https://cdn.example/in.mp4"},

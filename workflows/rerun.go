@@ -82,7 +82,7 @@ func StepSpecs(in PipelineInput) []StepSpec {
 	if in.Source != nil {
 		source = "url:" + in.Source.URL
 	} else {
-		r := PipelineInput{Video: in.Video, Template: in.Template, LegacyVideo: in.LegacyVideo}
+		r := PipelineInput{Video: in.Video, Template: in.Template}
 		h := specHash(map[string]any{"kind": renderKind(in), "render": r})
 		out = append(out, StepSpec{Step: StepRender, CallbackID: JobWorkflowID(in.ID, StepRender), Hash: h})
 		source = "render:" + h

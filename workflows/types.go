@@ -16,7 +16,6 @@ type JobKind string
 const (
 	KindVideo       JobKind = activities.KindVideo
 	KindTemplate    JobKind = activities.KindTemplate
-	KindLegacyVideo JobKind = activities.KindLegacyVideo
 	KindTranslation JobKind = activities.KindTranslation
 )
 
@@ -171,7 +170,7 @@ type Delivery struct {
 type JobResult = JobStatus
 
 // PipelineInput starts a Pipeline workflow; it is the validated spec. Exactly one of
-// Video, Template, LegacyVideo and Source is set.
+// Video, Template and Source is set.
 type PipelineInput struct {
 	ID    string `json:"id"`
 	Title string `json:"title,omitempty"`
@@ -179,8 +178,6 @@ type PipelineInput struct {
 	Video map[string]any `json:"video,omitempty"`
 	// Template renders a v3 template instead.
 	Template *TemplateSource `json:"template,omitempty"`
-	// LegacyVideo is a POST /v2/video/generate body (video_inputs ...), passed through.
-	LegacyVideo map[string]any `json:"legacy_video,omitempty"`
 	// Source skips the render: an existing video to translate.
 	Source *VideoSource `json:"source,omitempty"`
 	// Translate, when set, translates the video into each language, in parallel.
