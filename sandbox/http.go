@@ -84,11 +84,11 @@ func (s *Sandbox) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v3/videos", s.createVideo)
 	mux.HandleFunc("GET /v3/videos", s.listVideos)
-	mux.HandleFunc("GET /v3/videos/statuses", s.videoStatuses)
+	mux.HandleFunc("GET /v3/videos/statuses", s.bulkStatuses(videoStatuses))
 	mux.HandleFunc("GET /v3/videos/{id}", s.getVideo)
 	mux.HandleFunc("POST /v3/templates/{id}", s.createTemplateVideo)
 	mux.HandleFunc("POST /v3/video-translations", s.createTranslation)
-	mux.HandleFunc("GET /v3/video-translations/statuses", s.translationStatuses)
+	mux.HandleFunc("GET /v3/video-translations/statuses", s.bulkStatuses(translationStatuses))
 	mux.HandleFunc("GET /v3/video-translations/languages", s.translationLanguages)
 	mux.HandleFunc("GET /v3/video-translations/{id}", s.getTranslation)
 	mux.HandleFunc("POST /v3/webhooks/endpoints", s.idempotent(s.createEndpoint))
@@ -294,36 +294,72 @@ type statusError struct {
 	Message string `json:"message"`
 }
 
-func (s *Sandbox) videoStatuses(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.countReadLocked(&s.stats.BulkStatusCalls)
-	s.mu.Unlock()
-	ids, aerr := idList(r, "video_ids")
-	if aerr != nil {
-		writeError(w, aerr)
-		return
+// bulkStatus is what differs between the two bulk status endpoints.
+type bulkStatus struct {
+	param  string // the query parameter that lists the IDs
+	what   string // what an unknown ID names, in its not_found error
+	calls  func(*Stats) *int
+	find   func(s *Sandbox, id string) *job                         // under s.mu
+	status func(j *job, now time.Time) (status string, failed bool) // this endpoint's spelling
+}
+
+var (
+	videoStatuses = bulkStatus{
+		param: "video_ids", what: "video",
+		calls: func(st *Stats) *int { return &st.BulkStatusCalls },
+		find:  (*Sandbox).videoLocked,
+		status: func(j *job, now time.Time) (string, bool) {
+			st := j.status(now)
+			if st == "pending" {
+				st = "queued" // this endpoint's spelling
+			}
+			return st, st == "failed"
+		},
 	}
-	out := make([]statusEntry, 0, len(ids))
-	s.mu.Lock()
-	now := time.Now()
-	for _, id := range ids {
-		j := s.videoLocked(id)
-		if j == nil {
-			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: &statusError{Code: "not_found", Message: "video not found"}})
-			continue
-		}
-		s.observeLocked(j, now)
-		e := statusEntry{VideoID: id, Status: j.status(now)}
-		switch e.Status {
-		case "pending":
-			e.Status = "queued" // this endpoint's spelling
-		case "failed":
-			e.Error = &statusError{Code: j.FailureCode, Message: j.FailureMessage}
-		}
-		out = append(out, e)
+	translationStatuses = bulkStatus{
+		param: "video_translation_ids", what: "video translation",
+		calls: func(st *Stats) *int { return &st.TranslationBulkStatusCalls },
+		find:  (*Sandbox).translationLocked,
+		status: func(j *job, now time.Time) (string, bool) {
+			st := translationStatus(j, now)
+			return st, st == "failed"
+		},
 	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, listAnswer(out, false, ""))
+)
+
+// bulkStatuses answers GET /v3/videos/statuses or /v3/video-translations/statuses: one
+// row per ID, in the order asked, not_found for an ID the sandbox does not know. A
+// translation's row carries its translation ID as video_id, as HeyGen documents.
+func (s *Sandbox) bulkStatuses(b bulkStatus) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.countReadLocked(b.calls(&s.stats))
+		s.mu.Unlock()
+		ids, aerr := idList(r, b.param)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		out := make([]statusEntry, 0, len(ids))
+		s.mu.Lock()
+		now := time.Now()
+		for _, id := range ids {
+			j := b.find(s, id)
+			if j == nil {
+				out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: &statusError{Code: "not_found", Message: b.what + " not found"}})
+				continue
+			}
+			s.observeLocked(j, now)
+			e := statusEntry{VideoID: id}
+			var failed bool
+			if e.Status, failed = b.status(j, now); failed {
+				e.Error = &statusError{Code: j.FailureCode, Message: j.FailureMessage}
+			}
+			out = append(out, e)
+		}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, listAnswer(out, false, ""))
+	}
 }
 
 // idList reads a bulk status call's comma-separated IDs: 1 to 100 of them.

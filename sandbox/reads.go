@@ -82,37 +82,6 @@ func (s *Sandbox) getTranslation(w http.ResponseWriter, r *http.Request) {
 	writeData(w, v)
 }
 
-// translationStatuses is GET /v3/video-translations/statuses: each row carries its
-// translation ID as video_id, as HeyGen documents.
-func (s *Sandbox) translationStatuses(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.countReadLocked(&s.stats.TranslationBulkStatusCalls)
-	s.mu.Unlock()
-	ids, aerr := idList(r, "video_translation_ids")
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	out := make([]statusEntry, 0, len(ids))
-	s.mu.Lock()
-	now := time.Now()
-	for _, id := range ids {
-		j := s.translationLocked(id)
-		if j == nil {
-			out = append(out, statusEntry{VideoID: id, Status: "not_found", Error: &statusError{Code: "not_found", Message: "video translation not found"}})
-			continue
-		}
-		s.observeLocked(j, now)
-		e := statusEntry{VideoID: id, Status: translationStatus(j, now)}
-		if e.Status == "failed" {
-			e.Error = &statusError{Code: j.FailureCode, Message: j.FailureMessage}
-		}
-		out = append(out, e)
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, listAnswer(out, false, ""))
-}
-
 func (s *Sandbox) translationLanguages(w http.ResponseWriter, _ *http.Request) {
 	writeData(w, map[string]any{"languages": TranslationLanguages()})
 }
