@@ -229,7 +229,10 @@ func (c *csvRows) next() (Row, map[string]string, error) {
 
 // keyed gives a good row its pipeline, whose ID ends in the slug of the row's key, and
 // refuses an ID that is too long or that an earlier row (its line in ids) already has.
+// The pipeline belongs to the campaign named by the spec's id; its fairness key, unless
+// the spec sets one, is that id too (validate filled it in before the ID got its suffix).
 func (c *csvRows) keyed(row Row, in workflows.PipelineInput, ids map[string]int) Row {
+	in.Schedule.Campaign = in.ID
 	in.ID = in.ID + "-" + keySlug(row.Key)
 	if !workflows.ValidPipelineID(in.ID) {
 		return c.bad(row, "pipeline id %q is longer than 128 characters", in.ID)

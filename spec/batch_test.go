@@ -81,7 +81,7 @@ func TestBatchFatalErrors(t *testing.T) {
 		{"no key column", campaign, "email,name,company,language\n", "mail",
 			`invalid spec: contacts.csv:1: no column "mail" for the key; the columns are email, name, company, language`},
 		{"a spec error no row can fix", campaign + "colour: red\n", "email,name,company,language\na@x,A,C,French\n", "",
-			"invalid spec: campaign.yaml:10: colour: unknown key; the keys here are id, title, video, template, source, translate, deliver, notify, timeouts, fail_fast"},
+			"invalid spec: campaign.yaml:10: colour: unknown key; the keys here are id, title, video, template, source, translate, deliver, notify, timeouts, fail_fast, priority, fairness_key, fairness_weight, budget, retry"},
 		{"empty csv", campaign, "", "", "invalid spec: contacts.csv:1: header: empty file"},
 	}
 	for _, tt := range tests {
@@ -101,6 +101,8 @@ func TestKeySlug(t *testing.T) {
 		"  42 ":           "42",
 		"@@@":             "",
 		"a__b--c":         "a__b--c",
+		"Ana López":       "ana-l-pez",
+		"-.x.-":           "x",
 	} {
 		assert.Equal(t, want, keySlug(in), in)
 	}

@@ -47,6 +47,19 @@ type Spec struct {
 	Notify    *Notify        `yaml:"notify"`
 	Timeouts  *Timeouts      `yaml:"timeouts"`
 	FailFast  bool           `yaml:"fail_fast"`
+	// Priority, FairnessKey, FairnessWeight and Budget rank the pipeline's HeyGen jobs at
+	// the account scheduler (schedule.go); Retry is its re-render budget.
+	Priority       int     `yaml:"priority"`
+	FairnessKey    string  `yaml:"fairness_key"`
+	FairnessWeight float64 `yaml:"fairness_weight"`
+	Budget         int     `yaml:"budget"`
+	Retry          *Retry  `yaml:"retry"`
+}
+
+// Retry is how many times a failed render, and each failed translation, is created
+// again as a new (billed) HeyGen job.
+type Retry struct {
+	Renders int `yaml:"renders"`
 }
 
 // Source is an existing video to translate.
@@ -124,13 +137,18 @@ func Load(path string) (workflows.PipelineInput, error) {
 	return Parse(filepath.Base(path), b)
 }
 
-// Parse validates a spec; name prefixes error messages.
+// Parse validates a spec that runs once, as one pipeline; name prefixes error messages.
+// A spec meant for a CSV batch (with {{column}} placeholders, or a budget) is refused
+// here, with a problem that says to start it with --rows: see ParseBatch.
 func Parse(name string, b []byte) (workflows.PipelineInput, error) {
 	doc, err := decode(name, b)
 	if err != nil {
 		return workflows.PipelineInput{}, err
 	}
-	return validate(name, b, doc)
+	c := newChecker(name, b)
+	in := c.spec(doc)
+	c.single(doc)
+	return c.result(in)
 }
 
 // decode reads the file into a generic tree. Syntax errors keep the parser's line.
@@ -156,7 +174,8 @@ var yamlPos = regexp.MustCompile(`^\[(\d+):\d+\] (.*)$`)
 // Keys of each block with a fixed set of keys.
 var (
 	topKeys = []string{"id", "title", "video", "template", "source",
-		"translate", "deliver", "notify", "timeouts", "fail_fast"}
+		"translate", "deliver", "notify", "timeouts", "fail_fast",
+		"priority", "fairness_key", "fairness_weight", "budget", "retry"}
 	sourceKeys    = []string{"url"}
 	translateKeys = []string{"languages", "mode", "captions"}
 	deliverKeys   = []string{"to"}
@@ -250,10 +269,28 @@ func (c *checker) boolean(m map[string]any, key, field string) bool {
 	return b
 }
 
-// validate checks the tree of a spec and turns it into a PipelineInput: one checker
-// per block, each adding its problems to c.
+// validate checks the tree of a spec and turns it into a PipelineInput.
 func validate(name string, src []byte, doc map[string]any) (workflows.PipelineInput, error) {
-	c := &checker{name: name, loc: newLocator(src), suggested: map[string]bool{}}
+	c := newChecker(name, src)
+	return c.result(c.spec(doc))
+}
+
+func newChecker(name string, src []byte) *checker {
+	return &checker{name: name, loc: newLocator(src), suggested: map[string]bool{}}
+}
+
+// result returns in, or every problem found, in the order of the file.
+func (c *checker) result(in workflows.PipelineInput) (workflows.PipelineInput, error) {
+	if len(c.ps) > 0 {
+		sort.SliceStable(c.ps, func(i, j int) bool { return c.ps[i].Line < c.ps[j].Line })
+		return workflows.PipelineInput{}, &Error{Problems: c.ps}
+	}
+	return in, nil
+}
+
+// spec checks the tree of a spec and turns it into a PipelineInput: one checker per
+// block, each adding its problems to c.
+func (c *checker) spec(doc map[string]any) workflows.PipelineInput {
 	c.unknownKeys("", withoutRetired(doc), topKeys)
 	in := workflows.PipelineInput{ID: c.id(doc)}
 	in.Title, _ = c.str(doc, "title", "title")
@@ -285,12 +322,9 @@ func validate(name string, src []byte, doc map[string]any) (workflows.PipelineIn
 		in.Timeouts = c.timeouts(t)
 	}
 	in.FailFast = c.boolean(doc, "fail_fast", "fail_fast")
-
-	if len(c.ps) > 0 {
-		sort.SliceStable(c.ps, func(i, j int) bool { return c.ps[i].Line < c.ps[j].Line })
-		return workflows.PipelineInput{}, &Error{Problems: c.ps}
-	}
-	return in, nil
+	in.Schedule = c.schedule(doc, in.ID)
+	in.Retry = c.retry(doc)
+	return in
 }
 
 // id checks the pipeline's ID.

@@ -23,13 +23,13 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "avatar video",
 			src:  "id: welcome-42\ntitle: Welcome\nvideo: {type: avatar, avatar_id: a1, voice_id: v1, script: Hi}\n",
-			want: workflows.PipelineInput{ID: "welcome-42", Title: "Welcome",
+			want: workflows.PipelineInput{ID: "welcome-42", Title: "Welcome", Schedule: defaultSchedule("welcome-42"),
 				Video: map[string]any{"type": "avatar", "avatar_id": "a1", "voice_id": "v1", "script": "Hi"}},
 		},
 		{
 			name: "template, its body passed through without the id",
 			src:  "id: t1\ntemplate:\n  id: tpl_123\n  title: T\n  variables: {name: {type: text}}\n",
-			want: workflows.PipelineInput{ID: "t1", Template: &workflows.TemplateSource{ID: "tpl_123",
+			want: workflows.PipelineInput{ID: "t1", Schedule: defaultSchedule("t1"), Template: &workflows.TemplateSource{ID: "tpl_123",
 				Body: map[string]any{"title": "T", "variables": map[string]any{"name": map[string]any{"type": "text"}}}}},
 		},
 
@@ -43,8 +43,14 @@ deliver: {to: "s3://bucket/videos?region=eu-west-1"}
 notify: {url: "https://example.com/hooks/video-ready", secret_env: REELFLOW_NOTIFY_SECRET}
 timeouts: {push_window: 15m, deadline: 24h, poll_initial: 10s, poll_max: 2m}
 fail_fast: true
+priority: 1
+fairness_key: marketing
+fairness_weight: 2.5
+retry: {renders: 2}
 `,
 			want: workflows.PipelineInput{ID: "launch-q3", Title: "Q3 launch video",
+				Schedule:  workflows.Schedule{Priority: 1, FairnessKey: "marketing", FairnessWeight: 2.5},
+				Retry:     &workflows.Retry{Renders: 2},
 				Source:    &workflows.VideoSource{URL: "https://cdn.example/launch.mp4"},
 				Translate: &workflows.Translate{Languages: []string{"Spanish (Spain)", "French", "German"}, Mode: "precision", Captions: true},
 				Deliver:   &workflows.Deliver{To: "s3://bucket/videos?region=eu-west-1"},
@@ -56,7 +62,7 @@ fail_fast: true
 		{
 			name: "JSON",
 			src:  `{"id": "j1", "video": {"type": "avatar", "avatar_id": "a"}, "translate": {"languages": ["French"]}, "deliver": {"to": "file://./out"}}`,
-			want: workflows.PipelineInput{ID: "j1", Video: map[string]any{"type": "avatar", "avatar_id": "a"},
+			want: workflows.PipelineInput{ID: "j1", Schedule: defaultSchedule("j1"), Video: map[string]any{"type": "avatar", "avatar_id": "a"},
 				Translate: &workflows.Translate{Languages: []string{"French"}}, Deliver: &workflows.Deliver{To: "file://./out"}},
 		},
 	}
@@ -67,6 +73,11 @@ fail_fast: true
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// defaultSchedule is the Schedule of a spec that sets none of its fields.
+func defaultSchedule(id string) workflows.Schedule {
+	return workflows.Schedule{Priority: workflows.PriorityDefault, FairnessKey: id, FairnessWeight: 1}
 }
 
 func TestParseBad(t *testing.T) {
@@ -99,7 +110,7 @@ func TestParseBad(t *testing.T) {
 		{"bad mode", "id: x\n" + video + "translate: {languages: [French], mode: fast}\n", `s.yaml:3: translate.mode: "fast" is not speed or precision`},
 		{"captions not bool", "id: x\n" + video + "translate: {languages: [French], captions: yes please}\n", "s.yaml:3: translate.captions: must be true or false"},
 		{"typo in translate", "id: x\n" + video + "translate:\n  langauges: [French]\n", "s.yaml:4: translate.langauges: unknown key; did you mean languages?"},
-		{"unknown top-level key", "id: x\n" + video + "colour: red\n", "s.yaml:3: colour: unknown key; the keys here are id, title, video, template, source, translate, deliver, notify, timeouts, fail_fast"},
+		{"unknown top-level key", "id: x\n" + video + "colour: red\n", "s.yaml:3: colour: unknown key; the keys here are id, title, video, template, source, translate, deliver, notify, timeouts, fail_fast, priority, fairness_key, fairness_weight, budget, retry"},
 		{"typo at top level", "id: x\n" + video + "timeout: {deadline: 1h}\n", "s.yaml:3: timeout: unknown key; did you mean timeouts?"},
 		{"deliver to http", "id: x\n" + video + "deliver: {to: 'https://example.com/up'}\n", `s.yaml:3: deliver.to: "https://example.com/up" is not a bucket URL; use file://, s3://, gs:// or azblob://`},
 		{"deliver without to", "id: x\n" + video + "deliver: {}\n", "s.yaml:3: deliver.to: required: a bucket URL such as file://./out or s3://bucket"},
@@ -156,15 +167,19 @@ func TestExamples(t *testing.T) {
 		}
 		specs++
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			in, err := Load(f)
-			require.NoError(t, err)
-			assert.True(t, workflows.ValidPipelineID(in.ID))
 			if strings.Contains(f, "campaign") {
+				_, err := Load(f)
+				require.ErrorIs(t, err, ErrInvalid, "a campaign has placeholders: it runs with --rows")
+				assert.Contains(t, err.Error(), "--rows FILE.csv")
 				b, err := LoadBatch(f, "../examples/contacts.csv", "email")
 				require.NoError(t, err)
 				assert.Len(t, b.Inputs(), 20)
 				assert.Empty(t, b.Bad())
+				return
 			}
+			in, err := Load(f)
+			require.NoError(t, err)
+			assert.True(t, workflows.ValidPipelineID(in.ID))
 		})
 	}
 	assert.GreaterOrEqual(t, specs, 5, "one example per video source, plus the campaign")
