@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/log"
@@ -325,12 +326,23 @@ func TestNotifySignsTheStandardWebhooksWay(t *testing.T) {
 	assert.Equal(t, "1760000000", r.Header.Get("webhook-timestamp"))
 	assert.Equal(t, body, ep.bodies[0], "the body goes out byte for byte")
 
-	// The signature, computed here from the Standard Webhooks spec, not by the signer.
+	// The wire format, computed here from the Standard Webhooks spec, not by the signer.
 	mac := hmac.New(sha256.New, []byte(notifyKey))
 	mac.Write([]byte("msg_abc.1760000000." + string(body)))
 	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	assert.Equal(t, want, r.Header.Get("webhook-signature"))
 	assert.NotContains(t, r.Header.Get("webhook-signature"), notifyKey)
+
+	// And a receiver that verifies with the reference library accepts it (the clock is
+	// the test's, so the timestamp's age is not checked), and refuses it under another
+	// key or for another body.
+	wh, err := standardwebhooks.NewWebhook(notifySecret())
+	require.NoError(t, err)
+	assert.NoError(t, wh.VerifyIgnoringTimestamp(ep.bodies[0], r.Header))
+	assert.Error(t, wh.VerifyIgnoringTimestamp([]byte(`{"type":"pipeline.failed"}`), r.Header))
+	other, err := standardwebhooks.NewWebhook("whsec_" + base64.StdEncoding.EncodeToString([]byte("another key")))
+	require.NoError(t, err)
+	assert.Error(t, other.VerifyIgnoringTimestamp(ep.bodies[0], r.Header))
 }
 
 func TestNotifyErrors(t *testing.T) {

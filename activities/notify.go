@@ -3,16 +3,15 @@ package activities
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
@@ -28,14 +27,9 @@ func retryableClientStatus(code int) bool {
 	return false
 }
 
-// Standard Webhooks header names.
-const (
-	HeaderWebhookID        = "webhook-id"
-	HeaderWebhookTimestamp = "webhook-timestamp"
-	HeaderWebhookSignature = "webhook-signature"
-)
-
-// secretPrefix starts a Standard Webhooks secret; base64 of the key follows.
+// secretPrefix starts a Standard Webhooks secret; base64 of the key follows. The
+// library trims it when present; Notify requires it, so that a secret pasted from
+// elsewhere (a hex HeyGen secret, say) is refused instead of decoded as base64.
 const secretPrefix = "whsec_"
 
 // NotifyInput posts a signed notification.
@@ -73,8 +67,8 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, 
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("notify: environment variable %s is not set on the worker", in.SecretEnv), ErrTypeNotifyConfig, nil)
 	}
-	ts := a.now().Unix()
-	sig, err := SignWebhook(secret, in.WebhookID, ts, in.Body)
+	ts := a.now()
+	sig, err := signWebhook(secret, in.WebhookID, ts, in.Body)
 	if err != nil {
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("notify: %s: %v", in.SecretEnv, err), ErrTypeNotifyConfig, nil)
@@ -85,9 +79,9 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "reelflow")
-	req.Header.Set(HeaderWebhookID, in.WebhookID)
-	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderWebhookSignature, sig)
+	req.Header.Set(standardwebhooks.HeaderWebhookID, in.WebhookID)
+	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
 
 	attempt := activity.GetInfo(ctx).Attempt
 	resp, err := a.http.Do(req)
@@ -108,20 +102,18 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, 
 	return NotifyResult{WebhookID: in.WebhookID, StatusCode: resp.StatusCode, Attempt: attempt}, nil
 }
 
-// SignWebhook returns the Standard Webhooks signature header value for a message:
-// "v1," and the base64 HMAC-SHA256 of "id.timestamp.body", keyed with the bytes that
-// the whsec_ secret encodes.
-func SignWebhook(secret, id string, timestamp int64, body []byte) (string, error) {
+// signWebhook returns the webhook-signature header value of a message, through the
+// Standard Webhooks reference library (the one the sandbox signs and the receiver
+// verifies with): "v1," and the base64 HMAC-SHA256 of "id.timestamp.body", keyed with
+// the bytes that the whsec_ secret encodes. Its errors never carry the secret.
+func signWebhook(secret, id string, at time.Time, body []byte) (string, error) {
 	enc, ok := strings.CutPrefix(secret, secretPrefix)
 	if !ok {
 		return "", fmt.Errorf("secret does not start with %s", secretPrefix)
 	}
-	key, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || len(key) == 0 {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil || enc == "" {
 		return "", fmt.Errorf("secret is not %s followed by base64", secretPrefix)
 	}
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s.%d.", id, timestamp)
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+	return wh.Sign(id, at, body)
 }
