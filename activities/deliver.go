@@ -18,13 +18,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
-
-	// The bucket schemes Deliver opens: file://, s3://, gs://, azblob://. None of the
-	// drivers moves a module the project pins.
-	_ "gocloud.dev/blob/azureblob"
-	_ "gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob"
-	_ "gocloud.dev/blob/s3blob"
 )
 
 // The outputs of a job that Deliver copies. Each names a link of the job's status.
@@ -80,7 +73,9 @@ type DeliverResult struct {
 }
 
 // Deliver streams one output of a HeyGen job into a bucket and records its size and
-// sha256.
+// sha256. It opens the bucket by URL through the gocloud.dev drivers the binary
+// registers (cmd/reelflow: file, s3, gs, azblob); a scheme with no driver is
+// ErrTypeDeliverInvalid.
 //
 // The download is spooled to a temporary file (never held in memory) while it is
 // hashed, because the hash must be known before the object is written: it goes into
