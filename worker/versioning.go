@@ -28,6 +28,7 @@ func VersioningBehaviors() map[string]workflow.VersioningBehavior {
 		"Pipeline":      workflow.VersioningBehaviorAutoUpgrade,
 		jobWorkflowType: workflow.VersioningBehaviorAutoUpgrade,
 		"Limiter":       workflow.VersioningBehaviorAutoUpgrade,
+		"Campaign":      workflow.VersioningBehaviorAutoUpgrade,
 	}
 }
 

@@ -26,6 +26,7 @@ func Register(r sdkworker.WorkflowRegistry, a *activities.Activities) {
 	r.RegisterWorkflow(workflows.Pipeline)
 	r.RegisterWorkflow(workflows.Job)
 	r.RegisterWorkflow(workflows.Limiter)
+	r.RegisterWorkflow(workflows.Campaign)
 	if a == nil {
 		return
 	}

@@ -64,7 +64,9 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	if workflow.GetVersion(ctx, changePipelineMultistep, workflow.DefaultVersion, versionMultistep) == workflow.DefaultVersion {
 		return p.renderOnly(ctx)
 	}
-	return p.multistep(ctx)
+	res, err := p.multistep(ctx)
+	p.tellCampaign(ctx, res, err)
+	return res, err
 }
 
 // changePipelineMultistep is the workflow.GetVersion change ID of multi-step pipelines

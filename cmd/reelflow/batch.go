@@ -15,10 +15,20 @@ import (
 	"github.com/reelflow/reelflow/workflows"
 )
 
+// batchStart is what `start --rows` was asked.
+type batchStart struct {
+	spec, rows, key string
+	limit, priority int
+	wait            bool
+	// account names the scheduler that --wait reads the campaign's slots from.
+	account string
+}
+
 // startBatch starts one pipeline per good CSV row, reports bad rows with their line
-// numbers, and with wait follows them all to the end.
-func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, limit int, wait bool) error {
-	batch, err := spec.LoadBatch(specPath, csvPath, key)
+// numbers, and with wait follows the campaign (or, for rows of no campaign, every
+// pipeline) to the end.
+func (a *app) startBatch(ctx context.Context, b batchStart) error {
+	batch, err := spec.LoadBatch(b.spec, b.rows, b.key)
 	if err != nil {
 		if errors.Is(err, spec.ErrInvalid) {
 			return &exitError{code: 2, err: err}
@@ -39,44 +49,109 @@ func (a *app) startBatch(ctx context.Context, specPath, csvPath, key string, lim
 	}
 	defer c.Close()
 
-	runs, already, err := a.startRows(ctx, c, inputs, limit)
+	campaign := inputs[0].Schedule.Campaign
+	if campaign != "" {
+		// The campaign exists before its first pipeline can end and tell it.
+		if err := openCampaign(ctx, c, campaign, inputs); err != nil {
+			return err
+		}
+	}
+	runs, restarted, err := a.startRows(ctx, c, inputs, b)
 	if err != nil {
 		return err
 	}
+	already := len(inputs) - len(restarted)
 	fmt.Fprintf(a.out, "%d pipelines: %d started now, %d already started before", len(inputs), len(inputs)-already, already)
 	if len(bad) > 0 {
 		fmt.Fprintf(a.out, ", %d bad rows skipped", len(bad))
 	}
 	fmt.Fprintln(a.out)
-	if !wait {
+	if campaign != "" {
+		if err := signalCampaign(ctx, c, campaign, restarted); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.out, "campaign %s: follow it with reelflow status %s\n", campaign, campaign)
+	}
+	if !b.wait {
 		return nil
 	}
-
+	if campaign != "" {
+		return a.followCampaign(ctx, c, campaign, b.account)
+	}
 	return a.waitBatch(ctx, runs)
 }
 
-// startRows starts one pipeline per input, with limit as its concurrency limit when
-// set, and counts those that had been started before.
-func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows.PipelineInput, limit int) ([]client.WorkflowRun, int, error) {
+// campaignSignalRows is how many rows one campaign signal carries, far under
+// Temporal's 2 MB payload limit.
+const campaignSignalRows = 1000
+
+// openCampaign signal-with-starts the campaign's workflow with every row's pipeline. A
+// campaign that completed (all its rows had ended a day before) starts a new run that
+// carries what the last one knew.
+func openCampaign(ctx context.Context, c client.Client, campaign string, inputs []workflows.PipelineInput) error {
+	wid := workflows.CampaignWorkflowIDFor(campaign)
+	in := workflows.CampaignInput{ID: campaign}
+	desc, err := c.DescribeWorkflowExecution(ctx, wid, "")
+	if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		var last workflows.CampaignStatus
+		if err := c.GetWorkflow(ctx, wid, "").Get(ctx, &last); err == nil {
+			in.Carry = last.Carry
+		}
+	}
+	rows := make([]workflows.CampaignRow, len(inputs))
+	for i, p := range inputs {
+		rows[i] = workflows.CampaignRow{ID: p.ID}
+	}
+	first := rows[:min(len(rows), campaignSignalRows)]
+	opts := client.StartWorkflowOptions{
+		ID:                    wid,
+		TaskQueue:             workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         "campaign " + campaign,
+	}
+	if _, err := c.SignalWithStartWorkflow(ctx, wid, workflows.SignalCampaignRows, workflows.CampaignRows{Rows: first}, opts, workflows.Campaign, in); err != nil {
+		return temporalError("start campaign "+campaign, err)
+	}
+	return signalCampaign(ctx, c, campaign, rows[len(first):])
+}
+
+// signalCampaign tells the campaign about rows, in signals of campaignSignalRows.
+func signalCampaign(ctx context.Context, c client.Client, campaign string, rows []workflows.CampaignRow) error {
+	for len(rows) > 0 {
+		n := min(len(rows), campaignSignalRows)
+		if err := c.SignalWorkflow(ctx, workflows.CampaignWorkflowIDFor(campaign), "", workflows.SignalCampaignRows, workflows.CampaignRows{Rows: rows[:n]}); err != nil {
+			return temporalError("tell campaign "+campaign+" its rows", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// startRows starts one pipeline per input, with b's concurrency limit and priority when
+// set, and returns the runs and the rows it started now (with their runs).
+func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows.PipelineInput, b batchStart) ([]client.WorkflowRun, []workflows.CampaignRow, error) {
 	runs := make([]client.WorkflowRun, 0, len(inputs))
+	var restarted []workflows.CampaignRow
 	bar := newProgress(a.out, "started", len(inputs))
-	already := 0
 	for _, in := range inputs {
-		if limit > 0 {
-			in.ConcurrencyLimit = limit
+		if b.limit > 0 {
+			in.ConcurrencyLimit = b.limit
+		}
+		if b.priority != 0 {
+			in.Schedule.Priority = b.priority
 		}
 		run, started, err := startPipeline(ctx, c, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
-		if !started {
-			already++
+		if started {
+			restarted = append(restarted, workflows.CampaignRow{ID: in.ID, RunID: run.GetRunID()})
 		}
 		runs = append(runs, run)
 		bar.step()
 	}
 	bar.done()
-	return runs, already, nil
+	return runs, restarted, nil
 }
 
 // waitBatch follows every run to its end and reports those that did not complete.

@@ -28,6 +28,8 @@ func (a *app) startCommand() *cobra.Command {
 		wait, fresh bool
 		rows, key   string
 		limit       int
+		priority    int
+		acct        accountFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "start FILE [--rows CSV [--key COLUMN]]",
@@ -43,14 +45,23 @@ completed step without --fresh.
 
 With --rows, start runs one pipeline per CSV row: {{column}} placeholders in the spec are
 filled from the row, and each pipeline's ID is <id>-<slug of the key column>. Running
-the same command again starts only the rows not started yet.`,
+the same command again starts only the rows not started yet. The rows form a campaign:
+reelflow status <id> summarises it, and --wait follows it (exit code 1 when a pipeline
+failed, 3 when some completed with failed steps).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return &exitError{code: 2, err: fmt.Errorf("--concurrency-limit %d: want 0 (off) or more", limit)}
 			}
+			if priority != 0 && (priority < workflows.PriorityHighest || priority > workflows.PriorityLowest) {
+				return &exitError{code: 2, err: fmt.Errorf("--priority %d: want 1 (most urgent) to 5", priority)}
+			}
 			if rows != "" {
-				return a.startBatch(cmd.Context(), args[0], rows, key, limit, wait)
+				account, err := acct.account()
+				if err != nil {
+					return err
+				}
+				return a.startBatch(cmd.Context(), batchStart{spec: args[0], rows: rows, key: key, limit: limit, priority: priority, wait: wait, account: account})
 			}
 			if key != "" {
 				return &exitError{code: 2, err: errors.New("--key needs --rows")}
@@ -64,6 +75,9 @@ the same command again starts only the rows not started yet.`,
 			}
 			if limit > 0 {
 				in.ConcurrencyLimit = limit
+			}
+			if priority != 0 {
+				in.Schedule.Priority = priority
 			}
 			in.Fresh = fresh
 			ctx := cmd.Context()
@@ -87,6 +101,8 @@ the same command again starts only the rows not started yet.`,
 	a.env.String(cmd.Flags(), &rows, "rows", "REELFLOW_ROWS", "", "CSV file: start one pipeline per row")
 	a.env.String(cmd.Flags(), &key, "key", "REELFLOW_KEY", "", "CSV column whose value names each row's pipeline (default: the first column)")
 	a.env.Bool(cmd.Flags(), &fresh, "fresh", "REELFLOW_FRESH", false, "on a rerun, render again the completed steps whose spec changed (a new, paid render) instead of refusing")
+	a.env.Int(cmd.Flags(), &priority, "priority", "REELFLOW_PRIORITY", 0, "1 (most urgent) to 5: the account's free slots go to the most urgent Jobs first; overrides the spec's priority, for every row of a batch (default: the spec's, else 3)")
+	a.bindAccount(cmd, &acct)
 	a.env.Int(cmd.Flags(), &limit, "concurrency-limit", "REELFLOW_CONCURRENCY_LIMIT", 0, "HeyGen jobs in flight at once across all workers (your plan's limit); extra jobs wait their turn instead of meeting 429s (0 = off)")
 	return cmd
 }
@@ -440,10 +456,21 @@ func dash(s string) string {
 }
 
 func (a *app) statusCommand() *cobra.Command {
-	return &cobra.Command{
+	var (
+		onlyPipeline bool
+		acct         accountFlags
+	)
+	cmd := &cobra.Command{
 		Use:   "status ID",
-		Short: "Print a pipeline's step table, read through its status query",
-		Args:  cobra.ExactArgs(1),
+		Short: "Print a pipeline's step table, or a campaign's summary, read through their status queries",
+		Long: `status ID prints the pipeline ID's step table. When ID is the id of a spec started with
+--rows, it prints the campaign's summary instead: its pipelines by state, the failed ones
+with their reasons, the slots it holds at the account and the Jobs it has waiting, and an
+estimate of the time left.
+
+A spec started both ways has a pipeline and a campaign under the same id: the campaign
+wins, and status says so; --pipeline shows the pipeline.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.dial(ctx)
@@ -451,9 +478,42 @@ func (a *app) statusCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if !onlyPipeline {
+				shown, err := a.printCampaignStatus(ctx, c, args[0], acct)
+				if shown || err != nil {
+					return err
+				}
+			}
 			return a.printStatus(ctx, c, args[0])
 		},
 	}
+	a.env.Bool(cmd.Flags(), &onlyPipeline, "pipeline", "REELFLOW_STATUS_PIPELINE", false, "show the pipeline ID even when a campaign has the same id")
+	a.bindAccount(cmd, &acct)
+	return cmd
+}
+
+// printCampaignStatus prints the campaign id's summary, with its share of the account
+// from the scheduler, and reports false when there is no such campaign.
+func (a *app) printCampaignStatus(ctx context.Context, c client.Client, id string, acct accountFlags) (bool, error) {
+	st, found, err := queryCampaign(ctx, c, id)
+	if !found || err != nil {
+		return found, err
+	}
+	var share *workflows.CampaignShare
+	if account, err := acct.account(); err == nil {
+		if sched, err := querySchedulerStatus(ctx, c, account); err == nil {
+			s, _ := campaignShare(sched, id)
+			share = &s
+			if sched.Paused {
+				fmt.Fprintf(a.out, "account %s is PAUSED: %s\n", account, dash(sched.PauseReason))
+			}
+		}
+	}
+	printCampaign(a.out, st, share, time.Now())
+	if _, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil {
+		fmt.Fprintf(a.out, "(a pipeline %s exists too: reelflow status --pipeline %s)\n", id, id)
+	}
+	return true, nil
 }
 
 // printStatus prints a pipeline's state, its step table and, when it did not complete,

@@ -66,6 +66,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 		a.receiverCommand(),
 		a.startCommand(),
 		a.statusCommand(),
+		a.queueCommand(),
 		a.cancelCommand(),
 		a.webhookCommand(),
 		a.sandboxCommand(),
