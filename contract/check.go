@@ -22,6 +22,9 @@ type Violation struct {
 	Param string
 	// Message says what is wrong, in one line.
 	Message string
+	// Published is set only for a field the schema does not publish
+	// (RequestViolations): the fields it publishes at that place, sorted.
+	Published []string
 }
 
 // Error reads like "avatar_id: got number, want string".
@@ -45,19 +48,82 @@ func violationOf(err error, instance any) error {
 		loc = append(append([]string(nil), loc...), req.Missing[0])
 		return &Violation{Param: paramOf(loc), Message: "is required"}
 	}
+	if enum, ok := leaf.ErrorKind.(*kind.Enum); ok {
+		return &Violation{Param: paramOf(loc), Message: "must be one of " + jsonList(enum.Want)}
+	}
 	p := message.NewPrinter(language.English)
 	return &Violation{Param: paramOf(loc), Message: leaf.ErrorKind.LocalizedString(p)}
 }
 
-// leaves collects the causes that have no causes of their own.
+// jsonList writes values as JSON, comma-separated: "4k", "720p", null.
+func jsonList(vs []any) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		b, _ := json.Marshal(v)
+		parts[i] = string(b)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// leaves collects the causes that have no causes of their own. In a oneOf whose members
+// are told apart by a const (a scene's "type"), only the members the value names count:
+// the others' complaints are about a shape it never chose. When it names none, the one
+// leaf is its discriminator, with the values it may take.
 func leaves(ve *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
 	if len(ve.Causes) == 0 {
 		return append(out, ve)
 	}
-	for _, c := range ve.Causes {
+	causes := ve.Causes
+	if _, isOneOf := ve.ErrorKind.(*kind.OneOf); isOneOf {
+		named, wrong := namedMembers(ve)
+		if wrong != nil {
+			return append(out, wrong)
+		}
+		if named != nil {
+			causes = named
+		}
+	}
+	for _, c := range causes {
 		out = leaves(c, out)
 	}
 	return out
+}
+
+// namedMembers splits a oneOf's causes by their discriminator: a const that failed on a
+// direct field of the value. named are the members without such a failure, when some
+// member has one; wrong is set instead when every member has one.
+func namedMembers(ve *jsonschema.ValidationError) (named []*jsonschema.ValidationError, wrong *jsonschema.ValidationError) {
+	var (
+		want    []any
+		mismLoc []string
+		got     any
+	)
+	for _, c := range ve.Causes {
+		cst, loc := discriminatorFailure(c, len(ve.InstanceLocation)+1)
+		if cst == nil {
+			named = append(named, c)
+			continue
+		}
+		want, mismLoc, got = append(want, cst.Want), loc, cst.Got
+	}
+	switch {
+	case want == nil:
+		return nil, nil
+	case named == nil:
+		return nil, &jsonschema.ValidationError{InstanceLocation: mismLoc, ErrorKind: &kind.Enum{Got: got, Want: want}}
+	}
+	return named, nil
+}
+
+// discriminatorFailure finds a const failure at depth (a direct field of the oneOf's
+// value) in a member's complaint: the complaint itself, or one of its causes.
+func discriminatorFailure(c *jsonschema.ValidationError, depth int) (*kind.Const, []string) {
+	for _, e := range append([]*jsonschema.ValidationError{c}, c.Causes...) {
+		if k, ok := e.ErrorKind.(*kind.Const); ok && len(e.InstanceLocation) == depth {
+			return k, e.InstanceLocation
+		}
+	}
+	return nil, nil
 }
 
 // pick chooses the leaf with the longest instance location. Among ties it prefers a

@@ -63,6 +63,8 @@ type Operation struct {
 	variants map[string]*jsonschema.Schema
 	// responseDoc is the response schema as parsed JSON, walked for unpublished fields.
 	responseDoc any
+	// requestDoc is the request schema as parsed JSON, walked for unpublished fields.
+	requestDoc any
 }
 
 // HasRequestBody reports whether the operation takes a JSON body.
@@ -215,6 +217,9 @@ func loadOperation(comp *jsonschema.Compiler, name string) (*Operation, error) {
 			return nil, err
 		}
 		if op.variants, err = compileVariants(comp, base+"/request", f.RequestSchema); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(f.RequestSchema, &op.requestDoc); err != nil {
 			return nil, err
 		}
 	}

@@ -123,7 +123,8 @@ func ParseBatch(specName string, src []byte, csvName string, rows io.Reader, key
 
 // checkBatchSpec fails the batch for what no row's values can mend: a placeholder that
 // names no column, or a problem of the spec as written at a field without a
-// placeholder, which would be every row's problem.
+// placeholder, or an unknown key (a value cannot mend its key), which would be every
+// row's problem.
 func checkBatchSpec(specName string, src []byte, doc map[string]any, header []string) error {
 	if err := checkPlaceholders(specName, newLocator(src), doc, header); err != nil {
 		return err
@@ -135,7 +136,7 @@ func checkBatchSpec(specName string, src []byte, doc map[string]any, header []st
 	}
 	var fatal []Problem
 	for _, p := range se.Problems {
-		if p.Field == "" || !hasPlaceholder(lookup(doc, p.Field)) {
+		if p.Field == "" || !hasPlaceholder(lookup(doc, p.Field)) || strings.HasPrefix(p.Msg, "unknown key") {
 			fatal = append(fatal, p)
 		}
 	}

@@ -26,7 +26,7 @@ func TestParseScheduleAndRetry(t *testing.T) {
 		{"fractional weight", head + "fairness_weight: 0.5\n", workflows.Schedule{Priority: 3, FairnessKey: "p1", FairnessWeight: 0.5}, nil},
 		{"no re-render", head + "retry: {renders: 0}\n", defaultSchedule("p1"), &workflows.Retry{Renders: 0}},
 		{"ten re-renders", head + "retry:\n  renders: 10\n", defaultSchedule("p1"), &workflows.Retry{Renders: 10}},
-		{"studio video", "id: p1\nvideo:\n  type: studio\n  scenes:\n    - {type: avatar, script: Hi}\n", defaultSchedule("p1"), nil},
+		{"studio video", "id: p1\nvideo:\n  type: studio\n  scenes:\n    - {type: avatar_video, input: {type: avatar, avatar_id: a, script: Hi}}\n", defaultSchedule("p1"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

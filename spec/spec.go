@@ -8,8 +8,14 @@
 // POST /v3/templates/{id} call) or source (an existing video's URL, to translate). A
 // spec with legacy_video (HeyGen's v2 POST /v2/video/generate, retired on 2026-11-01) is
 // refused with the v3 studio form to use instead. HeyGen bodies are passed through as
-// written; reelflow sets only callback_id (and callback_url). Every other block has a
-// fixed set of keys, and an unknown key is an error, so that typos do not pass silently.
+// written; reelflow sets only callback_id (and callback_url). Each is checked against
+// HeyGen's published request schema (bodies.go), and so is each translation's body as
+// the Pipeline builds it. Every other block has a fixed set of keys, and an unknown key
+// is an error, so that typos do not pass silently.
+//
+// A spec that runs once (Load, Parse) gets a whole workflows.Schedule, defaults filled
+// (schedule.go); a --rows batch (LoadBatch) also names the spec's id as each row's
+// campaign. A spec with {{column}} placeholders or a budget runs only as a batch.
 package spec
 
 import (
@@ -324,6 +330,7 @@ func (c *checker) spec(doc map[string]any) workflows.PipelineInput {
 	in.FailFast = c.boolean(doc, "fail_fast", "fail_fast")
 	in.Schedule = c.schedule(doc, in.ID)
 	in.Retry = c.retry(doc)
+	c.bodies(in)
 	return in
 }
 
@@ -460,9 +467,12 @@ func (c *checker) notify(n map[string]any) *workflows.Notify {
 	return &workflows.Notify{URL: u, SecretEnv: env}
 }
 
-// timeouts checks the timeouts block: every key given is a positive duration.
+// timeouts checks the timeouts block: every key given is a positive duration, and
+// together they agree (timeoutsAgree).
 func (c *checker) timeouts(t map[string]any) workflows.Timeouts {
 	var out workflows.Timeouts
+	set := map[string]bool{}
+	bad := false
 	for _, f := range []struct {
 		key string
 		dst *time.Duration
@@ -480,9 +490,13 @@ func (c *checker) timeouts(t map[string]any) workflows.Timeouts {
 		d, err := time.ParseDuration(s)
 		if !isStr || err != nil || d <= 0 {
 			c.add("timeouts."+f.key, "%s is not a positive duration such as 15m or 24h", quoteValue(v))
+			bad = true
 			continue
 		}
-		*f.dst = d
+		*f.dst, set[f.key] = d, true
+	}
+	if !bad {
+		c.timeoutsAgree(out, set)
 	}
 	return out
 }

@@ -81,7 +81,7 @@ func defaultSchedule(id string) workflows.Schedule {
 }
 
 func TestParseBad(t *testing.T) {
-	const video = "video: {type: avatar}\n"
+	const video = "video: {type: avatar, avatar_id: a}\n"
 	tests := []struct {
 		name string
 		src  string
@@ -94,7 +94,7 @@ func TestParseBad(t *testing.T) {
 		{"video without type", "id: x\nvideo: {avatar_id: a}\n", "s.yaml:2: video.type: required, for example avatar"},
 		{"empty video", "id: x\nvideo: {}\n", "s.yaml:2: video: a video block (a v3 POST /v3/videos body) is required"},
 		{"video not a mapping", "id: x\nvideo: hello\n", "s.yaml:2: video: must be a mapping"},
-		{"callback_id is reelflow's", "id: x\nvideo:\n  type: avatar\n  callback_id: mine\n", "s.yaml:4: video.callback_id: reelflow sets callback_id itself; remove it"},
+		{"callback_id is reelflow's", "id: x\nvideo:\n  type: avatar\n  avatar_id: a\n  callback_id: mine\n", "s.yaml:5: video.callback_id: reelflow sets callback_id itself; remove it"},
 		{"template without id", "id: x\ntemplate: {variables: {}}\n", "s.yaml:2: template.id: required: the template's ID"},
 		{"legacy_video: HeyGen retired v2", "id: x\ntitle: T\nlegacy_video:\n  video_inputs:\n    - hello\n",
 			"s.yaml:3: legacy_video: HeyGen retired POST /v2/video/generate (its v1 and v2 endpoints reached end of life on 2026-11-01); " +
@@ -117,7 +117,7 @@ func TestParseBad(t *testing.T) {
 		{"notify with the secret itself", "id: x\n" + video + "notify: {url: 'https://a/h', secret_env: whsec_abc}\n", "s.yaml:3: notify.secret_env: names an environment variable; never put the secret itself in a spec"},
 		{"notify without secret_env", "id: x\n" + video + "notify:\n  url: https://a/h\n", "s.yaml:3: notify.secret_env: required: the environment variable, on the worker, that holds the whsec_ secret"},
 		{"notify bad env name", "id: x\n" + video + "notify: {url: 'https://a/h', secret_env: 'MY-SECRET'}\n", `s.yaml:3: notify.secret_env: "MY-SECRET" is not an environment variable name`},
-		{"bad duration", "id: ok\nvideo:\n  type: avatar\ntimeouts:\n  deadline: soon\n", `s.yaml:5: timeouts.deadline: "soon" is not a positive duration such as 15m or 24h`},
+		{"bad duration", "id: ok\nvideo:\n  type: avatar\n  avatar_id: a\ntimeouts:\n  deadline: soon\n", `s.yaml:6: timeouts.deadline: "soon" is not a positive duration such as 15m or 24h`},
 		{"null duration", "id: ok\n" + video + "timeouts: {deadline: null}\n", "s.yaml:3: timeouts.deadline: null is not a positive duration such as 15m or 24h"},
 		{"numeric duration", "id: ok\n" + video + "timeouts: {push_window: 15}\n", "s.yaml:3: timeouts.push_window: 15 is not a positive duration such as 15m or 24h"},
 		{"fail_fast not bool", "id: x\n" + video + "fail_fast: maybe\n", "s.yaml:3: fail_fast: must be true or false"},
@@ -137,7 +137,7 @@ func TestParseBad(t *testing.T) {
 }
 
 func TestParseJSONLines(t *testing.T) {
-	src := "{\n  \"id\": \"x\",\n  \"video\": {\"type\": \"avatar\"},\n  \"translate\": {\n    \"languages\": [\"French\", \"\"]\n  }\n}\n"
+	src := "{\n  \"id\": \"x\",\n  \"video\": {\"type\": \"avatar\", \"avatar_id\": \"a\"},\n  \"translate\": {\n    \"languages\": [\"French\", \"\"]\n  }\n}\n"
 	_, err := Parse("s.json", []byte(src))
 	require.Error(t, err)
 	assert.Equal(t, "invalid spec: s.json:5: translate.languages[1]: empty language", err.Error())
@@ -145,7 +145,7 @@ func TestParseJSONLines(t *testing.T) {
 
 func TestLoadNamesTheFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "launch-q3.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("id: launch-q3\nvideo: {type: avatar}\ntranslate:\n  languages: [French, '']\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("id: launch-q3\nvideo: {type: avatar, avatar_id: a}\ntranslate:\n  languages: [French, '']\n"), 0o644))
 	_, err := Load(path)
 	require.Error(t, err)
 	assert.Equal(t, "invalid spec: launch-q3.yaml:4: translate.languages[1]: empty language", err.Error())

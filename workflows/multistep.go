@@ -241,20 +241,7 @@ func (p *pipelineRun) renderJob() JobInput {
 // translateJob is the Job input of the translation into lang: one language per request,
 // so that the translation has its own callback_id.
 func (p *pipelineRun) translateJob(lang, videoURL string) JobInput {
-	t := p.in.Translate
-	body := map[string]any{
-		"video":            map[string]any{"type": "url", "url": videoURL},
-		"output_languages": []any{lang},
-	}
-	if p.in.Title != "" {
-		body["title"] = p.in.Title + " (" + lang + ")"
-	}
-	if t.Mode != "" {
-		body["mode"] = t.Mode
-	}
-	if t.Captions {
-		body["enable_caption"] = true
-	}
+	body := TranslationBody(p.in, lang, videoURL)
 	step := TranslateStep(lang)
 	return JobInput{PipelineID: p.id, Step: step, Kind: KindTranslation, Body: body,
 		Timeouts: p.in.Timeouts, Label: "translate " + lang, ConcurrencyLimit: p.in.ConcurrencyLimit}

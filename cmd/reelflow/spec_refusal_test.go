@@ -13,9 +13,10 @@ import (
 	"github.com/reelflow/reelflow/devstack"
 )
 
-// TestStartRefusesSpecs starts specs that must be refused against a running dev stack:
-// each exits 2 with its problem at file:line, and nothing reaches Temporal or the
-// sandbox. A good spec started last shows that the stack was listening.
+// TestStartRefusesSpecs starts specs that must be refused against a running dev stack
+// (placeholders or a budget without --rows, scheduling fields out of range, HeyGen
+// bodies against HeyGen's published schema, contradicting timeouts): each exits 2 with
+// its problem at file:line, and nothing reaches Temporal or the sandbox. A good spec started last shows that the stack was listening.
 func TestStartRefusesSpecs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -50,6 +51,15 @@ func TestStartRefusesSpecs(t *testing.T) {
 		{"a priority out of range", "prio-1",
 			[]string{write("prio.yaml", "id: prio-1\nvideo: {type: avatar, avatar_id: a, script: hi}\npriority: 0\n")},
 			[]string{"prio.yaml:3: priority: 0 is not a priority: 1 (most urgent) to 5"}},
+		{"a typo inside the HeyGen body", "typo-1",
+			[]string{write("typo.yaml", "id: typo-1\nvideo:\n  type: avatar\n  avatr_id: a\n  script: hi\n")},
+			[]string{"typo.yaml:4: video.avatr_id: unknown key; did you mean avatar_id? (HeyGen's POST /v3/videos)"}},
+		{"a studio scene HeyGen does not publish", "studio-1",
+			[]string{write("studio.yaml", "id: studio-1\nvideo:\n  type: studio\n  scenes:\n    - type: avatar\n      script: hi\n")},
+			[]string{`studio.yaml:5: video.scenes[0].type: must be one of "avatar_video", "image", "video"`}},
+		{"timeouts that contradict each other", "timeouts-1",
+			[]string{write("timeouts.yaml", "id: timeouts-1\nvideo: {type: avatar, avatar_id: a, script: hi}\ntimeouts:\n  deadline: 1m\n  push_window: 10m\n")},
+			[]string{"timeouts.yaml:4: timeouts.deadline: deadline 1m is not longer than push_window 10m"}},
 		{"a retry budget out of range", "retry-1",
 			[]string{write("retry.yaml", "id: retry-1\nvideo: {type: avatar, avatar_id: a, script: hi}\nretry:\n  renders: 50\n")},
 			[]string{"retry.yaml:4: retry.renders: 50 is not 0 to 10"}},
