@@ -1,6 +1,9 @@
 package activities
 
 import (
+	"errors"
+
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/reelflow/reelflow/heygen"
@@ -40,6 +43,38 @@ const (
 	// refused again, so Notify stops at once instead of retrying for hours.
 	ErrTypeNotifyRefused = "NotifyRefused"
 )
+
+// ApplicationError types of the activities that call Temporal itself (PriorJobs).
+const (
+	// ErrTypeTemporalRefused: Temporal refused the call in a way no retry changes
+	// (permission denied, namespace not found, an invalid argument, an unimplemented
+	// call), or the activity has no Temporal client. Non-retryable.
+	ErrTypeTemporalRefused = "TemporalRefused"
+	// ErrTypeTemporalUnavailable: any other failed call to Temporal (unavailable, a
+	// deadline, a resource exhausted). Retryable, within the activity's bounded retries.
+	ErrTypeTemporalUnavailable = "TemporalUnavailable"
+)
+
+// temporalError turns a failed call to the Temporal service into the ApplicationError
+// that the retry policy acts on: ErrTypeTemporalRefused, non-retryable, for the
+// serviceerror kinds a retry cannot fix; ErrTypeTemporalUnavailable otherwise. err
+// stays the cause.
+func temporalError(op string, err error) error {
+	var (
+		denied     *serviceerror.PermissionDenied
+		noNS       *serviceerror.NamespaceNotFound
+		badArg     *serviceerror.InvalidArgument
+		unimpl     *serviceerror.Unimplemented
+		notActive  *serviceerror.NamespaceNotActive
+		nsInvalid  *serviceerror.NamespaceInvalidState
+		badRequest = errors.As(err, &denied) || errors.As(err, &noNS) || errors.As(err, &badArg) ||
+			errors.As(err, &unimpl) || errors.As(err, &notActive) || errors.As(err, &nsInvalid)
+	)
+	if badRequest {
+		return temporal.NewNonRetryableApplicationError(op, ErrTypeTemporalRefused, err)
+	}
+	return temporal.NewApplicationErrorWithCause(op, ErrTypeTemporalUnavailable, err)
+}
 
 // applicationError turns an error from a HeyGen call into the ApplicationError that
 // Temporal's retry policy acts on. The type is the heygen.ErrorKind name, so a workflow

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
 // MemoSpecHash is the memo key under which a Pipeline records, on each Job it starts,
@@ -60,17 +61,22 @@ const priorJobsWait = 2 * time.Second
 // terminated, cancelled or reset a moment ago, and the Job is recording its own
 // cancellation) is waited for, heartbeating, until it closes: it is then reused when it
 // completed, so a render in flight is adopted instead of paid for twice.
+//
+// A call Temporal refuses for good (permission denied, no such namespace) fails it
+// with ErrTypeTemporalRefused, non-retryable; any other failed call is a retryable
+// ErrTypeTemporalUnavailable.
 func (a *Activities) PriorJobs(ctx context.Context, in PriorJobsInput) (PriorJobsResult, error) {
 	c := activity.GetClient(ctx)
 	if c == nil {
-		return PriorJobsResult{}, errors.New("prior jobs: the activity has no temporal client")
+		return PriorJobsResult{}, temporal.NewNonRetryableApplicationError(
+			"prior jobs: the activity has no temporal client", ErrTypeTemporalRefused, nil)
 	}
 	res := PriorJobsResult{Jobs: make([]PriorJob, 0, len(in.CallbackIDs))}
 	for _, id := range in.CallbackIDs {
 		for {
 			j, err := LookupJob(ctx, c, id)
 			if err != nil {
-				return PriorJobsResult{}, err
+				return PriorJobsResult{}, temporalError("prior jobs", err)
 			}
 			if j.Status != JobRunning {
 				res.Jobs = append(res.Jobs, j)

@@ -115,14 +115,22 @@ func askPermitOptions(label string, scheduleToClose time.Duration) workflow.Acti
 	}
 }
 
+// priorJobsAttempts bounds the rerun's look for earlier runs: a Temporal that fails it
+// this often is down, and the pipeline says so instead of waiting for ever.
+const priorJobsAttempts = 5
+
 // priorJobsOptions are the rerun's look for earlier runs. A Job of a stopped run closes
 // within seconds; one that is genuinely still running ends by its own deadline at the
-// latest.
+// latest. A call Temporal refuses for good (permission denied, no such namespace) is not
+// retried.
 func priorJobsOptions(deadline time.Duration) workflow.ActivityOptions {
+	retry := steadyRetry()
+	retry.MaximumAttempts = priorJobsAttempts
+	retry.NonRetryableErrorTypes = []string{activities.ErrTypeTemporalRefused}
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: deadline + permitLeaseMargin,
 		HeartbeatTimeout:    priorJobsHeartbeat,
 		Summary:             "look for earlier runs of the steps",
-		RetryPolicy:         steadyRetry(),
+		RetryPolicy:         retry,
 	}
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
@@ -212,6 +216,41 @@ func TestPlanRerun(t *testing.T) {
 				reuse = append(reuse, p.Reuse)
 			}
 			assert.Equal(t, tt.reuse, reuse)
+		})
+	}
+}
+
+// TestPipelinePriorJobsRetriesAreBounded: the look for earlier runs is not retried when
+// Temporal refuses it for good, and is retried a bounded number of times otherwise; the
+// pipeline then fails with the activity's type instead of hanging before its first step.
+func TestPipelinePriorJobsRetriesAreBounded(t *testing.T) {
+	tests := []struct {
+		name     string
+		typ      string
+		attempts int
+	}{
+		{"permission denied: no retry", activities.ErrTypeTemporalRefused, 1},
+		{"unavailable: bounded retries", activities.ErrTypeTemporalUnavailable, priorJobsAttempts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testPipelineID})
+			attempts := 0
+			// Retryable as returned: only the workflow's retry policy can stop the first.
+			env.OnActivity(a.PriorJobs, mock.Anything, mock.Anything).Return(
+				func(context.Context, activities.PriorJobsInput) (activities.PriorJobsResult, error) {
+					attempts++
+					return activities.PriorJobsResult{}, temporal.NewApplicationError("prior jobs", tt.typ)
+				})
+
+			env.ExecuteWorkflow(Pipeline, pipelineInput())
+
+			require.True(t, env.IsWorkflowCompleted())
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, env.GetWorkflowError(), &appErr)
+			assert.Equal(t, tt.typ, appErr.Type())
+			assert.Equal(t, tt.attempts, attempts)
 		})
 	}
 }
