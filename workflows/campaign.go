@@ -1,7 +1,8 @@
 package workflows
 
 import (
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -141,16 +142,38 @@ type campaignRun struct {
 	id        string
 	startedAt time.Time
 	lastEndAt time.Time
-	rows      map[string]*CampaignItem
+	// rows are kept in arrival order, with index by pipeline ID: iterating over a slice
+	// keeps replays identical without a map's random order.
+	rows  []CampaignItem
+	index map[string]int
+}
+
+// row returns the row of id, and false when the campaign does not know it.
+func (c *campaignRun) row(id string) (*CampaignItem, bool) {
+	i, ok := c.index[id]
+	if !ok {
+		return nil, false
+	}
+	return &c.rows[i], true
+}
+
+// put sets the row of item.ID, adding it when new.
+func (c *campaignRun) put(item CampaignItem) {
+	if r, ok := c.row(item.ID); ok {
+		*r = item
+		return
+	}
+	c.index[item.ID] = len(c.rows)
+	c.rows = append(c.rows, item)
 }
 
 // Campaign counts the pipelines of a --rows campaign: see the comment at the top.
 func Campaign(ctx workflow.Context, in CampaignInput) (CampaignStatus, error) {
-	c := &campaignRun{id: in.ID, rows: map[string]*CampaignItem{}, startedAt: workflow.Now(ctx)}
+	c := &campaignRun{id: in.ID, index: map[string]int{}, startedAt: workflow.Now(ctx)}
 	if in.Carry != nil {
 		c.startedAt, c.lastEndAt = in.Carry.StartedAt, in.Carry.LastEndAt
 		for _, r := range in.Carry.Rows {
-			c.rows[r.ID] = &r
+			c.put(r)
 		}
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CampaignStatus, error) { return c.status(), nil }); err != nil {
@@ -218,10 +241,10 @@ func (c *campaignRun) drained(ctx workflow.Context, rowsCh, endedCh workflow.Rec
 
 func (c *campaignRun) addRows(rows CampaignRows) {
 	for _, r := range rows.Rows {
-		item, ok := c.rows[r.ID]
+		item, ok := c.row(r.ID)
 		switch {
 		case !ok:
-			c.rows[r.ID] = &CampaignItem{ID: r.ID, RunID: r.RunID, Outcome: OutcomeRunning}
+			c.put(CampaignItem{ID: r.ID, RunID: r.RunID, Outcome: OutcomeRunning})
 		case r.RunID != "" && item.RunID != r.RunID:
 			// Started again (a rerun of a failed row): it runs, unless this very run's
 			// end came first (the signal of a fast pipeline can overtake the CLI's).
@@ -231,7 +254,7 @@ func (c *campaignRun) addRows(rows CampaignRows) {
 }
 
 func (c *campaignRun) ended(e PipelineEnded) {
-	c.rows[e.ID] = &CampaignItem{ID: e.ID, RunID: e.RunID, Outcome: e.Outcome, Reason: e.Reason}
+	c.put(CampaignItem{ID: e.ID, RunID: e.RunID, Outcome: e.Outcome, Reason: e.Reason})
 	if e.At.After(c.lastEndAt) {
 		c.lastEndAt = e.At
 	}
@@ -247,13 +270,10 @@ func (c *campaignRun) running() int {
 	return n
 }
 
-// sortedRows lists the rows by ID: a map's order would differ between replays.
+// sortedRows lists the rows by ID.
 func (c *campaignRun) sortedRows() []CampaignItem {
-	out := make([]CampaignItem, 0, len(c.rows))
-	for _, r := range c.rows {
-		out = append(out, *r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	out := slices.Clone(c.rows)
+	slices.SortFunc(out, func(x, y CampaignItem) int { return strings.Compare(x.ID, y.ID) })
 	return out
 }
 
