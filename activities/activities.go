@@ -24,8 +24,10 @@ import (
 
 // HeyGen is the part of *heygen.Client the activities use: a create call and a status
 // call for each job kind, and the bulk status calls that polls share (see batcher.go).
+// balanceSource reads the account's balance (see credit.go).
 type HeyGen interface {
 	statusSource
+	balanceSource
 	CreateVideo(ctx context.Context, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)
 	GetVideo(ctx context.Context, videoID string) (heygen.Video, error)
 	CreateTemplateVideo(ctx context.Context, templateID string, req heygen.CreateVideoRequest) (heygen.CreatedVideo, error)

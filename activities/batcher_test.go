@@ -130,6 +130,10 @@ func (s *bulkSource) CreateTranslation(context.Context, heygen.CreateTranslation
 	return nil, errors.New("not used")
 }
 
+func (s *bulkSource) CurrentUser(context.Context) (heygen.User, error) {
+	return heygen.User{}, errors.New("not used")
+}
+
 // counts returns the bulk and single calls so far.
 func (s *bulkSource) counts() (videoBulk, translationBulk [][]string, singles []string) {
 	s.mu.Lock()

@@ -71,6 +71,10 @@ func (s *stubHeyGen) CreateTranslation(context.Context, heygen.CreateTranslation
 	return nil, errors.New("not used")
 }
 
+func (s *stubHeyGen) CurrentUser(context.Context) (heygen.User, error) {
+	return heygen.User{}, errors.New("not used")
+}
+
 // VideoStatuses and TranslationStatuses are unused: Deliver reads single jobs.
 func (s *stubHeyGen) VideoStatuses(context.Context, []string) ([]heygen.StatusEntry, error) {
 	return nil, errors.New("not used")

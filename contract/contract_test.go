@@ -10,8 +10,8 @@ func TestLoadCompilesEveryOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(c.Operations()); got != 20 {
-		t.Fatalf("operations = %d, want the 20 published files", got)
+	if got := len(c.Operations()); got != 21 {
+		t.Fatalf("operations = %d, want the 21 published files", got)
 	}
 	for _, tc := range []struct{ method, path, want string }{
 		{"GET", "/v3/videos/statuses", "VideoStatusesList"},

@@ -54,6 +54,13 @@ type Config struct {
 	RenderTime time.Duration
 	// DropRate is the fraction of webhooks the sandbox drops, to show polling at work.
 	DropRate float64
+	// SandboxConcurrencyLimit, SandboxCredits and SandboxBilling are the sandbox account's
+	// (sandbox.Config's ConcurrencyLimit, Credits and Billing): its limit of jobs
+	// rendering at once (0 = none), its opening balance in credits (nil = unlimited) and
+	// the billing type GET /v3/users/me reports.
+	SandboxConcurrencyLimit int
+	SandboxCredits          *int64
+	SandboxBilling          string
 	// HeyGenAPIKey, when set, sends jobs to real HeyGen at HeyGenBaseURL instead of the
 	// sandbox. Webhooks cannot reach localhost then, so polling carries the jobs.
 	HeyGenAPIKey  string
@@ -203,6 +210,10 @@ func (st *Stack) startSandbox() error {
 		DropRate:      st.cfg.DropRate,
 		SigningScheme: st.cfg.SigningScheme,
 		Logger:        st.log.Named("sandbox"),
+		// The account's limit and balance.
+		ConcurrencyLimit: st.cfg.SandboxConcurrencyLimit,
+		Credits:          st.cfg.SandboxCredits,
+		Billing:          st.cfg.SandboxBilling,
 	}
 	if !st.cfg.Ephemeral {
 		scfg.StatePath = filepath.Join(st.cfg.Dir, "sandbox.json")

@@ -213,7 +213,7 @@ type decodeCase struct {
 }
 
 func decodeCases() []decodeCase {
-	return append(videoDecodeCases(), webhookDecodeCases()...)
+	return append(append(videoDecodeCases(), webhookDecodeCases()...), accountDecodeCases()...)
 }
 
 // videoDecodeCases are the video, template and translation operations.

@@ -46,8 +46,13 @@ func ParseAnswers(s string) (Answers, error) {
 // which HeyGen shows once, at create and rotate), and no next page (next_token). Every
 // other optional field (duration, thumbnail_url, captions, created_at, title, a bulk
 // row's video_id ...) is one that reelflow must do without.
+//
+// The balance fields of GET /v3/users/me are its payload too: the call exists to read them.
 var payloadFields = map[string]bool{
 	"video_url": true, "failure_code": true, "failure_message": true, "secret": true, "next_token": true,
+	"billing_type": true, "wallet": true, "remaining_balance": true, "subscription": true, "credits": true,
+	"premium_credits": true, "add_on_credits": true, "remaining": true, "usage_based": true,
+	"remaining_credits": true, "spending_cap_usd": true, "spending_current_usd": true,
 }
 
 // minimized buffers a /v3 answer when the sandbox gives minimal answers, and returns the

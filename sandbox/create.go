@@ -18,6 +18,9 @@ type jobSpec struct {
 	CallbackID, CallbackURL, Script, Language, SourceURL            string
 	AudioOnly, Fail, Stuck                                          bool
 	FailureCode, FailureMessage                                     string
+	// id and duration are set by sizeLocked just before the jobs are made.
+	id       string
+	duration float64
 }
 
 // createRoute is what differs between the create endpoints.
@@ -111,12 +114,13 @@ func (s *Sandbox) handleCreate(w http.ResponseWriter, r *http.Request, rt create
 		if res.replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		writeRaw(w, http.StatusOK, res.body)
+		writeRaw(w, cmp.Or(res.status, http.StatusOK), res.body)
 	}
 }
 
 // createResult is the outcome of createJobs.
 type createResult struct {
+	status    int // of body; 0 is 200
 	body      []byte
 	replayed  bool
 	ambiguous bool // the job exists (or existed), but the caller gets no answer
@@ -181,17 +185,22 @@ func (s *Sandbox) createOrReplayLocked(rt createRoute, specs []jobSpec, idemKey,
 	}
 	now := time.Now()
 	if idemKey != "" && s.answeredLocked(idemKey, now) {
-		s.stats.IdempotentReplays++
-		return createResult{body: s.idem[idemKey].Body, replayed: true, ambiguous: ambiguous}
+		return s.replayLocked(idemKey, ambiguous)
 	}
-	if f.ConcurrencyLimit > 0 && s.rendering >= f.ConcurrencyLimit {
+	if limit := s.concurrencyLimitLocked(); limit > 0 && s.rendering >= limit {
 		s.stats.RateLimited++
 		s.stats.ConcurrencyLimited++
 		// Creates that 429 are not remembered under their key, so a retry goes through.
 		return createResult{err: &apiError{
 			status: http.StatusTooManyRequests, code: "rate_limit_exceeded", retryAfter: s.retryAfterLocked(),
-			message: fmt.Sprintf("%d jobs in flight, the plan allows %d", s.rendering, f.ConcurrencyLimit),
+			message: fmt.Sprintf("%d jobs in flight, the plan allows %d", s.rendering, limit),
 		}}
+	}
+	specs = s.sizeLocked(specs)
+	if res, refused := s.chargeLocked(specs, idemKey, now); refused {
+		// A refusal made nothing; an ambiguous one is remembered and cut off all the same.
+		res.ambiguous = ambiguous
+		return res
 	}
 	jobs := make([]*job, 0, len(specs))
 	for _, sp := range specs {
@@ -213,7 +222,7 @@ func (s *Sandbox) createOrReplayLocked(rt createRoute, specs []jobSpec, idemKey,
 // newJobLocked makes and schedules one job, deciding its render faults.
 func (s *Sandbox) newJobLocked(sp jobSpec, base string, now time.Time) *job {
 	j := &job{
-		ID:             newID(),
+		ID:             cmp.Or(sp.id, newID()),
 		Kind:           sp.Kind,
 		Type:           sp.Type,
 		AvatarID:       sp.AvatarID,
@@ -248,7 +257,10 @@ func (s *Sandbox) newJobLocked(sp jobSpec, base string, now time.Time) *job {
 	if j.Stuck {
 		s.stats.RendersStuck++
 	}
-	j.Duration = videoDuration(j.ID, sp.Script)
+	j.Duration = sp.duration
+	if j.Duration <= 0 {
+		j.Duration = videoDuration(j.ID, sp.Script)
+	}
 	s.jobs[j.ID] = j
 	s.rendering++
 	// Stuck jobs are scheduled too: at their due time they give their slot back.

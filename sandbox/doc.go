@@ -96,6 +96,17 @@
 // Timing: a job is "pending" for the first quarter of RenderTime, then "processing"
 // ("running" for translations). Faults.RenderTail adds a long tail.
 //
+// The account (credits.go): Config.ConcurrencyLimit (SetConcurrencyLimit) is the plan's
+// limit of jobs rendering at once, 429 past it; Faults.ConcurrencyLimit applies on top.
+// Config.Credits (SetCredits, POST /_sandbox/credits {"remaining": N}, GET for the balance)
+// is a balance in credits, unlimited by default: a create is charged 1 credit per started
+// minute of each job's video (CreditCost), and one that costs more than is left makes
+// nothing and gets 402 insufficient_credit in HeyGen's envelope ("Your account has 5
+// credits but this video requires 10 credits."). The refused Idempotency-Key replays that
+// 402 for 24 h, even after a top-up; a fresh key goes through. GET /v3/users/me reports the
+// account in HeyGen's published shape, its balance under Config.Billing (a wallet in
+// credits by default). Stats counts the 402s, the credits spent and the users/me calls.
+//
 // Persistence: with Config.StatePath set, jobs, endpoints with their secrets, idempotency
 // keys, pending and held deliveries, the link-signing key and the Stats counters are saved
 // atomically (temporary file and rename) at most every 100 ms while something changed, and

@@ -93,6 +93,19 @@ type Config struct {
 	// field the sandbox knows; AnswersNull and AnswersOmit give only what the contract
 	// requires, as a server that implements nothing more would (see Answers).
 	Answers Answers
+	// ConcurrencyLimit is the account's limit of jobs rendering at once: a create past it
+	// gets 429 rate_limit_exceeded, as a HeyGen plan answers. 0 = none. It is the
+	// account's, so SetFaults leaves it alone; Faults.ConcurrencyLimit applies on top.
+	ConcurrencyLimit int
+	// Credits is the account's opening balance in credits; nil is unlimited (the
+	// default). Creates are charged by length (see credits.go) and get 402
+	// insufficient_credit past the balance. When set it replaces a balance saved in
+	// StatePath; when nil, a saved balance is kept.
+	Credits *int64
+	// Billing is the billing type GET /v3/users/me reports the balance under:
+	// BillingWallet (the default, a wallet in credits), BillingSubscription or
+	// BillingUsageBased.
+	Billing string
 }
 
 // Stats is the sandbox's ground truth. Counters survive restarts when StatePath is set.
@@ -125,6 +138,12 @@ type Stats struct {
 	ConcurrencyLimited   int `json:"concurrency_limited"`   // of those, refused by ConcurrencyLimit
 	ServerErrors         int `json:"server_errors"`         // 5xx from ServerErrorRate
 	AmbiguousCreates     int `json:"ambiguous_creates"`     // creates done (or replayed) whose answer was cut off
+
+	// The account's credit (see credits.go).
+	InsufficientCredit        int   `json:"insufficient_credit"`         // 402 insufficient_credit answers, replays included
+	InsufficientCreditReplays int   `json:"insufficient_credit_replays"` // of those, a refused Idempotency-Key repeated
+	CreditsSpent              int64 `json:"credits_spent"`               // credits charged by creates
+	UsersMeCalls              int   `json:"users_me_calls"`              // GET /v3/users/me
 
 	// Renders.
 	RendersFailed int `json:"renders_failed"` // jobs that ended failed: magic values, Klingon, FailRate
@@ -205,6 +224,13 @@ type Sandbox struct {
 	// hookCreated, when set, runs after a create made its jobs and before it answers,
 	// with the Idempotency-Key still in flight. Tests use it to hold a create open.
 	hookCreated func()
+
+	// The account (credits.go): its concurrency limit, balance (nil = unlimited), the
+	// opening balance and the billing type users/me reports.
+	concurrency    int
+	credits        *int64
+	openingCredits *int64
+	billing        string
 }
 
 // job is one video or one translation. Times are absolute so that a restarted sandbox
@@ -345,6 +371,10 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	billing, err := checkAccount(cfg)
+	if err != nil {
+		return nil, err
+	}
 	faults := cfg.Faults
 	if faults.DropRate == 0 {
 		faults.DropRate = cfg.DropRate
@@ -363,6 +393,7 @@ func New(cfg Config) (*Sandbox, error) {
 		linkTTL:    cfg.LinkTTL,
 		scheme:     scheme,
 		answers:    answers,
+		billing:    billing,
 		inflight:   map[string]bool{},
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		jobs:       map[string]*job{},
@@ -392,9 +423,11 @@ func New(cfg Config) (*Sandbox, error) {
 	s.cond = sync.NewCond(&s.mu)
 	s.linkKey = make([]byte, 32)
 	_, _ = rand.Read(s.linkKey) // crypto/rand.Read never fails
+	s.concurrency = cfg.ConcurrencyLimit
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	s.openCredits(cfg.Credits)
 	s.handler = s.routes()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2 + deliveryWorkers)

@@ -29,6 +29,9 @@ type stateFile struct {
 	LinkKey     string                `json:"link_key,omitempty"` // hex; signs file links
 	Events      []*event              `json:"events,omitempty"`   // the event history, oldest first
 	EventSeq    int64                 `json:"event_seq,omitempty"`
+	// Credits is the account's balance, nil when unlimited; see Config.Credits.
+	Credits        *int64 `json:"credits,omitempty"`
+	OpeningCredits *int64 `json:"opening_credits,omitempty"`
 }
 
 // load reads StatePath, if set and present, and puts unfinished work back on the schedule.
@@ -78,6 +81,7 @@ func (s *Sandbox) load() error {
 		s.endpoints[e.ID] = e
 	}
 	s.events, s.eventSeq = st.Events, st.EventSeq
+	s.credits, s.openingCredits = st.Credits, st.OpeningCredits
 	for k, e := range st.Idempotency {
 		if now.Sub(e.At) < idempotencyTTL {
 			s.idem[k] = e
@@ -167,6 +171,10 @@ func (s *Sandbox) snapshot() ([]byte, error) {
 		LinkKey:     hex.EncodeToString(s.linkKey),
 		Events:      slices.Clone(s.events), // events never change once recorded
 		EventSeq:    s.eventSeq,
+	}
+	if s.credits != nil {
+		c := *s.credits
+		st.Credits, st.OpeningCredits = &c, s.openingCredits // openingCredits is never mutated
 	}
 	st.Stats.CreatesByCallbackID = maps.Clone(s.stats.CreatesByCallbackID)
 	jobs := make([]job, 0, len(s.jobs))

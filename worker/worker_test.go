@@ -116,3 +116,10 @@ func mockFirstRun(env *testsuite.TestWorkflowEnvironment) {
 	var a *activities.Activities
 	env.OnActivity(a.PriorJobs, mock.Anything, mock.Anything).Return(activities.PriorJobsResult{}, nil)
 }
+
+// CurrentUser is the balance read: a wallet with credit to spare.
+func (f *fakeHeyGen) CurrentUser(context.Context) (heygen.User, error) {
+	balance := 1000.0
+	return heygen.User{Username: "fake", BillingType: heygen.BillingWallet,
+		Wallet: &heygen.Wallet{Currency: heygen.CurrencyCredits, RemainingBalance: &balance}}, nil
+}

@@ -25,6 +25,7 @@ func (a *app) devCommand() *cobra.Command {
 		hg           heygenFlags
 		secrets      string
 		temporalLogs bool
+		account      sandboxAccount
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -43,6 +44,9 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			defer func() { _ = log.Sync() }()
 			if cfg.DropRate < 0 || cfg.DropRate > 1 {
 				return &exitError{code: 2, err: fmt.Errorf("--drop-rate %v: want a fraction from 0 to 1", cfg.DropRate)}
+			}
+			if err := account.apply("sandbox-", &cfg.SandboxConcurrencyLimit, &cfg.SandboxCredits, &cfg.SandboxBilling); err != nil {
+				return err
 			}
 			cfg.Logger = log
 			cfg.HeyGenAPIKey, cfg.HeyGenBaseURL = hg.apiKey, hg.baseURL
@@ -75,6 +79,7 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 	a.env.Float(fs, &cfg.DropRate, "drop-rate", "REELFLOW_SANDBOX_DROP_RATE", 0, "fraction of webhooks the sandbox drops (0-1), to watch polling take over")
 	a.env.Bool(fs, &temporalLogs, "temporal-logs", "REELFLOW_TEMPORAL_LOGS", false, "print the embedded Temporal server's warnings with reelflow's lines, instead of to temporal.log under --dir")
 	a.bindSigningScheme(fs, &cfg.SigningScheme)
+	a.bindSandboxAccount(fs, "sandbox-", &account)
 	a.env.String(fs, &cfg.WebhookURL, "public-receiver-url", "REELFLOW_PUBLIC_RECEIVER_URL", "", "with HEYGEN_API_KEY: the public URL at which HeyGen reaches this receiver's /webhooks/heygen (a tunnel); dev registers it and keeps its secret under --dir")
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)

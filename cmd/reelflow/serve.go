@@ -180,8 +180,9 @@ func (a *app) receiverCommand() *cobra.Command {
 
 func (a *app) sandboxCommand() *cobra.Command {
 	var (
-		addr string
-		cfg  sandbox.Config
+		addr    string
+		cfg     sandbox.Config
+		account sandboxAccount
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -193,6 +194,9 @@ func (a *app) sandboxCommand() *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			if err := account.apply("", &cfg.ConcurrencyLimit, &cfg.Credits, &cfg.Billing); err != nil {
+				return err
+			}
 			cfg.Logger = log.Named("sandbox")
 			sb, err := sandbox.New(cfg)
 			if err != nil {
@@ -213,6 +217,7 @@ func (a *app) sandboxCommand() *cobra.Command {
 	a.bindSigningScheme(fs, &cfg.SigningScheme)
 	a.env.String(fs, (*string)(&cfg.Answers), "answers", "REELFLOW_SANDBOX_ANSWERS", string(sandbox.AnswersFull),
 		"how much of each answer to give: full, or only what HeyGen's published contract requires, with the rest null (null) or left out (omit)")
+	a.bindSandboxAccount(fs, "", &account)
 	return cmd
 }
 
