@@ -47,6 +47,9 @@ type Event struct {
 	Duration       float64 `json:"duration,omitempty"`
 	OutputLanguage string  `json:"output_language,omitempty"`
 	Message        string  `json:"message,omitempty"` // msg, message or error
+	// FailureCode is a failure event's code: failure_code, error_code or error.code, or
+	// for a translation's preflight event the failure its type names (download_failed).
+	FailureCode string `json:"failure_code,omitempty"`
 	// Data is event_data exactly as received, so that fields reelflow does not know
 	// survive into the workflow's history.
 	Data json.RawMessage `json:"data,omitempty"`
@@ -148,7 +151,11 @@ func ParseEvent(body []byte) (Event, error) {
 		ev.Duration = float64(n)
 	}
 	ev.OutputLanguage = field(d, "output_language")
-	ev.Message = firstNonEmpty(field(d, messageKeys...), errorText(d["error"]))
+	ev.Message = firstNonEmpty(field(d, messageKeys...), field(d, "failure_message", "error_message"), errorText(d["error"]))
+	ev.FailureCode = firstNonEmpty(field(d, "failure_code", "error_code"), errorCode(d["error"]))
+	if ev.FailureCode == "" && strings.HasPrefix(ev.Type, "video_translate.preflight.") {
+		ev.FailureCode = strings.TrimPrefix(ev.Type, "video_translate.preflight.")
+	}
 	return ev, nil
 }
 
@@ -191,6 +198,17 @@ func errorText(raw json.RawMessage) string {
 		return firstNonEmpty(msg, string(obj.Code))
 	}
 	return string(raw)
+}
+
+// errorCode reads the code of an error given as {code, message}; "" otherwise.
+func errorCode(raw json.RawMessage) string {
+	var obj struct {
+		Code FlexString `json:"code"`
+	}
+	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	return string(obj.Code)
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -73,7 +73,7 @@ func TestParseEventShapes(t *testing.T) {
 		{
 			name:    "avatar_video.fail error object",
 			body:    `{"event_type":"avatar_video.fail","event_data":{"video_id":"v1","error":{"code":40012,"message":"voice not found","detail":"voice v9 was deleted"},"callback_id":"Job:1"}}`,
-			want:    Event{Type: EventAvatarVideoFail, JobID: "v1", Message: "40012: voice not found", CallbackID: "Job:1"},
+			want:    Event{Type: EventAvatarVideoFail, JobID: "v1", Message: "40012: voice not found", FailureCode: "40012", CallbackID: "Job:1"},
 			outcome: OutcomeFailure, known: true,
 		},
 		{
@@ -85,7 +85,7 @@ func TestParseEventShapes(t *testing.T) {
 		{
 			name:    "avatar_video.fail error object with code only",
 			body:    `{"event_type":"avatar_video.fail","event_data":{"video_id":"v1","error":{"code":"E1"}}}`,
-			want:    Event{Type: EventAvatarVideoFail, JobID: "v1", Message: "E1"},
+			want:    Event{Type: EventAvatarVideoFail, JobID: "v1", Message: "E1", FailureCode: "E1"},
 			outcome: OutcomeFailure, known: true,
 		},
 		{
@@ -121,13 +121,13 @@ func TestParseEventShapes(t *testing.T) {
 		{
 			name:    "preflight validation failed",
 			body:    `{"event_type":"video_translate.preflight.validation_failed","event_data":{"video_translate_id":"tr1","message":"video too long","callback_id":"Job:2"}}`,
-			want:    Event{Type: EventTranslatePreflightValidationFailed, JobID: "tr1", Message: "video too long", CallbackID: "Job:2"},
+			want:    Event{Type: EventTranslatePreflightValidationFailed, JobID: "tr1", Message: "video too long", FailureCode: "validation_failed", CallbackID: "Job:2"},
 			outcome: OutcomeFailure, known: true,
 		},
 		{
 			name:    "preflight download failed",
 			body:    `{"event_type":"video_translate.preflight.download_failed","event_data":{"video_translate_id":"tr1","msg":"403 from source","callback_id":"Job:2"}}`,
-			want:    Event{Type: EventTranslatePreflightDownloadFailed, JobID: "tr1", Message: "403 from source", CallbackID: "Job:2"},
+			want:    Event{Type: EventTranslatePreflightDownloadFailed, JobID: "tr1", Message: "403 from source", FailureCode: "download_failed", CallbackID: "Job:2"},
 			outcome: OutcomeFailure, known: true,
 		},
 		{

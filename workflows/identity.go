@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -51,6 +52,10 @@ type JobIdentity struct {
 	CallbackID string `json:"callback_id"`
 	// Run is the run identity: the first run's original run ID (see the comment above).
 	Run string `json:"run"`
+	// Attempt is the re-render attempt (JobInput.Attempt), from 1; 0 is 1. Each attempt
+	// is a new HeyGen job, so each has its own key, and a Reset, a replay or a lost answer
+	// within one attempt keeps it.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // jobIdentity returns the identity of the Job running in ctx. carried is
@@ -103,12 +108,16 @@ func notifyWebhookID(ctx workflow.Context) string {
 
 // IdempotencyKey is HeyGen's Idempotency-Key for the identity's create call: the
 // callback_id with "/" mapped to ":", a ".", and the run identity, for example
-// "welcome-42:render.5c9b...". Pipeline IDs and steps never hold ":", so the mapping
+// "welcome-42:render.5c9b...", and for an attempt after the first ".a" and its number
+// ("welcome-42:render.5c9b....a2"). Pipeline IDs and steps never hold ":", so the mapping
 // loses nothing. A key that would be longer than 255 characters, or break HeyGen's
 // pattern in any other way, is the hex SHA-256 of that text instead: 64 characters,
 // as stable as the text itself.
 func (id JobIdentity) IdempotencyKey() string {
 	key := strings.ReplaceAll(id.CallbackID, "/", ":") + "." + id.Run
+	if id.Attempt > 1 {
+		key += ".a" + strconv.Itoa(id.Attempt)
+	}
 	if !idempotencyKeyPattern.MatchString(key) {
 		sum := sha256.Sum256([]byte(key))
 		return hex.EncodeToString(sum[:])

@@ -92,6 +92,8 @@ type jobRun struct {
 	wakes int
 	// permanentPollErrors counts consecutive polls that HeyGen refused permanently.
 	permanentPollErrors int
+	// verifyWanted: a drained event asked for a status read (onEvent).
+	verifyWanted bool
 }
 
 func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
@@ -128,6 +130,10 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 			StartedAt:  start,
 		},
 	}
+	if in.Retries > 0 || in.Attempt > 1 {
+		j.st.Attempt, j.st.Attempts = max(in.Attempt, 1), max(in.Attempt, 1+in.Retries)
+		j.st.FailedAttempts = in.FailedAttempts
+	}
 	// Activity options, set once (options.go). The create's deadline: zero would mean
 	// no limit, so a job already past its deadline gets a token second.
 	j.createAO = createOptions(label, max(t.Deadline-now.Sub(start), time.Second))
@@ -142,6 +148,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	// same place. A Job started before it replays on DefaultVersion.
 	j.version = workflow.GetVersion(ctx, changeJobIdentity, workflow.DefaultVersion, versionIdentity)
 	j.id = jobIdentity(ctx, j.in.RunIdentity)
+	j.id.Attempt = j.in.Attempt
 	if j.in.Resume != nil {
 		// A continued run (jobhistory.go): the HeyGen job exists, never create again.
 		return j.resume(ctx)
@@ -186,26 +193,48 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 
 	// 2. Wait, unless a signal buffered during the create already answered.
 	j.drain()
-	if j.outcome == outcomeNone {
-		lp := waitLoop{kind: waitPush, wakeAt: workflow.Now(ctx).Add(j.t.PushWindow), interval: j.t.PollInitial}
-		if err := j.wait(ctx, lp); err != nil {
-			return JobResult{}, err
+	now := workflow.Now(ctx)
+	return j.waitAndConclude(ctx, waitLoop{kind: waitPush, pushEnd: now.Add(j.t.PushWindow), interval: j.t.PollInitial})
+}
+
+// waitAndConclude waits from lp until the Job's outcome is known and ends the Job. A
+// success without its output link (a webhook that named none, and no status read that
+// gave one) never ends it as done: the Job waits on, and the next poll decides.
+func (j *jobRun) waitAndConclude(ctx workflow.Context, lp waitLoop) (JobResult, error) {
+	for {
+		if j.outcome == outcomeNone {
+			if err := j.wait(ctx, lp); err != nil {
+				return JobResult{}, err
+			}
+		}
+		res, err, done := j.conclude(ctx)
+		if done {
+			return res, err
+		}
+		lp = waitLoop{kind: waitPush, pushEnd: lp.pushEnd, interval: lp.interval, jitter: lp.jitter}
+		if !workflow.Now(ctx).Before(lp.pushEnd) {
+			lp.kind = waitSleep
 		}
 	}
-	return j.conclude(ctx)
 }
 
 // conclude ends a Job whose outcome is known: it completes a success webhook's details
-// and returns the result, or the Job's error for HeyGen's failure.
-func (j *jobRun) conclude(ctx workflow.Context) (JobResult, error) {
+// and returns the result, or the Job's error for HeyGen's failure. done is false when a
+// success still has no output link: the outcome is reset and the Job waits on.
+func (j *jobRun) conclude(ctx workflow.Context) (_ JobResult, _ error, done bool) {
 	// 3. A success webhook carries the URL but, as documented, no duration, thumbnail
 	// or captions: one status call fetches them. That keeps a webhook-driven job at one
 	// status call, against one every few seconds for a polling client.
 	if j.outcome == outcomeSuccess && (j.st.VideoURL == "" || j.st.Duration == 0) {
 		j.fetchURLs(ctx)
 		if ctx.Err() != nil {
-			return JobResult{}, j.cancelled(ctx)
+			return JobResult{}, j.cancelled(ctx), true
 		}
+	}
+	if j.outcome == outcomeSuccess && j.st.VideoURL == "" {
+		j.logger.Warn("success without an output link; waiting for a status read that has one", "FinishedBy", j.st.FinishedBy)
+		j.outcome, j.st.FinishedBy = outcomeNone, ""
+		return JobResult{}, nil, false
 	}
 	// Count and log what arrived after the answer, so nothing is silently dropped.
 	j.drain()
@@ -217,11 +246,11 @@ func (j *jobRun) conclude(ctx workflow.Context) (JobResult, error) {
 		}
 		j.finish(ctx, StateFailed) // first, so that the error's details are the final status
 		return JobResult{}, j.fail(ctx, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("heygen job %s failed: %s", j.st.HeyGenJobID, msg), ErrTypeHeyGenJobFailed, nil, j.st))
+			fmt.Sprintf("heygen job %s failed: %s", j.st.HeyGenJobID, msg), ErrTypeHeyGenJobFailed, nil, j.st)), true
 	}
 	j.finish(ctx, StateDone)
 	j.logger.Info("heygen job done", "FinishedBy", j.st.FinishedBy, "Polls", j.st.Polls, "Events", j.st.Events)
-	return j.st, nil
+	return j.st, nil, true
 }
 
 // idempotencyKey is the create's Idempotency-Key: the identity's (identity.go), or the
@@ -246,28 +275,83 @@ func (j *jobRun) permitRunID(ctx workflow.Context) string {
 // waitLoop is where a Job's wait stands; a continued run picks it up (JobResume).
 type waitLoop struct {
 	kind     waitKind
-	wakeAt   time.Time     // when the push window or the backoff timer ends
-	interval time.Duration // the nominal interval before the next poll after this one
+	wakeAt   time.Time     // when the current timer ends: the next sweep or poll
+	pushEnd  time.Time     // when the push window ends and the per-job backoff begins
+	interval time.Duration // the nominal interval before the next per-job poll
 	jitter   bool          // whether the backoff is jittered: decided once, at the first poll
+	verify   bool          // the poll in flight is a status read an event asked for
+	backoff  bool          // the timer ends in a per-job poll of the backoff, not a sweep
 }
 
-// wait races webhooks against the push window, then against polls on a growing
+// The sweep: how a lost webhook costs a minute, not the push window.
+//
+// Every waiting Job polls at every multiple of Timeouts.Sweep (a minute) of workflow
+// time, from its create on, whatever its phase. The instants are the same for every Job
+// (the minute boundaries of the clock, not a minute after each create), so the polls of
+// all the Jobs a worker runs arrive together and the batcher (activities/batcher.go)
+// sends them as one bulk status call per 100 IDs. A Job whose webhook is lost is thus
+// found at the first sweep after its HeyGen job ends: at most one sweep interval late,
+// plus the batch window. The push window only decides when the per-job backoff
+// (PollInitial doubling to PollMax, jittered) begins; its polls come between sweeps only
+// while its interval is shorter than the sweep's, so past that the sweep alone carries a
+// long render, at 1/100 of a bulk call a minute. A success the bulk row reports costs the
+// one single GET for the links, as before.
+
+// nextSweep is the first sweep instant after now: the next multiple of every since the
+// zero time, identical for every Job on every worker.
+func nextSweep(now time.Time, every time.Duration) time.Time {
+	return now.Truncate(every).Add(every)
+}
+
+// schedule returns when the Job polls next after now, and whether that poll is one of
+// the per-job backoff: the next sweep, or before it the push window's end or (after
+// the push window) the backoff's next poll while its interval is shorter than a sweep.
+// lastPoll is the instant of the poll the backoff counts from.
+func (j *jobRun) schedule(now time.Time, lp waitLoop, lastPoll time.Time) (time.Time, bool) {
+	sweep := now.Add(j.t.Deadline) // no sweep (Sweep < 0): past the deadline, never reached
+	if j.t.Sweep > 0 {
+		sweep = nextSweep(now, j.t.Sweep)
+	}
+	switch {
+	case lp.kind == waitPush && lp.pushEnd.Before(sweep):
+		return lp.pushEnd, false // the first poll of the polling phase, at once
+	case lp.kind == waitPush, j.t.Sweep > 0 && lp.interval >= j.t.Sweep:
+		return sweep, false
+	}
+	d := lp.interval
+	if lp.jitter {
+		d = jitterInterval(lp.interval, j.st.CallbackID, j.st.Polls)
+	}
+	if next := lastPoll.Add(d); next.Before(sweep) {
+		return next, true
+	}
+	return sweep, false
+}
+
+// wait races webhooks against the sweep, the push window and then polls on a growing
 // interval, until an answer or the deadline. It returns nil once j.outcome is set, or
 // the Job's error for the deadline or a cancellation, or the ContinueAsNewError that
 // keeps its history bounded. Every timer and poll hangs off waitCtx, so that the first
-// answer cancels whatever is still outstanding.
+// answer cancels whatever is still outstanding; each timer has its own context too, so
+// that an event that must be checked (onEvent) can replace it by a status read at once.
 func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 	waitCtx, cancelWait := workflow.WithCancel(ctx)
 	defer cancelWait()
 	now := workflow.Now(ctx)
 	deadline := workflow.NewTimerWithOptions(waitCtx, max(j.t.Deadline-now.Sub(j.start), 0),
 		workflow.TimerOptions{Summary: j.label + ": deadline"})
-	summary := j.label + ": waiting for webhook"
-	if lp.kind == waitSleep {
-		summary = j.label + ": next poll"
+	if lp.wakeAt.IsZero() {
+		lp.wakeAt, lp.backoff = j.schedule(now, lp, now)
 	}
-	wait := workflow.NewTimerWithOptions(waitCtx, max(lp.wakeAt.Sub(now), 0), workflow.TimerOptions{Summary: summary})
+	wait, cancelTimer := j.timer(waitCtx, now, lp)
 	for j.outcome == outcomeNone {
+		if j.verifyWanted && lp.kind != waitPoll {
+			// An event to check: read the job's status now instead of at the next poll.
+			cancelTimer()
+			lp.kind, lp.verify = waitPoll, true
+			wait = j.startPoll(waitCtx, true)
+		}
+		j.verifyWanted = false
 		// Only between polls: an activity in flight is never abandoned.
 		if lp.kind != waitPoll && j.continueSuggested(ctx) {
 			return j.continueAsNew(ctx, lp)
@@ -293,7 +377,7 @@ func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 		case ctx.Err() != nil:
 			return j.cancelled(ctx)
 		case event != nil:
-			j.onEvent(*event)
+			j.verifyWanted = j.onEvent(*event)
 		case deadlineFired:
 			// An answer that arrived together with the deadline still counts.
 			j.drain()
@@ -302,42 +386,59 @@ func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 				return j.fail(ctx, j.deadlineError(ctx))
 			}
 		case waitFired:
-			wait = j.advance(ctx, waitCtx, wait, &lp)
+			wait, cancelTimer = j.advance(ctx, waitCtx, wait, &lp)
 		}
 	}
 	return nil
 }
 
-// advance moves the wait on when its current future is ready: the push window or a
-// backoff timer starts a poll, and a finished poll, without an answer, starts the
-// backoff timer. It returns the new wait future (nil once the poll answered).
-func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp *waitLoop) workflow.Future {
+// timer starts the timer that ends at lp.wakeAt, on a context of its own.
+func (j *jobRun) timer(waitCtx workflow.Context, now time.Time, lp waitLoop) (workflow.Future, workflow.CancelFunc) {
+	summary := j.label + ": next sweep"
+	if lp.kind == waitSleep {
+		summary = j.label + ": next poll"
+	}
+	tctx, cancel := workflow.WithCancel(waitCtx)
+	return workflow.NewTimerWithOptions(tctx, max(lp.wakeAt.Sub(now), 0), workflow.TimerOptions{Summary: summary}), cancel
+}
+
+// advance moves the wait on when its current future is ready: a timer starts a poll
+// (the push window's end also starts the polling phase), and a finished poll, without an
+// answer, starts the timer to the next one. It returns the new wait future and its
+// cancel function.
+func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp *waitLoop) (workflow.Future, workflow.CancelFunc) {
+	now := workflow.Now(ctx)
+	noop := func() {}
 	switch lp.kind {
 	case waitPush, waitSleep:
-		if lp.kind == waitPush {
+		if lp.kind == waitPush && !now.Before(lp.pushEnd) {
 			j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
 			j.setState(ctx, StatePolling)
 			// Jitter changes the backoff timers' durations, so a Job that was already
 			// polling before it existed keeps the plain schedule it recorded: asked once,
 			// here, and kept for the rest of the run (and carried into continued runs).
 			lp.jitter = workflow.GetVersion(ctx, pollJitterChange, workflow.DefaultVersion, 1) >= 1
+			lp.kind = waitSleep
 		}
-		// The first poll follows the push window at once; later ones follow a backoff
-		// timer.
-		lp.kind = waitPoll
-		return j.startPoll(waitCtx)
+		if lp.backoff {
+			// A per-job poll of the backoff (not a sweep): the next one waits longer.
+			lp.interval = min(2*lp.interval, j.t.PollMax)
+		}
+		lp.kind, lp.verify, lp.backoff = waitPoll, false, false
+		lp.wakeAt = now // the poll's instant, from which the backoff counts
+		return j.startPoll(waitCtx, false), noop
 	default: // waitPoll
 		j.onPoll(ctx, wait)
 		if j.outcome != outcomeNone {
-			return nil
+			return nil, noop
 		}
-		d := lp.interval
-		if lp.jitter {
-			d = jitterInterval(lp.interval, j.st.CallbackID, j.st.Polls)
+		lastPoll := lp.wakeAt
+		lp.kind = waitSleep
+		if now.Before(lp.pushEnd) {
+			lp.kind = waitPush
 		}
-		lp.kind, lp.wakeAt = waitSleep, workflow.Now(ctx).Add(d)
-		lp.interval = min(2*lp.interval, j.t.PollMax)
-		return workflow.NewTimerWithOptions(waitCtx, d, workflow.TimerOptions{Summary: j.label + ": next poll"})
+		lp.wakeAt, lp.backoff = j.schedule(now, *lp, lastPoll)
+		return j.timer(waitCtx, now, *lp)
 	}
 }
 
@@ -365,39 +466,54 @@ func jitterInterval(d time.Duration, workflowID string, poll int) time.Duration 
 	return (d + d/1000*time.Duration(offset)).Truncate(time.Millisecond)
 }
 
-// drain handles every signal already buffered, without blocking.
+// drain handles every signal already buffered, without blocking. An event that needs
+// a status read sets verifyWanted, which the wait serves first.
 func (j *jobRun) drain() {
 	for {
 		var ev heygen.Event
 		if !j.events.ReceiveAsync(&ev) {
 			return
 		}
-		j.onEvent(ev)
+		if j.onEvent(ev) {
+			j.verifyWanted = true
+		}
 	}
 }
 
-// onEvent applies a webhook event. Only the first terminal answer counts.
-func (j *jobRun) onEvent(ev heygen.Event) {
+// onEvent applies a webhook event (or a replayed one: the same path). Only the first
+// terminal answer counts, and only an event that names this Job's HeyGen job is believed
+// as it is. One that names no job (which a forged-free but confused sender, or an old
+// render of the same callback_id, can send) or a success without its output link only
+// asks for a status read of the Job's own HeyGen job: onEvent then returns true, and the
+// read's answer decides. A caption or GIF event is never the video's own result.
+func (j *jobRun) onEvent(ev heygen.Event) (verify bool) {
 	j.st.Events++
 	switch {
 	case j.outcome != outcomeNone:
 		j.logger.Info("event after the outcome ignored", "EventType", ev.Type, "EventJobID", ev.JobID, "FinishedBy", j.st.FinishedBy)
-		return
+		return false
 	case ev.Outcome() == heygen.OutcomeOther || !ev.Known():
-		// Known() matters too: avatar_video_gif.success names the same video and ends in
-		// ".success", but it says nothing about the render being done.
+		// Known() matters too: avatar_video_gif.success and avatar_video_caption.success
+		// name the same video and end in ".success", but say nothing about the render.
 		j.logger.Info("event type ignored", "EventType", ev.Type)
-		return
+		return false
 	case ev.JobID != "" && ev.JobID != j.st.HeyGenJobID:
 		j.logger.Warn("event for another heygen job ignored", "EventType", ev.Type, "EventJobID", ev.JobID)
-		return
+		return false
+	case ev.JobID == "":
+		j.logger.Warn("event names no heygen job; reading the job's status before believing it", "EventType", ev.Type)
+		return true
+	case ev.Outcome() == heygen.OutcomeSuccess && ev.URL == "":
+		j.logger.Warn("success event without an output link; reading the job's status", "EventType", ev.Type)
+		return true
 	}
 	j.st.FinishedBy = FinishedByWebhook
 	if ev.Outcome() == heygen.OutcomeFailure {
 		j.outcome = outcomeFailure
 		j.st.HeyGenStatus = heygen.StatusFailed
 		j.st.FailureMessage = ev.Message
-		return
+		j.st.FailureCode = ev.FailureCode
+		return false
 	}
 	j.outcome = outcomeSuccess
 	j.st.HeyGenStatus = heygen.StatusCompleted
@@ -405,11 +521,18 @@ func (j *jobRun) onEvent(ev heygen.Event) {
 	j.st.ThumbnailURL = ev.ThumbnailURL
 	j.st.CaptionURL = ev.CaptionURL
 	j.st.Duration = ev.Duration
+	return false
 }
 
-func (j *jobRun) startPoll(ctx workflow.Context) workflow.Future {
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.pollAO), acts().PollJob,
-		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID})
+// startPoll starts one status read. A verification (details) reads the job alone with a
+// single GET: the event said it is over, so a bulk call would only come first.
+func (j *jobRun) startPoll(ctx workflow.Context, details bool) workflow.Future {
+	ao := j.pollAO
+	if details {
+		ao.Summary = j.label + ": check an event"
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().PollJob,
+		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, Details: details})
 }
 
 // onPoll applies the answer of a finished poll. A failed poll is logged, not fatal.
@@ -424,6 +547,11 @@ func (j *jobRun) onPoll(ctx workflow.Context, f workflow.Future) {
 	j.st.HeyGenStatus = r.Status
 	switch r.Status {
 	case heygen.StatusCompleted:
+		if r.VideoURL == "" && j.st.VideoURL == "" {
+			// Never done without the output link: the next poll asks again.
+			j.logger.Warn("status says completed but gives no output link; polling again")
+			return
+		}
 		j.outcome = outcomeSuccess
 		j.st.FinishedBy = FinishedByPoll
 		j.applyPoll(r)
@@ -431,6 +559,7 @@ func (j *jobRun) onPoll(ctx workflow.Context, f workflow.Future) {
 		j.outcome = outcomeFailure
 		j.st.FinishedBy = FinishedByPoll
 		j.st.FailureMessage = failureText(r.FailureCode, r.FailureMessage)
+		j.st.FailureCode = r.FailureCode
 	}
 }
 

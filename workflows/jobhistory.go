@@ -59,6 +59,10 @@ type JobResume struct {
 	Interval time.Duration `json:"interval"`
 	// Jitter says whether the backoff is jittered (pollJitterChange).
 	Jitter bool `json:"jitter,omitempty"`
+	// PushEnd is when the push window ends (zero in a run continued before the sweep:
+	// WakeAt is then the push window's end); Backoff, that WakeAt is a per-job poll.
+	PushEnd time.Time `json:"push_end,omitzero"`
+	Backoff bool      `json:"backoff,omitempty"`
 	// PermanentPollErrors counts the consecutive polls HeyGen refused (maxPermanentPollErrors).
 	PermanentPollErrors int `json:"permanent_poll_errors,omitempty"`
 	// PermitLimiter, when set, is the Limiter whose permit the Job holds and gives back
@@ -91,6 +95,8 @@ func (j *jobRun) continueAsNew(ctx workflow.Context, lp waitLoop) error {
 		WakeAt:              lp.wakeAt,
 		Interval:            lp.interval,
 		Jitter:              lp.jitter,
+		PushEnd:             lp.pushEnd,
+		Backoff:             lp.backoff,
 		PermanentPollErrors: j.permanentPollErrors,
 		PermitLimiter:       j.permitLimiter,
 	}
@@ -132,16 +138,14 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 		j.onEvent(ev)
 	}
 	j.drain()
-	if j.outcome == outcomeNone {
-		lp := waitLoop{kind: waitPush, wakeAt: r.WakeAt, interval: r.Interval, jitter: r.Jitter}
-		if r.Polling {
-			lp.kind = waitSleep
-		}
-		if err := j.wait(ctx, lp); err != nil {
-			return JobResult{}, err
-		}
+	lp := waitLoop{kind: waitPush, wakeAt: r.WakeAt, pushEnd: r.PushEnd, interval: r.Interval, jitter: r.Jitter, backoff: r.Backoff}
+	if lp.pushEnd.IsZero() {
+		lp.pushEnd = r.WakeAt // continued before the sweep: WakeAt ended the push window
 	}
-	return j.conclude(ctx)
+	if r.Polling {
+		lp.kind = waitSleep
+	}
+	return j.waitAndConclude(ctx, lp)
 }
 
 // releaseCarriedPermit gives back the permit an earlier run of this Job was granted,

@@ -111,7 +111,7 @@ func multiInput() PipelineInput {
 		Translate: &Translate{Languages: []string{"Spanish (Spain)", "Klingon", "French"}, Mode: "speed", Captions: true},
 		Deliver:   &Deliver{To: "file:///tmp/out"},
 		Notify:    &Notify{URL: "https://example.com/hooks", SecretEnv: "REELFLOW_NOTIFY_SECRET"},
-		Timeouts:  Timeouts{PushWindow: time.Minute, PollInitial: 30 * time.Second, Deadline: time.Hour},
+		Timeouts:  Timeouts{PushWindow: time.Minute, PollInitial: 30 * time.Second, Deadline: time.Hour, Sweep: -1}, // sweep_test.go has the sweep
 	}
 }
 

@@ -145,12 +145,16 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 			opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 		}
 	}
-	res, err := p.startJob(ctx, row, in, opts)
-	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) && p.plan != nil &&
-		workflow.GetVersion(ctx, changePipelineAdopt, workflow.DefaultVersion, versionAdopt) >= versionAdopt {
-		res, err = p.adopt(ctx, row, in, opts)
-	}
+	// Each attempt (attempts.go) is a new run of the Job under the same workflow ID.
+	res, err := p.attempts(ctx, row, in, func(in JobInput) (JobResult, error) {
+		res, err := p.startJob(ctx, row, in, opts)
+		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+		if errors.As(err, &started) && p.plan != nil &&
+			workflow.GetVersion(ctx, changePipelineAdopt, workflow.DefaultVersion, versionAdopt) >= versionAdopt {
+			res, err = p.adopt(ctx, row, in, opts)
+		}
+		return res, err
+	})
 	if err != nil {
 		err = alreadyStarted(row, err)
 		p.failRow(ctx, row, err)
@@ -211,6 +215,12 @@ func (p *pipelineRun) failRow(ctx workflow.Context, row *JobStatus, err error) {
 	}
 	if row.FinishedAt.IsZero() {
 		row.FinishedAt = workflow.Now(ctx)
+	}
+	var ae *attemptsError
+	if errors.As(err, &ae) && !temporal.IsCanceledError(err) {
+		row.Attempt, row.Attempts = ae.attempt, ae.attempts
+		row.FailedAttempts = append(ae.failed[:len(ae.failed):len(ae.failed)],
+			fmt.Sprintf("attempt %d: %s", ae.attempt, row.FailureMessage))
 	}
 }
 

@@ -43,7 +43,8 @@ func newRerunEnv(t *testing.T, prior map[string]activities.PriorJob) *testsuite.
 }
 
 func pipelineInput() PipelineInput {
-	return PipelineInput{ID: testPipelineID, Title: "Welcome", Video: map[string]any{"type": "avatar", "avatar_id": "a1"}}
+	return PipelineInput{ID: testPipelineID, Title: "Welcome", Video: map[string]any{"type": "avatar", "avatar_id": "a1"},
+		Timeouts: Timeouts{Sweep: -1}} // the per-job schedule alone; sweep_test.go has the sweep
 }
 
 // signalJobAt sends an event to the pipeline's render Job after d.

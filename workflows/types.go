@@ -33,6 +33,11 @@ type Timeouts struct {
 	// PollMax caps the nominal interval between polls; with jitter, an interval at the
 	// cap lies between 0.85 and 1.15 times PollMax.
 	PollMax time.Duration `json:"poll_max,omitempty"`
+	// Sweep is the interval of the batched sweep: every waiting Job polls at every
+	// multiple of it (of the clock, the same instants for every Job), from its create
+	// on, so that a lost webhook costs at most this long (job.go, "The sweep"). A
+	// negative Sweep turns it off: the Job then polls only after the push window.
+	Sweep time.Duration `json:"sweep,omitempty"`
 }
 
 // Default timeouts.
@@ -41,6 +46,7 @@ const (
 	DefaultDeadline    = 24 * time.Hour
 	DefaultPollInitial = 30 * time.Second
 	DefaultPollMax     = 5 * time.Minute
+	DefaultSweep       = time.Minute
 )
 
 // WithDefaults fills zero fields with the defaults.
@@ -59,6 +65,9 @@ func (t Timeouts) WithDefaults() Timeouts {
 	}
 	if t.PollMax < t.PollInitial {
 		t.PollMax = t.PollInitial
+	}
+	if t.Sweep == 0 {
+		t.Sweep = DefaultSweep
 	}
 	return t
 }
@@ -107,8 +116,14 @@ type JobInput struct {
 	// (scheduler.go): its priority, fairness key and weight, and its campaign.
 	Schedule Schedule `json:"schedule,omitzero"`
 	// Retries is how many times a failed HeyGen job that is not known to be permanent
-	// is created again as a new HeyGen job (issue 18); 0, the default, never.
+	// is created again as a new HeyGen job; 0, the default, never. The Pipeline runs each
+	// attempt as a new run of the Job (attempts.go); the Job shows it in its status.
 	Retries int `json:"retries,omitempty"`
+	// Attempt is this run's attempt, from 1 (0 is 1). Attempts after the first have
+	// their own Idempotency-Key (identity.go), so each is a new HeyGen job.
+	Attempt int `json:"attempt,omitempty"`
+	// FailedAttempts are the reasons the step's earlier attempts failed, oldest first.
+	FailedAttempts []string `json:"failed_attempts,omitempty"`
 	// RunIdentity, when set, is the Job's run identity (identity.go) in place of its own
 	// original run ID: its Pipeline's, or, in a continued run, its first run's.
 	RunIdentity string `json:"run_identity,omitempty"`
@@ -135,6 +150,14 @@ type JobStatus struct {
 	Duration       float64       `json:"duration,omitempty"` // of the video, seconds
 	HeyGenStatus   heygen.Status `json:"heygen_status,omitempty"`
 	FailureMessage string        `json:"failure_message,omitempty"`
+	// FailureCode is HeyGen's failure code, when it gave one.
+	FailureCode string `json:"failure_code,omitempty"`
+	// Attempt is the attempt this row shows, from 1, of Attempts in all (1 + the
+	// spec's retry.renders); both 0 for a step without a re-render budget.
+	Attempt  int `json:"attempt,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// FailedAttempts are the reasons of the step's failed attempts, oldest first.
+	FailedAttempts []string `json:"failed_attempts,omitempty"`
 	// Kind is the job's kind; the pipeline fills it in for its rows.
 	Kind JobKind `json:"kind,omitempty"`
 	// Language is a translation's output language, as the spec names it.

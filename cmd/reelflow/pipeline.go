@@ -443,9 +443,18 @@ func printSteps(w io.Writer, steps []workflows.JobStatus) {
 		if s.Reused {
 			state += " (reused)"
 		}
+		if s.Attempts > 0 {
+			state += fmt.Sprintf(" (attempt %d of %d)", s.Attempt, s.Attempts)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Step, state, dash(s.HeyGenJobID), dash(s.FinishedBy), took, dur, dash(out))
 	}
 	_ = tw.Flush()
+	// Every failed attempt's reason, under the table: a re-rendered step keeps them.
+	for _, s := range steps {
+		for _, f := range s.FailedAttempts {
+			fmt.Fprintf(w, "%s: %s\n", s.Step, f)
+		}
+	}
 }
 
 func dash(s string) string {
