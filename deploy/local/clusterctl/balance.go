@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -33,14 +35,14 @@ type Delivery struct {
 	EventType  string    `json:"event_type"`
 }
 
-// balancer spreads webhook deliveries round-robin over the receivers, and sends a
-// delivery to the next receiver when one cannot be reached (a killed receiver): a
-// receiver answers only after the signal is durable, so a resend is at worst a
-// duplicate, which the Job workflow ignores.
+// balancer spreads webhook deliveries round-robin over the receivers through an
+// httputil.ReverseProxy, and sends a delivery to the next receiver when one cannot be
+// reached (a killed receiver): a receiver answers only after the signal is durable, so a
+// resend is at worst a duplicate, which the Job workflow ignores.
 type balancer struct {
-	backends []string
+	backends []*url.URL
 	next     atomic.Uint64
-	hc       *http.Client
+	proxy    *httputil.ReverseProxy
 	mu       sync.Mutex
 	log      io.Writer
 }
@@ -53,10 +55,12 @@ func balance(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b := &balancer{backends: strings.Split(*backends, ","), log: io.Discard,
-		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	if *backends == "" {
 		return errors.New("--backends is empty")
+	}
+	b, err := newBalancer(strings.Split(*backends, ","))
+	if err != nil {
+		return err
 	}
 	if *logPath != "" {
 		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -79,8 +83,38 @@ func balance(ctx context.Context, args []string) error {
 	return nil
 }
 
+func newBalancer(backends []string) (*balancer, error) {
+	b := &balancer{log: io.Discard}
+	for _, raw := range backends {
+		u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("backend %q is not a base URL", raw)
+		}
+		b.backends = append(b.backends, u)
+	}
+	b.proxy = &httputil.ReverseProxy{
+		// The receiver is chosen, and failed over, by the transport.
+		Rewrite:   func(*httputil.ProxyRequest) {},
+		Transport: failover{b: b, base: &http.Transport{MaxIdleConnsPerHost: 64, ResponseHeaderTimeout: 30 * time.Second}},
+		ModifyResponse: func(resp *http.Response) error {
+			deliveryOf(resp.Request.Context()).Status = resp.StatusCode
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			http.Error(w, "no receiver answered: "+err.Error(), http.StatusBadGateway)
+		},
+	}
+	return b, nil
+}
+
+// deliveryKey carries a request's *Delivery, which the proxy's hooks fill in.
+type deliveryKey struct{}
+
+func deliveryOf(ctx context.Context) *Delivery { return ctx.Value(deliveryKey{}).(*Delivery) }
+
 // ServeHTTP answers HeyGen's OPTIONS reachability probe itself, so that the endpoint
-// can be registered before the receivers hold its secret, and passes the rest on.
+// can be registered before the receivers hold its secret, and passes the rest on. The
+// body is read first: the failover sends it again, and the log names its callback_id.
 func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions {
 		w.WriteHeader(http.StatusOK)
@@ -91,35 +125,41 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	d := Delivery{Start: time.Now(), Status: http.StatusBadGateway}
-	var resp *http.Response
-	first := b.next.Add(1)
-	for i := range uint64(len(b.backends)) {
-		d.Backend = b.backends[(first+i)%uint64(len(b.backends))]
-		if resp, err = b.forward(r, d.Backend, body); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		http.Error(w, "no receiver answered: "+err.Error(), http.StatusBadGateway)
-	} else {
-		defer resp.Body.Close()
-		d.Status = resp.StatusCode
-		copyHeader(w.Header(), resp.Header)
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}
+	d := &Delivery{Start: time.Now(), Status: http.StatusBadGateway}
+	r = r.WithContext(context.WithValue(r.Context(), deliveryKey{}, d))
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	b.proxy.ServeHTTP(w, r)
 	d.End = time.Now()
-	b.note(d, body)
+	b.note(*d, body)
 }
 
-func (b *balancer) forward(r *http.Request, backend string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(backend, "/")+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		return nil, err
+// failover sends a request to the next receiver in turn, and on to the others while
+// one cannot be reached.
+type failover struct {
+	b    *balancer
+	base http.RoundTripper
+}
+
+func (f failover) RoundTrip(r *http.Request) (*http.Response, error) {
+	d := deliveryOf(r.Context())
+	first := f.b.next.Add(1)
+	n := uint64(len(f.b.backends))
+	var err error
+	for i := range n {
+		to := f.b.backends[(first+i)%n]
+		out := r.Clone(r.Context())
+		out.URL.Scheme, out.URL.Host, out.Host = to.Scheme, to.Host, ""
+		if out.Body, err = r.GetBody(); err != nil {
+			return nil, err
+		}
+		d.Backend = to.String()
+		var resp *http.Response
+		if resp, err = f.base.RoundTrip(out); err == nil {
+			return resp, nil
+		}
 	}
-	copyHeader(req.Header, r.Header)
-	return b.hc.Do(req)
+	return nil, err
 }
 
 // note appends d, with the delivery's callback_id and event type, to the log.
@@ -136,13 +176,4 @@ func (b *balancer) note(d Delivery, body []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	_, _ = b.log.Write(append(line, '\n'))
-}
-
-func copyHeader(dst, src http.Header) {
-	for k, vs := range src {
-		if k == "Content-Length" || k == "Connection" {
-			continue
-		}
-		dst[k] = append([]string(nil), vs...)
-	}
 }
