@@ -41,7 +41,7 @@ func TestStartRefusesSpecs(t *testing.T) {
 	}{
 		{"the campaign example without --rows", "campaign-q3",
 			[]string{filepath.Join("..", "..", "examples", "campaign.yaml")},
-			[]string{"campaign.yaml:6: title: {{name}} is a placeholder", "campaign.yaml:13: translate.languages[0]", "start this spec with --rows FILE.csv"}},
+			[]string{"campaign.yaml:13: title: {{name}} is a placeholder", "campaign.yaml:20: translate.languages[0]", "start this spec with --rows FILE.csv"}},
 		{"a placeholder in a template's variables", "tpl-1",
 			[]string{write("tpl.yaml", "id: tpl-1\ntemplate:\n  id: t\n  variables:\n    name: {name: name, type: text, properties: {content: '{{name}}'}}\n")},
 			[]string{"tpl.yaml:5: template.variables.name.properties.content: {{name}} is a placeholder", "--rows FILE.csv"}},
