@@ -1,6 +1,7 @@
-// Package heygen speaks HeyGen's HTTP API: the v3 video, template, video translation and
-// webhook endpoints (v3 only: HeyGen retired its v1 and v2 endpoints on 2026-11-01),
-// typed errors, the webhook event model and webhook signatures.
+// Package heygen speaks HeyGen's HTTP API: the v3 video, template, video translation,
+// webhook and account (GET /v3/users/me, the balance) endpoints (v3 only: HeyGen retired
+// its v1 and v2 endpoints on 2026-11-01), typed errors, the webhook event model and
+// webhook signatures.
 //
 // Rules of the package:
 //   - It imports the standard library only, so every other package may depend on it.
@@ -14,5 +15,6 @@
 //     (contract_test.go).
 //   - A 2xx answer that cannot be read is retryable (ErrUndecodable), never permanent; an
 //     Idempotency-Key outside HeyGen's pattern is refused before sending
-//     (ErrInvalidIdempotencyKey, permanent).
+//     (ErrInvalidIdempotencyKey, permanent). A create the account cannot pay for (402
+//     insufficient_credit) is permanent too, and IsInsufficientCredit tells it apart.
 package heygen

@@ -43,34 +43,30 @@ func CreditCost(seconds float64) int64 {
 	return max(1, int64(math.Ceil(seconds/secondsPerCredit)))
 }
 
-// checkAccount checks the account's Config and returns its billing type ("" is
-// BillingWallet).
-func checkAccount(cfg Config) (string, error) {
+// openAccount checks the account's Config and sets it up, after load: Config.Credits
+// replaces a balance loaded from StatePath, and nil keeps it (unlimited for a new
+// sandbox). It runs before the sandbox's goroutines start.
+func (s *Sandbox) openAccount(cfg Config) error {
 	switch {
 	case cfg.ConcurrencyLimit < 0:
-		return "", fmt.Errorf("sandbox: concurrency limit %d is negative", cfg.ConcurrencyLimit)
+		return fmt.Errorf("sandbox: concurrency limit %d is negative", cfg.ConcurrencyLimit)
 	case cfg.Credits != nil && *cfg.Credits < 0:
-		return "", fmt.Errorf("sandbox: credits %d is negative", *cfg.Credits)
+		return fmt.Errorf("sandbox: credits %d is negative", *cfg.Credits)
 	}
 	switch cfg.Billing {
 	case "":
-		return BillingWallet, nil
+		s.billing = BillingWallet
 	case BillingWallet, BillingSubscription, BillingUsageBased:
-		return cfg.Billing, nil
+		s.billing = cfg.Billing
+	default:
+		return fmt.Errorf("sandbox: billing %q: want %s, %s or %s", cfg.Billing, BillingWallet, BillingSubscription, BillingUsageBased)
 	}
-	return "", fmt.Errorf("sandbox: billing %q: want %s, %s or %s", cfg.Billing, BillingWallet, BillingSubscription, BillingUsageBased)
-}
-
-// openCredits sets Config.Credits as the balance, over one loaded from StatePath; nil
-// keeps what was loaded (unlimited for a new sandbox).
-func (s *Sandbox) openCredits(opening *int64) {
-	if opening == nil {
-		return
+	s.concurrency = cfg.ConcurrencyLimit
+	if cfg.Credits != nil {
+		c, o := *cfg.Credits, *cfg.Credits
+		s.credits, s.openingCredits = &c, &o
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, o := *opening, *opening
-	s.credits, s.openingCredits = &c, &o
+	return nil
 }
 
 // Credits returns the balance in credits, and false when it is unlimited.

@@ -1,9 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -284,4 +288,37 @@ func TestAccountConfigRefused(t *testing.T) {
 	assert.Error(t, sb.SetCredits(-5))
 	_, limited := sb.Credits()
 	assert.False(t, limited, "unlimited by default")
+}
+
+// BenchmarkCreateCredits measures a create through the handler with no balance (the
+// baseline), with a balance that is charged, and refused with 402 (each a fresh key, so
+// each 402 is remembered), to show what the account's bookkeeping costs.
+func BenchmarkCreateCredits(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		credits *int64
+		status  int
+	}{
+		{"unlimited", nil, http.StatusOK},
+		{"charged", credits(1 << 40), http.StatusOK},
+		{"refused", credits(0), http.StatusPaymentRequired},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sb, err := New(Config{RenderTime: time.Hour, Credits: bc.credits})
+			require.NoError(b, err)
+			defer sb.Close()
+			h := sb.Handler()
+			body, err := json.Marshal(avatarBody("a1"))
+			require.NoError(b, err)
+			for i := 0; b.Loop(); i++ {
+				req := httptest.NewRequest(http.MethodPost, "/v3/videos", bytes.NewReader(body))
+				req.Header.Set("Idempotency-Key", "k"+strconv.Itoa(i))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != bc.status {
+					b.Fatal(w.Code, w.Body.String())
+				}
+			}
+		})
+	}
 }

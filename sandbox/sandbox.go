@@ -371,10 +371,6 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	billing, err := checkAccount(cfg)
-	if err != nil {
-		return nil, err
-	}
 	faults := cfg.Faults
 	if faults.DropRate == 0 {
 		faults.DropRate = cfg.DropRate
@@ -393,7 +389,6 @@ func New(cfg Config) (*Sandbox, error) {
 		linkTTL:    cfg.LinkTTL,
 		scheme:     scheme,
 		answers:    answers,
-		billing:    billing,
 		inflight:   map[string]bool{},
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		jobs:       map[string]*job{},
@@ -423,11 +418,12 @@ func New(cfg Config) (*Sandbox, error) {
 	s.cond = sync.NewCond(&s.mu)
 	s.linkKey = make([]byte, 32)
 	_, _ = rand.Read(s.linkKey) // crypto/rand.Read never fails
-	s.concurrency = cfg.ConcurrencyLimit
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	s.openCredits(cfg.Credits)
+	if err := s.openAccount(cfg); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2 + deliveryWorkers)
