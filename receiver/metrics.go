@@ -21,6 +21,7 @@ type metrics struct {
 	lateEvents     prometheus.Counter
 	verifyFailures *prometheus.CounterVec
 	verified       *prometheus.CounterVec
+	unused         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -56,8 +57,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "verified_total",
 			Help:      "Deliveries whose signature verified, by signing scheme (hex or standard).",
 		}, []string{"scheme"}),
+		unused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "unused_events_total",
+			Help: "Verified events of a type reelflow does not act on, acknowledged with 200, by event type " +
+				"(HeyGen's published types; \"other\" for any type outside that list, which keeps the label set bounded).",
+		}, []string{"event_type"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.ackLatency, m.signalsSent, m.lateEvents, m.verifyFailures, m.verified} {
+	for _, c := range []prometheus.Collector{m.requests, m.ackLatency, m.signalsSent, m.lateEvents, m.verifyFailures, m.verified, m.unused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -50,3 +50,32 @@ func TestMetrics(t *testing.T) {
 	_, err = New(Config{Secrets: []string{secretNew}, Registry: reg}, fake, nil)
 	assert.Error(t, err)
 }
+
+// TestUnusedEventsCountedByType: every published type reelflow does not act on (a
+// caption, a GIF, batch.finished ...) is acknowledged with 200, signals nothing, and is
+// counted by its type; a type HeyGen does not publish is counted as "other".
+func TestUnusedEventsCountedByType(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	fake := &fakeSignaler{}
+	r, err := New(Config{Secrets: []string{secretNew}, SignalTimeout: testTimeout, Registry: reg}, fake, nil)
+	require.NoError(t, err)
+	h := r.Handler()
+	send := func(typ string) {
+		body := []byte(`{"event_type":"` + typ + `","event_data":{"callback_id":"welcome-42/render","video_id":"v_1","url":"https://cdn/c.srt"}}`)
+		rec := do(t, h, tcase{body: body, header: signed(body)})
+		assert.Equal(t, http.StatusOK, rec.Code, typ)
+	}
+	for _, typ := range []string{"avatar_video_caption.success", "avatar_video_caption.success", "avatar_video_gif.success", "batch.finished", "made_up.type"} {
+		send(typ)
+	}
+	assert.Empty(t, fake.recorded(), "an unused event signals no Job")
+	text := do(t, h, tcase{method: http.MethodGet, path: "/metrics"}).Body.String()
+	for _, want := range []string{
+		`reelflow_receiver_unused_events_total{event_type="avatar_video_caption.success"} 2`,
+		`reelflow_receiver_unused_events_total{event_type="avatar_video_gif.success"} 1`,
+		`reelflow_receiver_unused_events_total{event_type="batch.finished"} 1`,
+		`reelflow_receiver_unused_events_total{event_type="other"} 1`,
+	} {
+		assert.Contains(t, text, want)
+	}
+}

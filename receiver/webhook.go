@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -79,8 +80,19 @@ func (r *Receiver) webhook(c *gin.Context) {
 		r.metrics.signalsSent.Inc()
 	case OutcomeLate:
 		r.metrics.lateEvents.Inc()
+	case OutcomeIgnored:
+		r.metrics.unused.WithLabelValues(unusedLabel(ev.Type)).Inc()
 	}
 	reply(c, http.StatusOK, routed.Outcome)
+}
+
+// unusedLabel is the metric label of an unused event type: the type itself when HeyGen
+// publishes it, "other" for anything else (a sender's whim must not grow the series).
+func unusedLabel(eventType string) string {
+	if slices.Contains(heygen.PublishedEventTypes, eventType) {
+		return eventType
+	}
+	return "other"
 }
 
 // readBody reads the raw body within the limit, or answers 413 or 400.

@@ -186,7 +186,7 @@ var (
 	translateKeys = []string{"languages", "mode", "captions"}
 	deliverKeys   = []string{"to"}
 	notifyKeys    = []string{"url", "secret_env"}
-	timeoutKeys   = []string{"push_window", "deadline", "poll_initial", "poll_max"}
+	timeoutKeys   = []string{"push_window", "deadline", "poll_initial", "poll_max", "sweep"}
 	videoSources  = []string{"video", "template", "source"}
 )
 
@@ -481,6 +481,7 @@ func (c *checker) timeouts(t map[string]any) workflows.Timeouts {
 		{"deadline", &out.Deadline},
 		{"poll_initial", &out.PollInitial},
 		{"poll_max", &out.PollMax},
+		{"sweep", &out.Sweep},
 	} {
 		v, present := t[f.key]
 		if !present {
