@@ -549,13 +549,6 @@ func TestBatcherAbandonsCallNoOneWaitsFor(t *testing.T) {
 	assert.Len(t, videoBulk, 1, "an empty batch makes no call")
 }
 
-func TestBatcherDefaultWindow(t *testing.T) {
-	a := New(newBulkSource(nil))
-	require.NotNil(t, a.videoStatuses)
-	assert.Equal(t, DefaultStatusBatchWindow, a.videoStatuses.window)
-	assert.Equal(t, systemClock{}, a.videoStatuses.clock, "windows end on time's own timers")
-}
-
 // TestPollJobAgainstSandbox runs PollJob through the real client and the sandbox's bulk
 // endpoint: the wire format and the batcher agree, and the sandbox's ground truth
 // counts 2 bulk calls for 150 running jobs and one GET for the finished one.

@@ -104,8 +104,8 @@ func TestRerunReusesTheRender(t *testing.T) {
 	recordTo(ctx, t, st, "pipeline-rerun-v1", in.ID)
 }
 
-// recordTo writes workflowID's latest run's history to ../workflows/testdata/name.json
-// for the replay tests there, when REELFLOW_RECORD_HISTORIES=1.
+// recordTo writes workflowID's latest run's history to ../worker/testdata/name.json
+// for the replay test there, when REELFLOW_RECORD_HISTORIES=1.
 func recordTo(ctx context.Context, t *testing.T, st *Stack, name, workflowID string) {
 	t.Helper()
 	if os.Getenv(recordEnv) != "1" {

@@ -18,11 +18,12 @@ import (
 	"github.com/reelflow/reelflow/workflows"
 )
 
-// jobRecordDir is where the workflows package's own replay test reads Job histories.
-const jobRecordDir = "../workflows/testdata"
+// jobRecordDir is where the replay test (worker's TestReplayRecordedHistories) reads
+// histories: the one home of every recorded history.
+const jobRecordDir = recordDir
 
-// TestRecordJobHistories records Job histories into workflows/testdata, for
-// TestJobReplaysRecordedHistories. Like TestRecordHistories it runs only with
+// TestRecordJobHistories records Job histories into worker/testdata, for
+// worker's TestReplayRecordedHistories. Like TestRecordHistories it runs only with
 // REELFLOW_RECORD_HISTORIES=1; REELFLOW_RECORD_SUFFIX names the code version recorded
 // (for example "v0" for the code before "job-identity").
 func TestRecordJobHistories(t *testing.T) {

@@ -5,9 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -131,32 +128,6 @@ func TestJobOutcome(t *testing.T) {
 	}
 }
 
-// registeredWorkflows lists the workflow types Register registers.
-func registeredWorkflows(t *testing.T) []string {
-	t.Helper()
-	rec := &workflowRecorder{}
-	Register(rec, nil)
-	return rec.names
-}
-
-// workflowRecorder is a WorkflowRegistry that records names.
-type workflowRecorder struct{ names []string }
-
-func (r *workflowRecorder) RegisterWorkflow(w any) {
-	name := runtime.FuncForPC(reflect.ValueOf(w).Pointer()).Name()
-	r.names = append(r.names, name[strings.LastIndex(name, ".")+1:])
-}
-
-func (r *workflowRecorder) RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions) {
-	if o.Name != "" {
-		r.names = append(r.names, o.Name)
-		return
-	}
-	r.RegisterWorkflow(w)
-}
-
-func (r *workflowRecorder) RegisterDynamicWorkflow(any, workflow.DynamicRegisterOptions) {}
-
 func TestVersioningOptions(t *testing.T) {
 	assert.False(t, Options{}.sdkOptions().DeploymentOptions.UseVersioning, "unversioned by default")
 	require.NoError(t, Options{}.Validate())
@@ -169,14 +140,4 @@ func TestVersioningOptions(t *testing.T) {
 	require.ErrorIs(t, Options{DeploymentName: "reelflow"}.Validate(), ErrVersioningIncomplete)
 	require.ErrorIs(t, Options{BuildID: "v2"}.Validate(), ErrVersioningIncomplete)
 
-	// Every registered workflow has a documented behaviour, and it is the default New
-	// applies to all of them.
-	behaviours := VersioningBehaviors()
-	registered := registeredWorkflows(t)
-	require.NotEmpty(t, registered)
-	for _, name := range registered {
-		assert.Equal(t, defaultVersioningBehavior, behaviours[name], "%s has no documented versioning behaviour", name)
-	}
-	assert.Len(t, behaviours, len(registered))
-	assert.True(t, strings.HasPrefix(MetricJobs, "reelflow_"))
 }

@@ -28,9 +28,17 @@ import (
 //   - pipeline-fanout.json: a render and two translations (Klingon fails), with
 //     captions, deliveries and a notification.
 //   - pipeline-cancelled.json: a pipeline cancelled while its translation rendered.
+//   - job-*-v0.json: Jobs from before "job-poll-jitter" (push window 1s, polls 1s and 2s
+//     apart), which must replay on the plain schedule; job-*-v1.json: with the jitter.
+//   - pipeline-rerun-v1.json: a rerun ("pipeline-rerun") that reused its render;
+//     limiter-holder-check-v1.json: a Limiter that freed the permit of a terminated
+//     holder after a holder check; job-permit-lease-v1.json: the Job that waited for
+//     that permit.
 //
-// Every file except the first two was recorded by devstack's TestRecordHistories
-// (REELFLOW_RECORD_HISTORIES=1).
+// Every file except the first two was recorded by devstack's record tests
+// (REELFLOW_RECORD_HISTORIES=1): TestRecordHistories, TestPermitOfATerminatedHolder,
+// TestRerunReusesTheRender and the reset tests. This is the one replay test, and each
+// history is replayed once.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)

@@ -7,8 +7,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// VersioningBehaviors is the Worker Versioning behaviour of each workflow, by workflow
-// type, when a worker runs with a deployment name and build ID. All three are AutoUpgrade:
+// defaultVersioningBehavior is the Worker Versioning behaviour New gives every
+// workflow when a worker runs with a deployment name and build ID: AutoUpgrade, for all.
 //
 //   - Pipeline lives as long as its slowest step, and Job until HeyGen answers or its
 //     deadline (24 h by default). Pinned to the build that started them, they would
@@ -23,17 +23,6 @@ import (
 //     it (see README.md, "Deploying changes to workflows/ safely").
 //
 // Pinned suits short workflows, which reelflow does not have.
-func VersioningBehaviors() map[string]workflow.VersioningBehavior {
-	return map[string]workflow.VersioningBehavior{
-		"Pipeline":      workflow.VersioningBehaviorAutoUpgrade,
-		jobWorkflowType: workflow.VersioningBehaviorAutoUpgrade,
-		"Limiter":       workflow.VersioningBehaviorAutoUpgrade,
-		"Campaign":      workflow.VersioningBehaviorAutoUpgrade,
-	}
-}
-
-// defaultVersioningBehavior is the behaviour New gives every registered workflow: the
-// one VersioningBehaviors lists for all of them.
 const defaultVersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
 
 // ErrVersioningIncomplete is returned by Options.Validate when only one of the

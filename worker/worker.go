@@ -75,8 +75,8 @@ type Options struct {
 	// when zero.
 	StopTimeout time.Duration
 	// DeploymentName and BuildID turn on Worker Versioning: the worker polls as that
-	// version of that Worker Deployment, and its workflows take the behaviours listed
-	// by VersioningBehaviors. Both or neither (Validate). Empty: unversioned.
+	// version of that Worker Deployment, and its workflows take the behaviour
+	// defaultVersioningBehavior documents. Both or neither (Validate). Empty: unversioned.
 	DeploymentName string
 	BuildID        string
 	// Interceptors run around every workflow and activity, after the one behind

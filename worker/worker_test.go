@@ -98,18 +98,6 @@ func TestRegisterWorkflowsOnlyForReplay(t *testing.T) {
 		"a replayer cannot take activities")
 }
 
-func TestOptions(t *testing.T) {
-	got := Options{}.sdkOptions()
-	assert.Equal(t, DefaultMaxConcurrentActivities, got.MaxConcurrentActivityExecutionSize)
-	assert.Equal(t, DefaultMaxConcurrentWorkflowTasks, got.MaxConcurrentWorkflowTaskExecutionSize)
-	assert.Equal(t, DefaultStopTimeout, got.WorkerStopTimeout)
-
-	got = Options{MaxConcurrentActivities: 7, MaxConcurrentWorkflowTasks: 9, StopTimeout: time.Second}.sdkOptions()
-	assert.Equal(t, 7, got.MaxConcurrentActivityExecutionSize)
-	assert.Equal(t, 9, got.MaxConcurrentWorkflowTaskExecutionSize)
-	assert.Equal(t, time.Second, got.WorkerStopTimeout)
-}
-
 // mockFirstRun answers the Pipeline's question about earlier runs of its Jobs with
 // "none": the test environment's Temporal service is a mock that Describe cannot ask.
 func mockFirstRun(env *testsuite.TestWorkflowEnvironment) {

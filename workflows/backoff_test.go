@@ -2,16 +2,12 @@ package workflows
 
 import (
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
@@ -159,24 +155,6 @@ func TestJobLateWebhookWinsAtOnce(t *testing.T) {
 			assert.Equal(t, tt.wantPolls, res.Polls)
 			assert.Equal(t, tt.at, res.FinishedAt.Sub(start), "the webhook ends the job the moment it comes")
 			assert.Equal(t, tt.at, env.Now().Sub(start), "no timer or poll outlives the answer")
-		})
-	}
-}
-
-// TestJobReplaysRecordedHistories replays Job histories recorded on a real Temporal
-// server:
-//   - job-*-v0.json: from before "job-poll-jitter" (push window 1s, polls 1s and 2s
-//     apart), which must replay on the plain schedule;
-//   - job-*-v1.json: with the jitter, so that later changes keep it.
-func TestJobReplaysRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/job-*.json")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := sdkworker.NewWorkflowReplayer()
-			r.RegisterWorkflow(Job)
-			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), f))
 		})
 	}
 }
