@@ -18,18 +18,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
-	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/heygen"
+	"github.com/reelflow/reelflow/payload"
 	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/sandbox"
+	"github.com/reelflow/reelflow/tracing"
 	"github.com/reelflow/reelflow/worker"
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -83,6 +84,15 @@ type Config struct {
 	// errors instead of Logger (see TemporalConfig.LogFile), so that a console shows
 	// reelflow's own lines.
 	TemporalLogFile string
+	// Payload encrypts every payload the stack's clients write (the worker's, the
+	// receiver's signals, the stack's Client); zero: plaintext. `reelflow dev` gives
+	// it a key kept under Dir.
+	Payload payload.Options
+	// CodecAddr, with Payload's keys, serves the codec server (/encode, /decode) there,
+	// and the UI decodes through it; "" runs none. A port of 0 picks a free one.
+	CodecAddr string
+	// Tracing traces the clients, worker, receiver and HeyGen calls; nil: off.
+	Tracing *tracing.Tracing
 }
 
 func (c Config) withDefaults() Config {
@@ -136,6 +146,11 @@ type Stack struct {
 	secret      string // the registered endpoint's signing secret
 	webhookURL  string // the registered endpoint's URL
 	worker      sdkworker.Worker
+	// workerClient is the worker's own client when StartWorkerWithPayload gave it other
+	// keys; nil when the worker uses Client.
+	workerClient client.Client
+	codecSrv     *http.Server
+	codecURL     string
 }
 
 // Start brings the stack up and returns once every part answers. On error, whatever
@@ -163,23 +178,27 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 	if st.Temporal, err = StartTemporal(ctx, tcfg); err != nil {
 		return st, err
 	}
-	if cfg.UIPort > 0 {
-		if st.UI, err = StartUI(st.Temporal.Address(), cfg.Host, cfg.UIPort, st.Temporal.Namespace()); err != nil {
+	if cfg.CodecAddr != "" && len(cfg.Payload.Keys) > 0 {
+		origins := []string{"http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.UIPort)), "http://localhost:" + strconv.Itoa(cfg.UIPort)}
+		if err = st.startCodecServer(origins); err != nil {
 			return st, err
 		}
 	}
-	if st.Client, err = client.DialContext(ctx, client.Options{
-		HostPort:  st.Temporal.Address(),
-		Namespace: st.Temporal.Namespace(),
-		Logger:    worker.SDKLogger(cfg.Logger.Named("sdk")),
-		// The receiver's signals carry their delivery's request ID through it.
-		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{receiver.RequestIDDialOption()}},
-	}); err != nil {
+	if cfg.UIPort > 0 {
+		if st.UI, err = StartUIWithCodec(st.Temporal.Address(), cfg.Host, cfg.UIPort, st.Temporal.Namespace(), st.codecURL); err != nil {
+			return st, err
+		}
+	}
+	copts, err := st.clientOptions(cfg.Payload)
+	if err != nil {
+		return st, err
+	}
+	if st.Client, err = client.DialContext(ctx, copts); err != nil {
 		return st, fmt.Errorf("connect to temporal: %w", err)
 	}
 
 	if cfg.HeyGenAPIKey != "" {
-		st.HeyGen = heygen.NewClient(cfg.HeyGenBaseURL, cfg.HeyGenAPIKey, nil)
+		st.HeyGen = st.heygenClient(cfg.HeyGenBaseURL, cfg.HeyGenAPIKey)
 		switch {
 		case cfg.WebhookURL != "":
 			err = st.registerReceiver(ctx, cfg.WebhookURL, cfg.WebhookSecrets)
@@ -196,7 +215,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		return st, err
 	}
 
-	st.worker = worker.New(st.Client, activities.New(st.HeyGen), cfg.Worker)
+	st.worker = worker.New(st.Client, st.newActivities(), cfg.Worker)
 	if err = st.worker.Start(); err != nil {
 		return st, fmt.Errorf("start worker: %w", err)
 	}
@@ -232,14 +251,14 @@ func (st *Stack) startSandbox() error {
 	st.Sandbox = sb
 	st.sandboxSrv = &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = st.sandboxSrv.Serve(ln) }()
-	st.HeyGen = heygen.NewClient(st.sandboxURL, "sandbox", nil)
+	st.HeyGen = st.heygenClient(st.sandboxURL, "sandbox")
 	return nil
 }
 
 // startReceiver serves the webhook receiver, signalling through the stack's client.
 func (st *Stack) startReceiver(secrets []string) (*receiver.Receiver, error) {
 	log := st.log.Named("receiver")
-	rcv, err := receiver.New(receiver.Config{Secrets: secrets, Logger: log, Finder: receiver.NewTemporalJobFinder(st.Client)},
+	rcv, err := receiver.New(receiver.Config{Secrets: secrets, Logger: log, Finder: receiver.NewTemporalJobFinder(st.Client), Tracing: st.receiverTracing()},
 		receiver.NewTemporalSignaler(st.Client, log),
 		receiver.NewTemporalHealthChecker(st.Client))
 	if err != nil {
@@ -340,6 +359,10 @@ func (st *Stack) StopWorker() {
 		st.worker.Stop()
 		st.worker = nil
 	}
+	if st.workerClient != nil {
+		st.workerClient.Close()
+		st.workerClient = nil
+	}
 }
 
 // StartWorker starts a new worker if none runs.
@@ -347,7 +370,7 @@ func (st *Stack) StartWorker() error {
 	if st.worker != nil {
 		return nil
 	}
-	w := worker.New(st.Client, activities.New(st.HeyGen), st.cfg.Worker)
+	w := worker.New(st.Client, st.newActivities(), st.cfg.Worker)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -361,6 +384,9 @@ func (st *Stack) Stop(ctx context.Context) error {
 	st.StopWorker()
 	if st.receiverSrv != nil {
 		errs = append(errs, st.receiverSrv.Shutdown(ctx))
+	}
+	if st.codecSrv != nil {
+		errs = append(errs, st.codecSrv.Shutdown(ctx))
 	}
 	if st.sandboxSrv != nil {
 		errs = append(errs, st.sandboxSrv.Shutdown(ctx))
@@ -394,6 +420,15 @@ func (st *Stack) Banner() string {
 	}
 	if st.UI != nil {
 		fmt.Fprintf(&b, "  Temporal UI  %s\n", st.UI.URL())
+	}
+	if len(st.cfg.Payload.Keys) > 0 {
+		fmt.Fprintf(&b, "  Payloads     encrypted with key %s", st.cfg.Payload.Keys[0].ID)
+		if st.codecURL != "" {
+			fmt.Fprintf(&b, " (the UI decodes through %s)", st.codecURL)
+		}
+		b.WriteString("\n")
+	} else {
+		b.WriteString("  Payloads     plaintext\n")
 	}
 	if st.Sandbox != nil {
 		fmt.Fprintf(&b, "  HeyGen       %s  (sandbox: renders take %s, %.0f%% of webhooks dropped)\n",

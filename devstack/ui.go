@@ -18,6 +18,13 @@ type UI struct {
 
 // StartUI serves the Temporal Web UI on host:port for the server at temporalAddr.
 func StartUI(temporalAddr, host string, port int, namespace string) (*UI, error) {
+	return StartUIWithCodec(temporalAddr, host, port, namespace, "")
+}
+
+// StartUIWithCodec is StartUI with the UI's codec endpoint set: the browser decodes
+// payloads through that codec server (`reelflow codec-server`), so that the people
+// using the UI see plaintext while Temporal stores ciphertext. "" sets none.
+func StartUIWithCodec(temporalAddr, host string, port int, namespace, codecEndpoint string) (*UI, error) {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	// The UI server exits the process when it cannot bind, so the port is checked first.
 	if err := portFree(addr); err != nil {
@@ -31,7 +38,8 @@ func StartUI(temporalAddr, host string, port int, namespace string) (*UI, error)
 		DefaultNamespace:    namespace,
 		HideLogs:            true,
 		// The dev UI is plain HTTP on loopback, so its CSRF cookie cannot be Secure.
-		CORS: uiconfig.CORS{CookieInsecure: true},
+		CORS:  uiconfig.CORS{CookieInsecure: true},
+		Codec: uiconfig.Codec{Endpoint: codecEndpoint},
 	}
 	srv := uiserver.NewServer(server_options.WithConfigProvider(cfg))
 	go func() { _ = srv.Start() }()

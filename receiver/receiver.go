@@ -74,6 +74,9 @@ type Config struct {
 	// Registry receives the receiver's metrics and is served on /metrics. Nil means a
 	// fresh registry (with Go and process collectors), so that tests do not collide.
 	Registry *prometheus.Registry
+	// Tracing, when set, makes each request a server span (otelgin), the parent of the
+	// signal it sends; see tracing.go.
+	Tracing *Tracing
 }
 
 // Receiver is the webhook receiver: its routes, middleware and metrics.
@@ -87,6 +90,7 @@ type Receiver struct {
 	health   HealthChecker
 	metrics  *metrics
 	engine   *gin.Engine
+	tracing  *Tracing
 }
 
 // New builds a Receiver. It refuses to build one without a secret unless
@@ -110,6 +114,7 @@ func New(cfg Config, sig Signaler, health HealthChecker) (*Receiver, error) {
 		log:      cfg.Logger,
 		router:   router,
 		health:   health,
+		tracing:  cfg.Tracing,
 	}
 	r.secrets.Store(&secrets)
 	if r.maxBody <= 0 {
@@ -200,7 +205,7 @@ func (r *Receiver) routes(reg *prometheus.Registry) *gin.Engine {
 	// Client IPs are for the log only; without trusted proxies, X-Forwarded-For is ignored.
 	_ = e.SetTrustedProxies(nil)
 
-	e.Use(requestID(), r.accessLog(), r.observe(), r.recovery(), bodyLimit(r.maxBody))
+	e.Use(r.traceRequests(), requestID(), r.accessLog(), r.observe(), r.recovery(), bodyLimit(r.maxBody))
 
 	e.POST(WebhookPath, r.webhook)
 	// HeyGen probes the URL with OPTIONS when an endpoint is registered and wants an

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +28,7 @@ func (a *app) devCommand() *cobra.Command {
 		secrets      string
 		temporalLogs bool
 		account      sandboxAccount
+		encrypt      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -57,6 +60,12 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			if !temporalLogs {
 				cfg.TemporalLogFile = filepath.Join(cfg.Dir, "temporal.log")
 			}
+			if cfg.Payload, err = a.devPayload(cfg.Dir, net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.TemporalPort)), encrypt); err != nil {
+				return err
+			}
+			if cfg.Tracing, err = a.tracer(); err != nil {
+				return err
+			}
 			st, err := devstack.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -80,6 +89,8 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 	a.env.Bool(fs, &temporalLogs, "temporal-logs", "REELFLOW_TEMPORAL_LOGS", false, "print the embedded Temporal server's warnings with reelflow's lines, instead of to temporal.log under --dir")
 	a.bindSigningScheme(fs, &cfg.SigningScheme)
 	a.bindSandboxAccount(fs, "sandbox-", &account)
+	a.env.Bool(fs, &encrypt, "encrypt", "REELFLOW_DEV_ENCRYPT", true, "encrypt payloads with the key in --dir (made on the first start, shared with the CLI through the user config dir)")
+	a.env.String(fs, &cfg.CodecAddr, "codec-addr", "REELFLOW_CODEC_ADDR", "127.0.0.1:8234", "codec server address, through which the UI shows plaintext; empty runs none")
 	a.env.String(fs, &cfg.WebhookURL, "public-receiver-url", "REELFLOW_PUBLIC_RECEIVER_URL", "", "with HEYGEN_API_KEY: the public URL at which HeyGen reaches this receiver's /webhooks/heygen (a tunnel); dev registers it and keeps its secret under --dir")
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/reelflow/reelflow/tracing"
 	"github.com/reelflow/reelflow/worker"
 )
 
@@ -26,6 +27,11 @@ type app struct {
 	// Temporal connection, layered over Temporal's own environment conventions.
 	address, namespace, profile string
 	logLevel, logFormat         string
+
+	// Payload encryption and tracing (payload.go, tracing.go).
+	payload payloadFlags
+	tracing *tracing.Tracing
+	command string // the running command's name, for service.name
 }
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) error {
@@ -34,7 +40,8 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	a := &app{out: out, errOut: errOut, env: newEnvFlags()}
 	root := a.rootCommand()
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	defer a.flushTraces()
+	return withKeyHint(root.ExecuteContext(ctx))
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -48,6 +55,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.command = cmd.Name()
 			return a.env.Err(cmd.Flags(), cmd.InheritedFlags(), cmd.Root().PersistentFlags())
 		},
 	}
@@ -59,6 +67,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 	a.env.String(pf, &a.profile, "profile", "TEMPORAL_PROFILE", "", "profile in Temporal's temporal.toml (TEMPORAL_CONFIG_FILE)")
 	a.env.String(pf, &a.logLevel, "log-level", "REELFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	a.env.String(pf, &a.logFormat, "log-format", "REELFLOW_LOG_FORMAT", "console", "console or json")
+	a.bindPayload(pf, &a.payload)
 
 	root.AddCommand(
 		a.devCommand(),
@@ -70,6 +79,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 		a.cancelCommand(),
 		a.webhookCommand(),
 		a.sandboxCommand(),
+		a.codecServerCommand(),
 		a.healthCommand(),
 		&cobra.Command{
 			Use:   "version",
@@ -131,6 +141,9 @@ func (a *app) clientOptions(log *zap.Logger) (client.Options, error) {
 		opts.Namespace = "default"
 	}
 	opts.Logger = worker.SDKLogger(log)
+	if err := a.instrument(&opts); err != nil {
+		return client.Options{}, err
+	}
 	return opts, nil
 }
 

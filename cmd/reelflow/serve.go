@@ -96,7 +96,11 @@ AutoUpgrade, so changes to workflow code must stay replay-safe (workflow.GetVers
 				return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
 			}
 			defer c.Close()
-			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, nil)), opts)
+			tr, err := a.tracer()
+			if err != nil {
+				return err
+			}
+			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, heygenHTTPClient(tr)), activities.WithHTTPTransport(tr.Transport)), opts)
 			log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace),
 				zap.String("deployment", opts.DeploymentName), zap.String("build_id", opts.BuildID))
 			// Run returns after the interrupt once running activities finished or the
@@ -161,6 +165,9 @@ func (a *app) receiverCommand() *cobra.Command {
 			}
 			defer c.Close()
 			cfg.Finder = receiver.NewTemporalJobFinder(c)
+			if cfg.Tracing, err = a.receiverTracingOf(); err != nil {
+				return err
+			}
 			rcv, err := receiver.New(cfg, receiver.NewTemporalSignaler(c, cfg.Logger), receiver.NewTemporalHealthChecker(c))
 			if err != nil {
 				return &exitError{code: 2, err: err}
