@@ -122,6 +122,23 @@ func TestRefusedKeyReplaysAfterTopUp(t *testing.T) {
 	assert.Equal(t, int64(9), left)
 }
 
+// TestRefusedKeyForgottenAfter24h: HeyGen replays a key's answer for 24 hours, so after
+// that the refused key is free again.
+func TestRefusedKeyForgottenAfter24h(t *testing.T) {
+	e := newEnv(t, Config{RenderTime: time.Minute, Credits: credits(0)})
+	key := map[string]string{"Idempotency-Key": "k-old"}
+	status, _, _ := postJSON(t, e, "/v3/videos", videoCosting(1), key)
+	require.Equal(t, http.StatusPaymentRequired, status)
+	require.NoError(t, e.sb.SetCredits(1))
+	e.sb.mu.Lock()
+	e.sb.idem["k-old"].At = time.Now().Add(-idempotencyTTL - time.Second)
+	e.sb.mu.Unlock()
+	status, hdr, _ := postJSON(t, e, "/v3/videos", videoCosting(1), key)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Empty(t, hdr.Get("Idempotent-Replayed"))
+	assert.Equal(t, 1, e.sb.Stats().Creates)
+}
+
 func TestRefusedKeySurvivesRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	e1 := newEnv(t, Config{StatePath: path, RenderTime: time.Minute, Credits: credits(0)})
