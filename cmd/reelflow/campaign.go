@@ -299,7 +299,11 @@ func (a *app) followCampaign(ctx context.Context, c client.Client, id, account s
 		}
 		if st.Rows > 0 && st.Running == 0 {
 			printCampaign(a.out, st, nil, time.Now())
-			return campaignExit(st)
+			if err := campaignExit(st); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "all %d pipelines completed\n", st.Rows)
+			return nil
 		}
 		select {
 		case <-tick.C:

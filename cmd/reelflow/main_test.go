@@ -138,7 +138,12 @@ func TestBatchTwice(t *testing.T) {
 	require.NoError(t, err, text)
 	require.Contains(t, text, "20 pipelines: 20 started now, 0 already started before")
 	require.Contains(t, text, "all 20 pipelines completed")
-	require.Contains(t, text, "20/20 finished")
+	require.Contains(t, text, "20/20 done, 0 running", "--wait follows the campaign")
+
+	// The campaign's summary, through its workflow's status query.
+	text, err = runCLI(t, ctx, "status", "campaign-q3", addr)
+	require.NoError(t, err, text)
+	require.Contains(t, text, "campaign campaign-q3: 20 pipelines, 20 done, 0 running, 0 failed")
 
 	text, err = runCLI(t, ctx, "start", campaign, "--rows", rows, "--key", "email", addr)
 	require.NoError(t, err, text)
