@@ -61,6 +61,7 @@ func RunCalls(ctx context.Context, cfg CallsConfig) (Result, error) {
 		PushWindow:  scaled(t.PushWindow, cfg.Scale),
 		PollInitial: scaled(t.PollInitial, cfg.Scale),
 		PollMax:     scaled(t.PollMax, cfg.Scale),
+		Sweep:       scaled(t.Sweep, cfg.Scale),
 		Deadline:    t.Deadline,
 	}
 	render := scaled(simRender, cfg.Scale)

@@ -219,6 +219,17 @@ func (s *Sandbox) createOrReplayLocked(rt createRoute, specs []jobSpec, idemKey,
 	return createResult{body: body, ambiguous: ambiguous}
 }
 
+// rendersOfLocked counts the jobs made so far for callback_id.
+func (s *Sandbox) rendersOfLocked(callbackID string) int {
+	n := 0
+	for _, j := range s.jobs {
+		if j.CallbackID == callbackID {
+			n++
+		}
+	}
+	return n
+}
+
 // newJobLocked makes and schedules one job, deciding its render faults.
 func (s *Sandbox) newJobLocked(sp jobSpec, base string, now time.Time) *job {
 	j := &job{
@@ -246,6 +257,10 @@ func (s *Sandbox) newJobLocked(sp jobSpec, base string, now time.Time) *job {
 	}
 	if !j.Fail && !j.Stuck {
 		switch {
+		case s.faults.FailFirst > 0 && j.CallbackID != "" && s.rendersOfLocked(j.CallbackID) < s.faults.FailFirst:
+			j.Fail = true
+			j.FailureCode = FailureCodeRenderFailed
+			j.FailureMessage = "render failed (sandbox fault fail_first)"
 		case s.roll(s.faults.StuckRate):
 			j.Stuck = true
 		case s.roll(s.faults.FailRate):

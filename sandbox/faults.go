@@ -37,6 +37,10 @@ type Faults struct {
 	AmbiguousCreateRate float64 `json:"ambiguous_create_rate"`
 	FailRate            float64 `json:"fail_rate"`  // the render fails (failure_code RENDER_FAILED)
 	StuckRate           float64 `json:"stuck_rate"` // the render stays processing for ever
+	// FailFirst fails the first FailFirst renders of each callback_id (RENDER_FAILED, a
+	// failure not known to be permanent), and lets the next one succeed: the trigger of
+	// re-render tests. 0 = off.
+	FailFirst int `json:"fail_first"`
 	// RenderTail adds an exponentially distributed time with this mean to every render
 	// (capped at 20 times the mean), for long-tailed render times; 0 = off.
 	RenderTail time.Duration `json:"render_tail"`
@@ -65,6 +69,8 @@ func (f Faults) validate() error {
 	switch {
 	case f.DelayMax < 0:
 		return fmt.Errorf("sandbox: fault delay_max %v is negative", f.DelayMax)
+	case f.FailFirst < 0:
+		return fmt.Errorf("sandbox: fault fail_first %d is negative", f.FailFirst)
 	case f.RetryAfter < 0:
 		return fmt.Errorf("sandbox: fault retry_after %v is negative", f.RetryAfter)
 	case f.RenderTail < 0:

@@ -489,3 +489,23 @@ func TestHostileMix(t *testing.T) {
 	}
 	assert.Equal(t, st.ContradictionsSent, lies)
 }
+
+// TestFaultFailFirst: the first FailFirst renders of a callback_id fail (RENDER_FAILED),
+// the next succeeds; another callback_id has its own count.
+func TestFaultFailFirst(t *testing.T) {
+	e := newEnv(t, Config{Faults: Faults{FailFirst: 2}})
+	ctx := context.Background()
+	render := func(cb string) heygen.Video {
+		cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: cb})
+		require.NoError(t, err)
+		return waitVideo(t, e, cv.VideoID)
+	}
+	for i := range 2 {
+		v := render("ff/render")
+		assert.Equal(t, heygen.StatusFailed, v.Status, "render %d", i+1)
+		assert.Equal(t, FailureCodeRenderFailed, v.FailureCode)
+	}
+	assert.Equal(t, heygen.StatusCompleted, render("ff/render").Status, "the third render succeeds")
+	assert.Equal(t, heygen.StatusFailed, render("other/render").Status, "each callback_id counts its own")
+	require.Error(t, Faults{FailFirst: -1}.validate())
+}
