@@ -113,6 +113,10 @@ func TestParseTimeoutsAgree(t *testing.T) {
 			"s.yaml:5: timeouts.deadline: deadline 2h is not longer than push_window 2h: the deadline counts from the Job's start and includes the wait for a webhook; make deadline longer or push_window shorter"},
 		{"poll_max under poll_initial", "  poll_initial: 1m\n  poll_max: 30s\n",
 			"s.yaml:5: timeouts.poll_max: 30s is shorter than poll_initial 1m: polls start poll_initial apart and double up to poll_max"},
+		{"a sweep past the deadline", "  push_window: 1m\n  deadline: 30m\n  sweep: 30m\n",
+			"s.yaml:6: timeouts.sweep: 30m is not shorter than deadline 30m: a waiting Job would give up before its first sweep"},
+		{"a sweep past the default deadline", "  sweep: 48h\n",
+			"s.yaml:4: timeouts.sweep: 48h is not shorter than deadline 24h (the default): a waiting Job would give up before its first sweep"},
 		{"a bad value is the only problem", "  deadline: soon\n  push_window: 30h\n",
 			`s.yaml:4: timeouts.deadline: "soon" is not a positive duration such as 15m or 24h`},
 	}
@@ -123,7 +127,7 @@ func TestParseTimeoutsAgree(t *testing.T) {
 			assert.Equal(t, "invalid spec: "+tt.want, err.Error())
 		})
 	}
-	for _, good := range []string{"  deadline: 11m\n", "  push_window: 1m\n  deadline: 2m\n", "  poll_initial: 10m\n", "  poll_initial: 1m\n  poll_max: 1m\n"} {
+	for _, good := range []string{"  deadline: 11m\n", "  push_window: 1m\n  deadline: 2m\n", "  poll_initial: 10m\n", "  poll_initial: 1m\n  poll_max: 1m\n", "  sweep: 10s\n"} {
 		_, err := Parse("s.yaml", []byte(head+good))
 		assert.NoError(t, err, good)
 	}

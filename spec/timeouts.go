@@ -12,6 +12,8 @@ import (
 //   - the deadline counts from the Job's start and contains the push window, so it must
 //     be longer: "deadline: 1m" under the default 10m push window would give up on a
 //     render before reelflow's faster polling ever begins;
+//   - the batched sweep polls a waiting Job every sweep, so a sweep as long as the
+//     deadline never comes;
 //   - poll_max caps an interval that starts at poll_initial and doubles, so it may not be
 //     shorter. A poll_max left out follows a longer poll_initial (Timeouts.WithDefaults),
 //     so only two given values can disagree.
@@ -24,6 +26,10 @@ func (c *checker) timeoutsAgree(t workflows.Timeouts, set map[string]bool) {
 		}
 		c.add(field, "deadline %s is not longer than push_window %s: the deadline counts from the Job's start and includes the wait for a webhook; make deadline longer or push_window shorter",
 			shown(eff.Deadline, set["deadline"]), shown(eff.PushWindow, set["push_window"]))
+	}
+	if set["sweep"] && eff.Sweep >= eff.Deadline {
+		c.add("timeouts.sweep", "%s is not shorter than deadline %s: a waiting Job would give up before its first sweep",
+			short(eff.Sweep), shown(eff.Deadline, set["deadline"]))
 	}
 	if set["poll_initial"] && set["poll_max"] && t.PollMax < t.PollInitial {
 		c.add("timeouts.poll_max", "%s is shorter than poll_initial %s: polls start poll_initial apart and double up to poll_max", short(t.PollMax), short(t.PollInitial))
