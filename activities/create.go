@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/reelflow/reelflow/heygen"
 )
@@ -141,4 +144,35 @@ func (a *Activities) adoptRetried(ctx context.Context, in CreateJobInput) (Creat
 	activity.GetLogger(ctx).Info("heygen job adopted: an earlier create attempt made it", "Kind", in.Kind,
 		"CallbackID", in.CallbackID, "HeyGenJobID", v.ID, "Attempt", activity.GetInfo(ctx).Attempt)
 	return CreateJobResult{HeyGenJobID: v.ID, Status: heygen.NormaliseStatus(string(v.Status)), Adopted: true}, true
+}
+
+// createFailed is the error of a failed create call: createError's, except for a
+// request HeyGen refused for what is in it (refusedInput), the spec's own problem such
+// as an unknown avatar or an unsupported language. That one is logged here, once, as a
+// warning with HeyGen's message, and the error is marked benign, so that the SDK logs it
+// at debug rather than as an activity ERROR with a stack trace. It stays non-retryable,
+// and the Job still fails with HeyGen's message.
+func createFailed(ctx context.Context, op string, err error) error {
+	var ae *heygen.APIError
+	if !errors.As(err, &ae) || ae.Kind != heygen.KindPermanent || !refusedInput(ae.Status) {
+		return createError(op, err)
+	}
+	activity.GetLogger(ctx).Warn("HeyGen refused the request; check the spec", "Op", op,
+		"Status", ae.Status, "Code", ae.Code, "Message", ae.Message, "Param", ae.Param, "RequestID", ae.RequestID)
+	return temporal.NewApplicationErrorWithOptions(op, ae.Kind.String(), temporal.ApplicationErrorOptions{
+		NonRetryable: true,
+		Cause:        err,
+		Category:     temporal.ApplicationErrorCategoryBenign,
+	})
+}
+
+// refusedInput reports whether a permanent HeyGen answer is about the request itself
+// (400, 404, 422 ...). 401, 402 and 403 are about the key, the credit or the plan: the
+// operator's to fix (402 pauses the account: createError), and errors.
+func refusedInput(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
+		return false
+	}
+	return status >= 400 && status < 500
 }

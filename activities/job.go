@@ -101,7 +101,7 @@ func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJo
 		return CreateJobResult{}, unknownKind(in.Kind)
 	}
 	if err != nil {
-		return CreateJobResult{}, createError(op, err)
+		return CreateJobResult{}, createFailed(ctx, op, err)
 	}
 	activity.GetLogger(ctx).Info("heygen job created", "Kind", in.Kind,
 		"CallbackID", in.CallbackID, "HeyGenJobID", v.VideoID, "RequestID", v.RequestID)
@@ -123,7 +123,7 @@ func (a *Activities) createTranslation(ctx context.Context, in CreateJobInput, r
 		IdempotencyKey: req.IdempotencyKey,
 	})
 	if err != nil {
-		return CreateJobResult{}, createError("create translation", err)
+		return CreateJobResult{}, createFailed(ctx, "create translation", err)
 	}
 	if len(ids) != 1 {
 		// One language per request, so one ID; anything else is not a job this step owns.

@@ -22,16 +22,22 @@ const QueryStatus = "status"
 const (
 	SearchAttrStage       = "ReelflowStage"
 	SearchAttrHeyGenJobID = "HeyGenJobID"
+	// SearchAttrCampaign is a --rows campaign's spec id (Schedule.Campaign) on each of
+	// its Pipelines; `reelflow list --campaign` filters on it.
+	SearchAttrCampaign = "ReelflowCampaign"
 )
 
 // SearchAttributes lists the custom search attributes reelflow upserts, all keywords.
-// The dev stack and docker-compose register exactly these.
-func SearchAttributes() []string { return []string{SearchAttrStage, SearchAttrHeyGenJobID} }
+// The dev stack, docker-compose and deploy/temporal/setup.sh register exactly these.
+func SearchAttributes() []string {
+	return []string{SearchAttrStage, SearchAttrHeyGenJobID, SearchAttrCampaign}
+}
 
 // Typed keys for the search attributes.
 var (
 	stageKey       = temporal.NewSearchAttributeKeyKeyword(SearchAttrStage)
 	heygenJobIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrHeyGenJobID)
+	campaignKey    = temporal.NewSearchAttributeKeyKeyword(SearchAttrCampaign)
 )
 
 // Step names of a pipeline. A translation's step is TranslateStep(language).

@@ -280,10 +280,17 @@ func (p *pipelineRun) failedStep() string {
 	return "pipeline"
 }
 
-// setStage records the pipeline's stage and upserts it for the Temporal UI.
+// setStage records the pipeline's stage and upserts it for the Temporal UI, with the
+// campaign of a --rows pipeline. The campaign rides along in every stage's upsert rather
+// than a command of its own, so that it is set from the first stage on and a history
+// recorded without it replays unchanged (the SDK matches an upsert by its type only).
 func (p *pipelineRun) setStage(ctx workflow.Context, stage string) {
 	p.st.Stage = stage
-	if err := workflow.UpsertTypedSearchAttributes(ctx, stageKey.ValueSet(stage)); err != nil {
+	updates := []temporal.SearchAttributeUpdate{stageKey.ValueSet(stage)}
+	if c := p.in.Schedule.Campaign; c != "" {
+		updates = append(updates, campaignKey.ValueSet(c))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		p.logger.Warn("upsert search attributes", "Error", err)
 	}
 }

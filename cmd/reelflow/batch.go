@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
 
 	"github.com/reelflow/reelflow/spec"
 	"github.com/reelflow/reelflow/workflows"
@@ -30,10 +31,8 @@ type batchStart struct {
 func (a *app) startBatch(ctx context.Context, b batchStart) error {
 	batch, err := spec.LoadBatch(b.spec, b.rows, b.key)
 	if err != nil {
-		if errors.Is(err, spec.ErrInvalid) {
-			return &exitError{code: 2, err: err}
-		}
-		return err
+		// Invalid, or a file missing or unreadable: nothing started either way.
+		return usageError(err)
 	}
 	bad := batch.Bad()
 	for _, r := range bad {
@@ -41,7 +40,7 @@ func (a *app) startBatch(ctx context.Context, b batchStart) error {
 	}
 	inputs := batch.Inputs()
 	if len(inputs) == 0 {
-		return &exitError{code: 2, err: fmt.Errorf("%s: no row to start", batch.CSV)}
+		return usageError(fmt.Errorf("%s: no row to start", batch.CSV))
 	}
 	c, err := a.dial(ctx)
 	if err != nil {
@@ -61,9 +60,9 @@ func (a *app) startBatch(ctx context.Context, b batchStart) error {
 		return err
 	}
 	already := len(inputs) - len(restarted)
-	fmt.Fprintf(a.out, "%d pipelines: %d started now, %d already started before", len(inputs), len(inputs)-already, already)
+	fmt.Fprintf(a.out, "%d %s: %d started now, %d already started before", len(inputs), plural(len(inputs), "pipeline", "pipelines"), len(inputs)-already, already)
 	if len(bad) > 0 {
-		fmt.Fprintf(a.out, ", %d bad rows skipped", len(bad))
+		fmt.Fprintf(a.out, ", %d bad %s skipped", len(bad), plural(len(bad), "row", "rows"))
 	}
 	fmt.Fprintln(a.out)
 	if campaign != "" {
@@ -71,14 +70,51 @@ func (a *app) startBatch(ctx context.Context, b batchStart) error {
 			return err
 		}
 		fmt.Fprintf(a.out, "campaign %s: follow it with reelflow status %s\n", campaign, campaign)
+		a.printWhereToSee(campaign, inputs[0].ID)
 	}
-	if !b.wait {
-		return nil
+	var waitErr error
+	switch {
+	case b.wait && campaign != "":
+		waitErr = a.followCampaign(ctx, c, campaign, b.account)
+	case b.wait:
+		waitErr = a.waitBatch(ctx, runs)
 	}
-	if campaign != "" {
-		return a.followCampaign(ctx, c, campaign, b.account)
+	var ee *exitError
+	if waitErr != nil && !errors.As(waitErr, &ee) {
+		return waitErr // interrupted, or Temporal unreachable
 	}
-	return a.waitBatch(ctx, runs)
+	if len(bad) > 0 {
+		waitErr = errors.Join(waitErr, fmt.Errorf("%d bad %s in %s skipped", len(bad), plural(len(bad), "row", "rows"), batch.CSV))
+	}
+	if waitErr != nil {
+		return &exitError{code: exitFailedSteps, err: waitErr}
+	}
+	return nil
+}
+
+// printWhereToSee says how to find a campaign's pipelines again: the list command, the
+// Temporal UI's search when the UI of a dev stack on this Temporal is known, and the
+// status command of one of them.
+func (a *app) printWhereToSee(campaign, oneID string) {
+	fmt.Fprintf(a.out, "see its pipelines: reelflow list --campaign %s\n", campaign)
+	if link := a.uiLink(fmt.Sprintf("%s=\"%s\"", workflows.SearchAttrCampaign, campaign)); link != "" {
+		fmt.Fprintf(a.out, "               or: %s\n", link)
+	}
+	fmt.Fprintf(a.out, "one pipeline's steps: reelflow status %s\n", oneID)
+}
+
+// uiLink is the Temporal UI's search for query when this command talks to the Temporal
+// of the reelflow dev whose --dir this is, and that dev runs a UI; "" otherwise.
+func (a *app) uiLink(query string) string {
+	st, ok, err := readDevState(a.devDir)
+	if err != nil || !ok {
+		return ""
+	}
+	opts, err := a.clientOptions(zap.NewNop())
+	if err != nil || opts.HostPort != st.TemporalAddress || opts.Namespace != st.Namespace {
+		return ""
+	}
+	return st.uiWorkflowsURL(query)
 }
 
 // campaignSignalRows is how many rows one campaign signal carries, far under
@@ -164,7 +200,11 @@ func (a *app) waitBatch(ctx context.Context, runs []client.WorkflowRun) error {
 	for _, run := range runs {
 		go func() {
 			var res workflows.PipelineResult
-			results <- outcome{run.GetID(), run.Get(ctx, &res)}
+			err := run.Get(ctx, &res)
+			if failed := failedRows(res.Steps); err == nil && len(failed) > 0 {
+				err = fmt.Errorf("completed with %s (%s)", countSteps(len(failed), "failed"), strings.Join(failed, ", "))
+			}
+			results <- outcome{run.GetID(), err}
 		}()
 	}
 	bar := newProgress(a.out, "finished", len(runs))
@@ -187,10 +227,10 @@ func (a *app) waitBatch(ctx context.Context, runs []client.WorkflowRun) error {
 	}
 	bar.done()
 	if len(failed) > 0 {
-		fmt.Fprintf(a.out, "%d of %d pipelines did not complete:\n  %s\n", len(failed), len(runs), strings.Join(failed, "\n  "))
-		return &exitError{code: 1, err: fmt.Errorf("%d pipelines did not complete", len(failed))}
+		fmt.Fprintf(a.out, "%d of %d %s did not complete every step:\n  %s\n", len(failed), len(runs), plural(len(runs), "pipeline", "pipelines"), strings.Join(failed, "\n  "))
+		return &exitError{code: exitFailedSteps, err: fmt.Errorf("%d of %d %s did not complete every step", len(failed), len(runs), plural(len(runs), "pipeline", "pipelines"))}
 	}
-	fmt.Fprintf(a.out, "all %d pipelines completed\n", len(runs))
+	fmt.Fprintf(a.out, "all %d %s completed\n", len(runs), plural(len(runs), "pipeline", "pipelines"))
 	return nil
 }
 

@@ -237,14 +237,16 @@ func printCampaign(w io.Writer, st workflows.CampaignStatus, share *workflows.Ca
 	fmt.Fprintln(w, "to redo them, run the same start --rows command again: only the rows that did not complete run again")
 }
 
-// campaignExit is `start --wait`'s verdict on an ended campaign: 1 when a pipeline
-// failed or was cancelled, 3 when all completed but some with failed steps.
+// campaignExit is `start --wait`'s verdict on an ended campaign: 3 when a pipeline
+// failed, was cancelled, or completed with failed steps.
 func campaignExit(st workflows.CampaignStatus) error {
 	switch {
 	case st.Failed+st.Cancelled > 0:
-		return &exitError{code: 1, err: fmt.Errorf("campaign %s: %d of %d pipelines did not complete", st.ID, st.Failed+st.Cancelled, st.Rows)}
+		// A batch is the unit here: some of its rows did not succeed, which is 3, as
+		// for a pipeline with failed steps.
+		return &exitError{code: exitFailedSteps, err: fmt.Errorf("campaign %s: %d of %d pipelines did not complete", st.ID, st.Failed+st.Cancelled, st.Rows)}
 	case st.Partial > 0:
-		return &exitError{code: 3, err: fmt.Errorf("campaign %s: %d of %d pipelines completed with failed steps", st.ID, st.Partial, st.Rows)}
+		return &exitError{code: exitFailedSteps, err: fmt.Errorf("campaign %s: %d of %d pipelines completed with failed steps", st.ID, st.Partial, st.Rows)}
 	}
 	return nil
 }

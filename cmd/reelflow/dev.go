@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/spec"
 )
 
@@ -57,6 +59,7 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			if err := checkWebhookURL(cfg.WebhookURL, hg.apiKey); err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			cfg.Dir = a.devDir
 			if !temporalLogs {
 				cfg.TemporalLogFile = filepath.Join(cfg.Dir, "temporal.log")
 			}
@@ -70,6 +73,9 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			if err != nil {
 				return err
 			}
+			if err := writeDevState(cfg.Dir, stackState(st)); err != nil {
+				log.Warn("the other commands will not find this stack without flags", zap.Error(err))
+			}
 			fmt.Fprint(a.out, st.Banner())
 			<-cmd.Context().Done()
 			fmt.Fprintln(a.out, "stopping; in-flight pipelines resume on the next start")
@@ -79,7 +85,6 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 		},
 	}
 	fs := cmd.Flags()
-	a.env.String(fs, &cfg.Dir, "dir", "REELFLOW_DIR", ".reelflow", "directory for the dev stack's state (Temporal's SQLite file, the sandbox's jobs, the webhook secret)")
 	a.env.Int(fs, &cfg.TemporalPort, "temporal-port", "REELFLOW_TEMPORAL_PORT", 7233, "embedded Temporal frontend port")
 	a.env.Int(fs, &cfg.UIPort, "ui-port", "REELFLOW_UI_PORT", 8233, "Temporal Web UI port (-1 to disable)")
 	a.env.String(fs, &cfg.SandboxAddr, "sandbox-addr", "REELFLOW_SANDBOX_ADDR", "127.0.0.1:8090", "HeyGen sandbox listen address")
@@ -96,6 +101,18 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 	a.bindHeyGen(cmd, &hg)
 	a.bindWorker(cmd, &cfg.Worker)
 	return cmd
+}
+
+// stackState is what dev leaves under --dir for the commands run beside it.
+func stackState(st *devstack.Stack) devState {
+	ds := devState{TemporalAddress: st.Temporal.Address(), Namespace: st.Temporal.Namespace(), SandboxURL: st.SandboxURL()}
+	if st.UI != nil {
+		ds.UIURL = st.UI.URL()
+	}
+	if st.ReceiverURL() != "" {
+		ds.WebhookURL = st.ReceiverURL() + receiver.WebhookPath
+	}
+	return ds
 }
 
 // checkWebhookURL checks --public-receiver-url: an absolute http(s) URL, and only with a HeyGen

@@ -67,14 +67,23 @@ func TestStartWaitStatus(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, st.Stop(context.Background())) }()
 	addr := "--address=" + st.Temporal.Address()
-	example := filepath.Join("..", "..", "examples", "welcome.yaml")
+	// The example as it is, but delivering into a temporary directory, not ./out here.
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "welcome.yaml"))
+	require.NoError(t, err)
+	delivered := t.TempDir()
+	example := filepath.Join(t.TempDir(), "welcome.yaml")
+	require.Contains(t, string(src), "file://./out")
+	require.NoError(t, os.WriteFile(example, []byte(strings.ReplaceAll(string(src), "file://./out", "file://"+delivered)), 0o644))
 
 	out, err := runCLI(t, ctx, "start", example, "--wait", addr)
 	require.NoError(t, err, out)
 	require.Contains(t, out, "started pipeline welcome-42")
 	require.Contains(t, out, "pipeline welcome-42 completed")
 	require.Contains(t, out, "webhook")
-	require.Contains(t, out, "/files/")
+	// OUTPUT is the delivered object, not HeyGen's expiring link.
+	require.Contains(t, out, "file://"+delivered+"/welcome-42/render/video.mp4")
+	require.NotContains(t, out, "/files/")
+	require.FileExists(t, filepath.Join(delivered, "welcome-42", "render", "video.mp4"))
 
 	out, err = runCLI(t, ctx, "status", "welcome-42", addr)
 	require.NoError(t, err, out)
@@ -172,8 +181,18 @@ func TestUsageErrors(t *testing.T) {
 		msg  string
 	}{
 		{"invalid spec exits 2 before connecting", []string{"start", bad}, nil, 2, "bad.yaml:5: timeouts.deadline"},
-		{"missing file", []string{"start", "nope.yaml"}, nil, 1, "read spec"},
-		{"no args", []string{"status"}, nil, 1, "accepts 1 arg"},
+		{"missing file", []string{"start", "nope.yaml"}, nil, 2, "read spec"},
+		{"missing rows file", []string{"start", bad, "--rows", "nope.csv"}, nil, 2, "nope.csv"},
+		{"no args", []string{"status"}, nil, 2, "accepts 1 arg"},
+		{"no spec", []string{"start"}, nil, 2, "accepts 1 arg"},
+		{"unknown flag", []string{"start", bad, "--bogus"}, nil, 2, "unknown flag: --bogus"},
+		{"unknown command", []string{"strat", bad}, nil, 2, `unknown command "strat"`},
+		{"list: unknown state", []string{"list", "--state", "sleeping"}, nil, 2, `--state "sleeping"`},
+		{"list: prefix with a quote", []string{"list", "--prefix", "a' OR 'b"}, nil, 2, "--prefix"},
+		{"webhook list without a key or a dev stack", []string{"webhook", "list", "--dir", t.TempDir()},
+			map[string]string{"HEYGEN_API_KEY": ""}, 2, "HEYGEN_API_KEY is not set, and no reelflow dev"},
+		{"webhook send without a secret or a dev stack", []string{"webhook", "send", "--dir", t.TempDir()},
+			map[string]string{"HEYGEN_WEBHOOK_SECRETS": ""}, 2, "no secret"},
 		{"bad env value", []string{"dev"}, map[string]string{"REELFLOW_SANDBOX_DROP_RATE": "lots"}, 2, "REELFLOW_SANDBOX_DROP_RATE"},
 		{"drop rate out of range", []string{"dev", "--drop-rate", "2"}, nil, 2, "--drop-rate"},
 		{"sandbox credits below -1", []string{"sandbox", "--credits", "-5"}, nil, 2, "--credits -5"},
@@ -208,31 +227,62 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// TestDevBanner runs `reelflow dev` until its banner appears, then interrupts it.
-func TestDevBanner(t *testing.T) {
+// TestDev runs `reelflow dev` as a newcomer does: from its own directory, with no flags
+// but free ports, and the README's next commands beside it with none at all. It checks
+// the banner, the state under .reelflow, the welcome example delivered to ./out (relative
+// to dev's working directory), the webhook commands finding dev's sandbox and secret,
+// and a log without colour codes, since it does not go to a terminal.
+func TestDev(t *testing.T) {
 	if !devstackIncluded {
 		t.Skip("built with -tags nodev")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	example, err := filepath.Abs(filepath.Join("..", "..", "examples", "welcome.yaml"))
+	require.NoError(t, err)
+	work := t.TempDir()
+	t.Chdir(work)
+	t.Setenv("HEYGEN_API_KEY", "")
+	t.Setenv("HEYGEN_WEBHOOK_SECRETS", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	var out syncBuffer
+	devCtx, stopDev := context.WithCancel(ctx)
+	defer stopDev()
+	temporalPort, receiverAddr := freePort(t), "127.0.0.1:"+freePort(t)
+	var devOut syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--dir", dir, "--temporal-port", freePort(t), "--ui-port", freePort(t),
-			"--sandbox-addr", "127.0.0.1:" + freePort(t), "--addr", "127.0.0.1:" + freePort(t), "--log-level", "warn"}, &out, &out)
+		done <- run(devCtx, []string{"dev", "--temporal-port", temporalPort, "--ui-port", freePort(t),
+			"--sandbox-addr", "127.0.0.1:" + freePort(t), "--addr", receiverAddr, "--render-time", "300ms"}, &devOut, &devOut)
 	}()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "reelflow dev is up") }, time.Minute, 20*time.Millisecond, out.String())
+	require.Eventually(t, func() bool { return strings.Contains(devOut.String(), "reelflow dev is up") }, time.Minute, 20*time.Millisecond, devOut.String())
 	for _, want := range []string{"Temporal UI  http://127.0.0.1:", "HeyGen       http://127.0.0.1:", "Receiver     http://127.0.0.1:", "/webhooks/heygen", "temporal.db"} {
-		require.Contains(t, out.String(), want)
+		require.Contains(t, devOut.String(), want)
 	}
-	cancel()
+	for _, f := range []string{"temporal.db", "webhook.json", "dev.json"} {
+		require.FileExists(t, filepath.Join(work, ".reelflow", f))
+	}
+
+	out, err := runCLI(t, ctx, "start", example, "--wait", "--address", "127.0.0.1:"+temporalPort)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "file://./out/welcome-42/render/video.mp4", "OUTPUT names the delivered file")
+	require.FileExists(t, filepath.Join(work, "out", "welcome-42", "render", "video.mp4"), "./out is relative to dev's directory")
+	require.FileExists(t, filepath.Join(work, "out", "welcome-42", "render", "video.mp4.attrs"), "the README explains these")
+
+	out, err = runCLI(t, ctx, "webhook", "list")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "using the HeyGen sandbox of reelflow dev")
+	require.Contains(t, out, "http://"+receiverAddr+"/webhooks/heygen")
+	out, err = runCLI(t, ctx, "webhook", "send", "--callback-id", "welcome-42/render", "--video-id", "v_late", "--url", "https://example.com/v.mp4")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "signing with the secret of reelflow dev")
+	require.Contains(t, out, `200 {"status":"late"`, "dev's receiver verified the delivery; the job has finished")
+
+	stopDev()
 	select {
 	case err := <-done:
 		require.NoError(t, err)
 	case <-time.After(time.Minute):
 		t.Fatal("dev did not stop after the interrupt")
 	}
-	require.FileExists(t, filepath.Join(dir, "temporal.db"))
-	require.FileExists(t, filepath.Join(dir, "webhook.json"))
+	require.Contains(t, devOut.String(), "INFO", "dev logs")
+	require.NotContains(t, devOut.String(), "\x1b[", "no colour codes in a log that is not a terminal")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,14 +41,22 @@ follows it instead. A pipeline that failed, was cancelled or was terminated is r
 steps that completed are reused (no new render, nothing delivered twice), the others run
 again. The spec may change only in steps that did not complete; --fresh renders a
 changed completed step again, which HeyGen bills again.
-Exit codes: 0 done, 1 failed or cancelled, 2 invalid spec or usage, or a changed
-completed step without --fresh.
+
+Exit codes: 0 every step succeeded (or, without --wait, the pipeline started); 1 failed
+or cancelled; 2 usage, a missing or invalid spec, or a changed completed step without
+--fresh; 3 completed with failed steps (a translation that failed, without fail_fast),
+or a --rows batch with bad rows or pipelines that did not complete every step.
 
 With --rows, start runs one pipeline per CSV row: {{column}} placeholders in the spec are
-filled from the row, and each pipeline's ID is <id>-<slug of the key column>. Running
-the same command again starts only the rows not started yet. The rows form a campaign:
-reelflow status <id> summarises it, and --wait follows it (exit code 1 when a pipeline
-failed, 3 when some completed with failed steps).`,
+filled from the row. Each pipeline's ID is the spec's id, "-", and the row's key value
+lowercased, with every run of characters other than letters, digits, '.', '_' and '-'
+made one '-' ("campaign-q3" and "Ana@Example.com" give campaign-q3-ana-example.com).
+Running the same command again starts only the rows not started yet. The rows form a
+campaign: reelflow status <id> summarises it, reelflow list --campaign <id> lists its
+pipelines, and --wait follows it (exit code 3 when a pipeline failed or completed with
+failed steps).
+
+` + stepTableLegend,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
@@ -68,10 +77,8 @@ failed, 3 when some completed with failed steps).`,
 			}
 			in, err := spec.Load(args[0])
 			if err != nil {
-				if errors.Is(err, spec.ErrInvalid) {
-					return &exitError{code: 2, err: err}
-				}
-				return err
+				// Invalid, or missing or unreadable: nothing started either way.
+				return usageError(err)
 			}
 			if limit > 0 {
 				in.ConcurrencyLimit = limit
@@ -318,9 +325,16 @@ func (a *app) follow(ctx context.Context, c client.Client, run client.WorkflowRu
 				return a.reportFailure(ctx, c, run, o.err)
 			}
 			a.printChanges(o.res.Steps, seen, started)
-			fmt.Fprintf(a.out, "pipeline %s completed in %s\n", o.res.ID, time.Since(started).Round(100*time.Millisecond))
+			took := time.Since(started).Round(100 * time.Millisecond)
+			failed := failedRows(o.res.Steps)
+			if len(failed) == 0 {
+				fmt.Fprintf(a.out, "pipeline %s completed in %s\n", o.res.ID, took)
+				printSteps(a.out, o.res.Steps)
+				return nil
+			}
+			fmt.Fprintf(a.out, "pipeline %s completed in %s with %s\n", o.res.ID, took, countSteps(len(failed), "failed"))
 			printSteps(a.out, o.res.Steps)
-			return nil
+			return completedWithFailures(o.res.ID, failed)
 		case <-tick.C:
 			if st, err := queryStatus(ctx, c, run.GetID(), run.GetRunID()); err == nil {
 				a.printChanges(withLive(ctx, c, st).Steps, seen, started)
@@ -422,7 +436,48 @@ func withLive(ctx context.Context, c client.Client, st workflows.PipelineStatus)
 	})
 }
 
-// printSteps prints the step table.
+// failedRows names the steps of a completed pipeline that did not succeed: a failed
+// step (a translation, without fail_fast), or one whose outputs were not delivered.
+func failedRows(steps []workflows.JobStatus) []string {
+	var out []string
+	for _, s := range steps {
+		switch {
+		case s.State == workflows.StateFailed, s.State == workflows.StateCancelled:
+			out = append(out, s.Step+" "+string(s.State))
+		case s.DeliverError != "":
+			out = append(out, s.Step+" not delivered")
+		}
+	}
+	return out
+}
+
+// countSteps reads "1 failed step", "2 failed steps".
+func countSteps(n int, adjective string) string {
+	return fmt.Sprintf("%d %s %s", n, adjective, plural(n, "step", "steps"))
+}
+
+// completedWithFailures is exit code 3: the pipeline completed, and the steps in failed
+// did not succeed.
+func completedWithFailures(id string, failed []string) error {
+	return &exitError{code: exitFailedSteps, err: fmt.Errorf("pipeline %s completed with %s (%s); start it again to redo them (completed steps are reused)",
+		id, countSteps(len(failed), "failed"), strings.Join(failed, ", "))}
+}
+
+// stepTableLegend explains the columns of the step table, for --help.
+const stepTableLegend = `The step table:
+  STEP        render, translate/<language>, notify
+  STATE       where the step is: pending, creating, waiting for webhook, polling,
+              done, failed, cancelled ...; "(reused)": taken over from an earlier run
+  HEYGEN JOB  HeyGen's video or translation ID
+  BY          how reelflow learnt the outcome: webhook, or poll (no webhook came in time)
+  TOOK        wall time of the step, from its Job's start (waiting for a HeyGen slot
+              included) until HeyGen's answer reached reelflow
+  DURATION    length of the finished video, in seconds, as HeyGen reports it: not time
+              that reelflow took
+  OUTPUT      where the video was delivered (deliver.to) when the spec delivers; else
+              HeyGen's own link, which expires; for a failed step, why it failed`
+
+// printSteps prints the step table; stepTableLegend explains it.
 func printSteps(w io.Writer, steps []workflows.JobStatus) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATE\tHEYGEN JOB\tBY\tTOOK\tDURATION\tOUTPUT")
@@ -435,10 +490,7 @@ func printSteps(w io.Writer, steps []workflows.JobStatus) {
 		if s.Duration > 0 {
 			dur = fmt.Sprintf("%.1fs", s.Duration)
 		}
-		out := s.VideoURL
-		if s.FailureMessage != "" {
-			out = s.FailureMessage
-		}
+		out := stepOutput(s)
 		state := string(s.State)
 		if s.Reused {
 			state += " (reused)"
@@ -457,6 +509,27 @@ func printSteps(w io.Writer, steps []workflows.JobStatus) {
 	}
 }
 
+// stepOutput is a row's OUTPUT: why it failed, or the delivered video (the object
+// the spec's deliver bucket holds), or else HeyGen's link, which expires.
+func stepOutput(s workflows.JobStatus) string {
+	if s.FailureMessage != "" {
+		return s.FailureMessage
+	}
+	var delivered string
+	for _, d := range s.Delivered {
+		if d.Output == activities.OutputVideo {
+			delivered = d.URL
+			break
+		}
+		delivered = cmp.Or(delivered, d.URL)
+	}
+	out := cmp.Or(delivered, s.VideoURL, s.AudioURL)
+	if s.DeliverError != "" {
+		out = strings.TrimSpace(out + " (not delivered: " + s.DeliverError + ")")
+	}
+	return out
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
@@ -472,13 +545,20 @@ func (a *app) statusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status ID",
 		Short: "Print a pipeline's step table, or a campaign's summary, read through their status queries",
-		Long: `status ID prints the pipeline ID's step table. When ID is the id of a spec started with
---rows, it prints the campaign's summary instead: its pipelines by state, the failed ones
-with their reasons, the slots it holds at the account and the Jobs it has waiting, and an
-estimate of the time left.
+		Long: `status ID prints the pipeline ID's state and step table; running steps show their
+Job's own live state. When ID is the id of a spec started with --rows, it prints the
+campaign's summary instead: its pipelines by state, the failed ones with their reasons,
+the slots it holds at the account and the Jobs it has waiting, and an estimate of the
+time left.
 
 A spec started both ways has a pipeline and a campaign under the same id: the campaign
-wins, and status says so; --pipeline shows the pipeline.`,
+wins, and status says so; --pipeline shows the pipeline.
+
+Exit codes: 0 the pipeline is running, or completed with every step done; 1 it failed,
+was cancelled, terminated or timed out, or there is no such pipeline; 3 it completed
+with failed steps (for a campaign: a pipeline of it did not complete every step).
+
+` + stepTableLegend,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -522,6 +602,10 @@ func (a *app) printCampaignStatus(ctx context.Context, c client.Client, id strin
 	if _, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil {
 		fmt.Fprintf(a.out, "(a pipeline %s exists too: reelflow status --pipeline %s)\n", id, id)
 	}
+	if st.Rows > 0 && st.Running == 0 {
+		// Every row has ended: the exit code says how, as start --wait's does.
+		return true, campaignExit(st)
+	}
 	return true, nil
 }
 
@@ -559,8 +643,12 @@ func (a *app) printStatus(ctx context.Context, c client.Client, id string) error
 			}
 		}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		if failed := failedRows(st.Steps); len(failed) > 0 {
+			return completedWithFailures(id, failed)
+		}
 	default:
 		fmt.Fprintf(a.out, "to resume it, start the same spec again: reelflow start SPEC (completed steps are reused)\n")
+		return &exitError{code: exitFailed, err: fmt.Errorf("pipeline %s %s", id, status)}
 	}
 	return nil
 }

@@ -233,7 +233,7 @@ timeouts: {push_window: 1m, deadline: 10m}
 		})
 		require.NoError(t, st.Client.TerminateWorkflow(ctx, id, "", "operator test"))
 		out, err = runCLI(t, ctx, "status", id, addr)
-		require.NoError(t, err, out)
+		require.Equal(t, exitFailed, exitCode(err), "%v\n%s", err, out)
 		require.Contains(t, out, "was terminated")
 		require.Contains(t, out, "to resume it")
 		before := takeSnapshot(t, st, id)

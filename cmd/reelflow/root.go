@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
@@ -32,6 +35,9 @@ type app struct {
 	payload payloadFlags
 	tracing *tracing.Tracing
 	command string // the running command's name, for service.name
+	// devDir is where `reelflow dev` keeps its state, and where the other commands find
+	// its addresses and webhook secret (devstate.go).
+	devDir string
 }
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) error {
@@ -41,7 +47,42 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	root := a.rootCommand()
 	root.SetArgs(args)
 	defer a.flushTraces()
-	return withKeyHint(root.ExecuteContext(ctx))
+	ran := trackRun(root)
+	err := withKeyHint(root.ExecuteContext(ctx))
+	var ee *exitError
+	if err != nil && !*ran && !errors.As(err, &ee) {
+		// Cobra refused the command line before any command ran: a missing argument,
+		// an unknown flag or command. That is usage, exit code 2.
+		return usageError(err)
+	}
+	return err
+}
+
+// trackRun wraps the run function of every command under root so that the returned
+// flag tells whether a command's own code was reached. Whatever fails before that is
+// cobra's parsing of the command line.
+func trackRun(root *cobra.Command) *bool {
+	ran := new(bool)
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		if runE := c.RunE; runE != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				*ran = true
+				return runE(cmd, args)
+			}
+		}
+		if r := c.Run; r != nil {
+			c.Run = func(cmd *cobra.Command, args []string) {
+				*ran = true
+				r(cmd, args)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return ran
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -51,7 +92,17 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `reelflow runs HeyGen video pipelines as Temporal workflows. A webhook receiver turns
 HeyGen's deliveries into signals; a job that hears nothing falls back to polling.
 
-Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --wait".`,
+Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --wait".
+
+Exit codes:
+  0  every step succeeded (or, for status, the pipeline is still running)
+  1  a pipeline failed or was cancelled, or the command could not do its job
+     (Temporal unreachable, no such pipeline)
+  2  usage or an invalid spec: a missing argument, an unknown flag, a spec file that
+     is missing, unreadable or invalid; nothing was started
+  3  completed with failed steps: start --wait or status of a pipeline whose
+     translation failed (without fail_fast), or a --rows batch with bad rows or
+     pipelines that did not complete every step`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,6 +119,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 	a.env.String(pf, &a.logLevel, "log-level", "REELFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	a.env.String(pf, &a.logFormat, "log-format", "REELFLOW_LOG_FORMAT", "console", "console or json")
 	a.bindPayload(pf, &a.payload)
+	a.env.String(pf, &a.devDir, "dir", "REELFLOW_DIR", ".reelflow", "the dev stack's state directory: reelflow dev keeps Temporal's SQLite file, the sandbox's jobs, its addresses (dev.json) and the webhook secret (webhook.json) there, and the other commands read the last two from it")
 
 	root.AddCommand(
 		a.devCommand(),
@@ -76,6 +128,7 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 		a.startCommand(),
 		a.statusCommand(),
 		a.queueCommand(),
+		a.listCommand(),
 		a.cancelCommand(),
 		a.webhookCommand(),
 		a.sandboxCommand(),
@@ -97,27 +150,57 @@ Start locally with "reelflow dev", then "reelflow start examples/welcome.yaml --
 	return root
 }
 
-// logger builds the process's one zap logger, on stderr.
+// logger builds the process's one zap logger, on the app's error stream (stderr).
 func (a *app) logger() (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(a.logLevel)
 	if err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("--log-level: %w", err)}
+		return nil, usageError(fmt.Errorf("--log-level: %w", err))
 	}
-	var cfg zap.Config
+	var (
+		cfg zap.Config
+		enc zapcore.Encoder
+	)
 	switch a.logFormat {
 	case "json":
 		cfg = zap.NewProductionConfig()
+		enc = zapcore.NewJSONEncoder(cfg.EncoderConfig)
 	case "console":
 		cfg = zap.NewDevelopmentConfig()
-		cfg.DisableStacktrace = true
-		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		if colourful(a.errOut) {
+			cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
+		enc = zapcore.NewConsoleEncoder(cfg.EncoderConfig)
 	default:
-		return nil, &exitError{code: 2, err: fmt.Errorf("--log-format %q: want console or json", a.logFormat)}
+		return nil, usageError(fmt.Errorf("--log-format %q: want console or json", a.logFormat))
 	}
-	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	cfg.OutputPaths = []string{"stderr"}
-	cfg.ErrorOutputPaths = []string{"stderr"}
-	return cfg.Build()
+	ws := zapcore.Lock(zapcore.AddSync(a.errOut))
+	core := zapcore.NewCore(enc, ws, zap.NewAtomicLevelAt(lvl))
+	if s := cfg.Sampling; s != nil {
+		core = zapcore.NewSamplerWithOptions(core, time.Second, s.Initial, s.Thereafter)
+	}
+	opts := []zap.Option{zap.ErrorOutput(ws), zap.AddCaller()}
+	if a.logFormat == "json" {
+		// As zap's production config: a stack trace on errors. The console log has none.
+		opts = append(opts, zap.AddStacktrace(zapcore.ErrorLevel))
+	}
+	return zap.New(core, opts...), nil
+}
+
+// colourful reports whether the log on w may carry ANSI colour codes: only when w is a
+// terminal, and NO_COLOR (no-color.org) is not set. A log sent to a file or a pipe stays
+// plain text. A character device is a terminal, or /dev/null, where colour is harmless;
+// os.File has no isatty of its own, and this spares a dependency.
+func colourful(w io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // clientOptions reads the Temporal connection the way Temporal's own tools do: the

@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -33,10 +34,10 @@ func (a *app) webhookCommand() *cobra.Command {
 	a.env.String(cmd.PersistentFlags(), &hg.apiKey, "heygen-api-key", "HEYGEN_API_KEY", "", "HeyGen API key")
 	a.env.String(cmd.PersistentFlags(), &hg.baseURL, "heygen-base-url", "HEYGEN_BASE_URL", "", "HeyGen API base URL (default "+heygen.DefaultBaseURL+")")
 	api := func() (*heygen.Client, error) {
-		if hg.apiKey == "" {
-			return nil, &exitError{code: 2, err: errors.New("HEYGEN_API_KEY is not set")}
+		if hg.apiKey != "" {
+			return heygen.NewClient(hg.baseURL, hg.apiKey, nil), nil
 		}
-		return heygen.NewClient(hg.baseURL, hg.apiKey, nil), nil
+		return a.devSandbox()
 	}
 	cmd.AddCommand(
 		a.webhookRegisterCommand(api),
@@ -48,6 +49,23 @@ func (a *app) webhookCommand() *cobra.Command {
 		a.webhookReplayCommand(api),
 	)
 	return cmd
+}
+
+// devSandbox is the HeyGen client of the sandbox that a `reelflow dev` run with the
+// same --dir serves, for the webhook commands without HEYGEN_API_KEY.
+func (a *app) devSandbox() (*heygen.Client, error) {
+	st, ok, err := readDevState(a.devDir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || st.SandboxURL == "" {
+		return nil, usageError(fmt.Errorf("HEYGEN_API_KEY is not set, and no reelflow dev with a sandbox has run in %s "+
+			"(dev keeps its sandbox's address in %s): set HEYGEN_API_KEY, or run this beside reelflow dev, or pass dev's --dir",
+			a.devDir, filepath.Join(a.devDir, devStateFile)))
+	}
+	fmt.Fprintf(a.errOut, "using the HeyGen sandbox of reelflow dev at %s (from %s)\n", st.SandboxURL, filepath.Join(a.devDir, devStateFile))
+	// The sandbox takes any API key.
+	return heygen.NewClient(st.SandboxURL, "sandbox", nil), nil
 }
 
 // webhookRegisterCommand is `reelflow webhook register URL`.
@@ -169,15 +187,15 @@ func (a *app) webhookSendCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			secrets := splitList(f.secret)
-			if len(secrets) == 0 {
-				return &exitError{code: 2, err: errors.New("no secret: set HEYGEN_WEBHOOK_SECRETS or --secret")}
+			to, secrets, err := a.sendTarget(f)
+			if err != nil {
+				return err
 			}
 			scheme, err := heygen.ParseSigningScheme(f.scheme)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--signing-scheme: %w", err)}
 			}
-			status, reply, err := post(cmd.Context(), f.to, secrets[0], scheme, body)
+			status, reply, err := post(cmd.Context(), to, secrets[0], scheme, body)
 			if err != nil {
 				return err
 			}
@@ -189,8 +207,8 @@ func (a *app) webhookSendCommand() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	a.env.String(fs, &f.to, "to", "REELFLOW_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/heygen", "receiver URL")
-	a.env.String(fs, &f.secret, "secret", "HEYGEN_WEBHOOK_SECRETS", "", "signing secret (the first of a list is used)")
+	a.env.String(fs, &f.to, "to", "REELFLOW_WEBHOOK_URL", "", "receiver URL (default: the receiver of the reelflow dev whose --dir this is, else "+defaultWebhookURL+")")
+	a.env.String(fs, &f.secret, "secret", "HEYGEN_WEBHOOK_SECRETS", "", "signing secret, the first of a list (default: the secret reelflow dev keeps in webhook.json under --dir)")
 	a.env.String(fs, &f.scheme, "signing-scheme", "REELFLOW_WEBHOOK_SIGNING_SCHEME", string(heygen.SchemeHex), "hex (HMAC of the body in Signature) or standard (Standard Webhooks headers)")
 	a.env.String(fs, &f.eventType, "type", "REELFLOW_WEBHOOK_EVENT_TYPE", heygen.EventAvatarVideoSuccess, "event_type")
 	a.env.String(fs, &f.callbackID, "callback-id", "REELFLOW_WEBHOOK_CALLBACK_ID", "", "callback_id: the job's workflow ID, such as welcome-42/render (empty: none, as a v3 video sends)")
@@ -198,6 +216,35 @@ func (a *app) webhookSendCommand() *cobra.Command {
 	a.env.String(fs, &f.url, "url", "REELFLOW_WEBHOOK_VIDEO_URL", "", "video URL for a success event")
 	a.env.String(fs, &f.message, "message", "REELFLOW_WEBHOOK_MESSAGE", "render failed", "failure message for a fail event")
 	return cmd
+}
+
+// defaultWebhookURL is where send posts with no --to and no dev stack: the receiver's
+// default address.
+const defaultWebhookURL = "http://127.0.0.1:8080/webhooks/heygen"
+
+// sendTarget is where send posts and the secrets it may sign with: the flags', else
+// those of the reelflow dev whose --dir this is.
+func (a *app) sendTarget(f sendFlags) (string, []string, error) {
+	to, secrets := f.to, splitList(f.secret)
+	if to != "" && len(secrets) > 0 {
+		return to, secrets, nil
+	}
+	st, _, err := readDevState(a.devDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if to == "" {
+		to = cmp.Or(st.WebhookURL, defaultWebhookURL)
+	}
+	if len(secrets) == 0 && st.secret != "" {
+		secrets = []string{st.secret}
+		fmt.Fprintf(a.errOut, "signing with the secret of reelflow dev (from %s)\n", filepath.Join(a.devDir, devWebhookFile))
+	}
+	if len(secrets) == 0 {
+		return "", nil, usageError(fmt.Errorf("no secret: set HEYGEN_WEBHOOK_SECRETS or --secret, or run this beside reelflow dev "+
+			"(dev keeps its secret in %s; pass dev's --dir if it runs elsewhere)", filepath.Join(a.devDir, devWebhookFile)))
+	}
+	return to, secrets, nil
 }
 
 // body is the delivery that send posts.

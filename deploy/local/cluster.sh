@@ -354,7 +354,7 @@ setup_namespace() {
 	mapfile -t envs < <(env_of temporal-setup)
 	env "${envs[@]}" PATH="$BIN:$PATH" sh "$ROOT/deploy/temporal/setup.sh" >>"$LOGS/temporal-setup.log" 2>&1 ||
 		die "namespace setup failed; log: $LOGS/temporal-setup.log"
-	say "namespace $NAMESPACE ready (ReelflowStage, HeyGenJobID)"
+	say "namespace $NAMESPACE ready (ReelflowStage, HeyGenJobID, ReelflowCampaign)"
 }
 
 # webhook_secret registers the balancer with the sandbox once, and keeps the secret

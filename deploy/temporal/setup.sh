@@ -35,5 +35,6 @@ retry temporal operator namespace describe --address "$addr" --namespace "$ns" >
 
 retry temporal operator search-attribute create --address "$addr" --namespace "$ns" --name ReelflowStage --type Keyword
 retry temporal operator search-attribute create --address "$addr" --namespace "$ns" --name HeyGenJobID --type Keyword
+retry temporal operator search-attribute create --address "$addr" --namespace "$ns" --name ReelflowCampaign --type Keyword
 
 echo "namespace $ns is ready for reelflow"
