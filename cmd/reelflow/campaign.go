@@ -196,7 +196,7 @@ func queryCampaign(ctx context.Context, c client.Client, id string) (st workflow
 // with their reasons, the slots it holds and the Jobs it has waiting at the account,
 // and an estimate of the time left.
 func printCampaign(w io.Writer, st workflows.CampaignStatus, share *workflows.CampaignShare, now time.Time) {
-	fmt.Fprintf(w, "campaign %s: %d pipelines, %d done, %d running, %d failed", st.ID, st.Rows, st.Done, st.Running, st.Failed)
+	fmt.Fprintf(w, "campaign %s: %d %s, %d done, %d running, %d failed", st.ID, st.Rows, plural(st.Rows, "pipeline", "pipelines"), st.Done, st.Running, st.Failed)
 	if st.Partial > 0 {
 		fmt.Fprintf(w, ", %d done with failed steps", st.Partial)
 	}
@@ -244,9 +244,9 @@ func campaignExit(st workflows.CampaignStatus) error {
 	case st.Failed+st.Cancelled > 0:
 		// A batch is the unit here: some of its rows did not succeed, which is 3, as
 		// for a pipeline with failed steps.
-		return &exitError{code: exitFailedSteps, err: fmt.Errorf("campaign %s: %d of %d pipelines did not complete", st.ID, st.Failed+st.Cancelled, st.Rows)}
+		return &exitError{code: exitFailedSteps, err: fmt.Errorf("campaign %s: %d of %d %s did not complete", st.ID, st.Failed+st.Cancelled, st.Rows, plural(st.Rows, "pipeline", "pipelines"))}
 	case st.Partial > 0:
-		return &exitError{code: exitFailedSteps, err: fmt.Errorf("campaign %s: %d of %d pipelines completed with failed steps", st.ID, st.Partial, st.Rows)}
+		return &exitError{code: exitFailedSteps, err: fmt.Errorf("campaign %s: %d of %d %s completed with failed steps", st.ID, st.Partial, st.Rows, plural(st.Rows, "pipeline", "pipelines"))}
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func (a *app) followCampaign(ctx context.Context, c client.Client, id, account s
 			if err := campaignExit(st); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "all %d pipelines completed\n", st.Rows)
+			fmt.Fprintf(a.out, "all %d %s completed\n", st.Rows, plural(st.Rows, "pipeline", "pipelines"))
 			return nil
 		}
 		select {

@@ -18,8 +18,8 @@ func TestCampaignExit(t *testing.T) {
 		want int
 	}{
 		{"all done", workflows.CampaignStatus{Rows: 3, Done: 3}, 0},
-		{"one failed", workflows.CampaignStatus{Rows: 3, Done: 1, Failed: 1, Partial: 1}, 1},
-		{"one cancelled", workflows.CampaignStatus{Rows: 3, Done: 2, Cancelled: 1}, 1},
+		{"one failed", workflows.CampaignStatus{Rows: 3, Done: 1, Failed: 1, Partial: 1}, 3},
+		{"one cancelled", workflows.CampaignStatus{Rows: 3, Done: 2, Cancelled: 1}, 3},
 		{"failed steps only", workflows.CampaignStatus{Rows: 3, Done: 2, Partial: 1}, 3},
 	}
 	for _, tt := range tests {

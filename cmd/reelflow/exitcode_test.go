@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -121,13 +119,16 @@ video: {type: avatar, avatar_id: "{{avatar}}", voice_id: v1, script: "Hi {{name}
 		require.Equal(t, exitFailedSteps, exitCode(err), "%v\n%s", err, out)
 		require.Contains(t, out, "1 pipeline: 1 started now, 0 already started before, 1 bad row skipped")
 		require.Contains(t, err.Error(), "1 bad row in rows.csv skipped")
-		require.Contains(t, out, "see them: reelflow list --campaign exitbatch")
+		require.Contains(t, out, "see its pipelines: reelflow list --campaign exitbatch")
 
 		require.NoError(t, os.WriteFile(rows, []byte("name,avatar\nana,Daisy-inskirt-20220818\nbo,sandbox-fail\n"), 0o644))
 		out, err = runCLI(t, ctx, "start", spec, "--rows", rows, "--wait", addr)
 		require.Equal(t, exitFailedSteps, exitCode(err), "%v\n%s", err, out)
 		require.Contains(t, out, "2 pipelines: 1 started now, 1 already started before")
-		require.Regexp(t, regexp.QuoteMeta("1 of 2 pipelines did not complete every step:")+`\s+exitbatch-bo: `, out)
-		require.True(t, strings.Contains(out, "unavailable"), out)
+		require.Contains(t, err.Error(), "campaign exitbatch: 1 of 2 pipelines did not complete")
+		require.Contains(t, out, "exitbatch-bo", "the summary names the failed pipeline")
+
+		out, err = runCLI(t, ctx, "status", "exitbatch", addr)
+		require.Equal(t, exitFailedSteps, exitCode(err), "a campaign's status says how it ended\n%v\n%s", err, out)
 	})
 }

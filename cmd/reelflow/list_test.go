@@ -55,7 +55,7 @@ func TestList(t *testing.T) {
 	require.NoError(t, os.WriteFile(rows, []byte("name\nana\nbo\ncy\n"), 0o644))
 	out, err := runCLI(t, ctx, "start", spec, "--rows", rows, "--wait", addr, "--dir", devDir)
 	require.NoError(t, err, out)
-	require.Contains(t, out, "see them: reelflow list --campaign promo")
+	require.Contains(t, out, "see its pipelines: reelflow list --campaign promo")
 	require.Contains(t, out, "or: http://127.0.0.1:8233/namespaces/default/workflows?query=ReelflowCampaign%3D%22promo%22")
 	require.Contains(t, out, "one pipeline's steps: reelflow status promo-ana")
 	started = append(started, "promo-ana", "promo-bo", "promo-cy")

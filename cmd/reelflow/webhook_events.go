@@ -84,7 +84,7 @@ func (a *app) webhookEventsCommand(api heygenAPI) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "%d events\n", len(evs))
+			fmt.Fprintf(a.out, "%d %s\n", len(evs), plural(len(evs), "event", "events"))
 			return nil
 		},
 	}
@@ -192,9 +192,9 @@ func (a *app) replay(cmd *cobra.Command, rt *receiver.Router, evs []heygen.Webho
 	if failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", failed))
 	}
-	fmt.Fprintf(a.out, "replayed %d events: %s\n", len(evs), strings.Join(parts, ", "))
+	fmt.Fprintf(a.out, "replayed %d %s: %s\n", len(evs), plural(len(evs), "event", "events"), strings.Join(parts, ", "))
 	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d events were not signalled (Temporal unreachable?): run replay again", failed)}
+		return &exitError{code: 1, err: fmt.Errorf("%d %s not signalled (Temporal unreachable?): run replay again", failed, plural(failed, "event was", "events were"))}
 	}
 	return nil
 }

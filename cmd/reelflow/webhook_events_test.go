@@ -67,7 +67,7 @@ func TestWebhookEventsAndReplay(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, heygen.EventAvatarVideoSuccess)
 	assert.Contains(t, out, "replay-1/render")
-	assert.Contains(t, out, "1 events")
+	assert.Contains(t, out, "1 event\n")
 	out, err = runCLI(t, ctx, append([]string{"webhook", "events", "--type", heygen.EventAvatarVideoFail}, hg...)...)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "0 events")
@@ -80,7 +80,7 @@ func TestWebhookEventsAndReplay(t *testing.T) {
 
 	out, err = runCLI(t, ctx, append([]string{"webhook", "replay", "--since", "5m", addr}, hg...)...)
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "replayed 1 events: 1 signalled")
+	assert.Contains(t, out, "replayed 1 event: 1 signalled")
 	var res workflows.PipelineResult
 	require.NoError(t, run.Get(ctx, &res))
 	assert.Equal(t, workflows.FinishedByWebhook, res.Render.FinishedBy)
@@ -88,6 +88,6 @@ func TestWebhookEventsAndReplay(t *testing.T) {
 	// Again: the Job has closed; the repeat is dropped by request ID or answered late.
 	out, err = runCLI(t, ctx, append([]string{"webhook", "replay", "--since", "5m", addr}, hg...)...)
 	require.NoError(t, err, out)
-	assert.Regexp(t, `replayed 1 events: 1 (signalled|late)`, out)
+	assert.Regexp(t, `replayed 1 event: 1 (signalled|late)`, out)
 	assert.Equal(t, 1, st.Sandbox.Stats().CreatesByCallbackID["replay-1/render"], "one render")
 }
