@@ -383,7 +383,11 @@ build() {
 	go build -o "$BIN/clusterctl" ./deploy/local/clusterctl
 	[[ -x $BIN/temporal-server ]] || go build -o "$BIN/temporal-server" go.temporal.io/server/cmd/server
 	[[ -x $BIN/temporal-sql-tool ]] || go build -o "$BIN/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql
-	ln -sf clusterctl "$BIN/temporal"
+	# The real Temporal CLI, which setup.sh runs and a user of the cluster gets, from the
+	# release deploy/local/temporalcli/go.mod pins: a module of its own, because the CLI
+	# pins an older server than ours. An earlier build's stand-in was a symlink.
+	[[ -L $BIN/temporal ]] && rm -f "$BIN/temporal"
+	[[ -x $BIN/temporal ]] || go build -C deploy/local/temporalcli -o "$(cd "$BIN" && pwd)/temporal" github.com/temporalio/cli/cmd/temporal
 	cd - >/dev/null
 	say "built into $BIN"
 }

@@ -2,10 +2,6 @@
 // docker-compose.yml's topology without Docker, where compose uses an image that this
 // machine does not have:
 //
-//   - invoked as `temporal` (a symlink), it answers the four `temporal operator`
-//     commands that deploy/temporal/setup.sh runs, so that the script runs that file
-//     unchanged instead of a copy that could drift from it (the Temporal CLI is not a
-//     Go module this project pins, and admin-tools is an image);
 //   - `clusterctl ui` serves the Temporal Web UI from the ui-server module the repo
 //     already embeds (devstack.StartUI), in place of the temporalio/ui image;
 //   - `clusterctl balance` is the load balancer in front of the two receivers, which
@@ -25,7 +21,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, filepath.Base(os.Args[0]), os.Args[1:])
+	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, filepath.Base(os.Args[0])+":", err)
@@ -33,20 +29,15 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, self string, args []string) error {
-	if self == "temporal" {
-		return operator(ctx, args)
-	}
+func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: clusterctl ui|balance [flags], or as `temporal operator ...`")
+		return fmt.Errorf("usage: clusterctl ui|balance [flags]")
 	}
 	switch args[0] {
 	case "ui":
 		return serveUI(ctx, args[1:])
 	case "balance":
 		return balance(ctx, args[1:])
-	case "temporal":
-		return operator(ctx, args[1:])
 	}
-	return fmt.Errorf("unknown command %q: want ui, balance or temporal", args[0])
+	return fmt.Errorf("unknown command %q: want ui or balance", args[0])
 }
