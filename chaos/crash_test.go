@@ -165,36 +165,17 @@ func TestWorkerKilledWithSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the reelflow binary")
 	}
-	bin := filepath.Join(t.TempDir(), "reelflow")
-	build := exec.Command("go", "build", "-tags", "nodev", "-o", bin, "../cmd/reelflow")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build cmd/reelflow:\n%s", out)
+	bin := buildReelflow(t)
 	st := startStack(t, devstack.Config{RenderTime: 3 * time.Second})
 	st.StopWorker() // only the subprocesses work
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	startWorker := func(name string) *exec.Cmd {
-		cmd := exec.Command(bin, "worker")
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-			"TEMPORAL_ADDRESS=" + st.Temporal.Address(), "TEMPORAL_NAMESPACE=" + st.Temporal.Namespace(),
-			"HEYGEN_API_KEY=sandbox", "HEYGEN_BASE_URL=" + st.SandboxURL(), "REELFLOW_METRICS_ADDR=" + freeAddr(t)}
-		var out syncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		require.NoError(t, cmd.Start(), name)
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-			if t.Failed() {
-				t.Logf("--- %s:\n%s", name, out.String())
-			}
-		})
-		return cmd
-	}
+	startWorker := func(name string) *exec.Cmd { return startWorkerProcess(t, bin, st, name) }
 	first := startWorker("worker-1")
 
 	in := crashInput("crash-kill", "")
 	in.Timeouts.PushWindow = time.Minute // the webhook, not a poll, finishes the render
-	_, err = st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue,
+	_, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY}, workflows.Pipeline, in)
 	require.NoError(t, err)
 	renderCB := workflows.JobWorkflowID(in.ID, workflows.StepRender)
@@ -249,6 +230,39 @@ func TestConcurrencyLimitAcrossWorkers(t *testing.T) {
 	for cb, tr := range s.JobsByCallbackID {
 		assert.Equal(t, 1, tr.Creates, cb)
 	}
+}
+
+// buildReelflow builds the binary without the dev stack, for tests that run and kill
+// `reelflow worker` processes. A binary that does not build fails the test.
+func buildReelflow(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "reelflow")
+	build := exec.Command("go", "build", "-tags", "nodev", "-o", bin, "../cmd/reelflow")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build cmd/reelflow:\n%s", out)
+	return bin
+}
+
+// startWorkerProcess runs `reelflow worker` against the stack's Temporal server and
+// sandbox, with extra environment variables (KEY=value); the test's cleanup kills it and
+// shows its output if the test failed.
+func startWorkerProcess(t *testing.T, bin string, st *devstack.Stack, name string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "worker")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"TEMPORAL_ADDRESS=" + st.Temporal.Address(), "TEMPORAL_NAMESPACE=" + st.Temporal.Namespace(),
+		"HEYGEN_API_KEY=sandbox", "HEYGEN_BASE_URL=" + st.SandboxURL(), "REELFLOW_METRICS_ADDR=" + freeAddr(t)}, env...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start(), name)
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			t.Logf("--- %s:\n%s", name, out.String())
+		}
+	})
+	return cmd
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's two output streams.
