@@ -53,6 +53,8 @@ type Activities struct {
 	// when batching is off.
 	videoStatuses       *batcher
 	translationStatuses *batcher
+	// account is the HeyGen account's scheduling configuration (scheduler.go).
+	account Account
 }
 
 // Option configures Activities.

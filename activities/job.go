@@ -38,6 +38,10 @@ type CreateJobInput struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// TemplateID is the template to render, for KindTemplate.
 	TemplateID string `json:"template_id,omitempty"`
+	// Slot is the scheduler (its workflow ID) whose slot the Job holds; "" for none. On
+	// a worker whose account is scheduled, a create without that account's slot creates
+	// nothing and answers SlotRequired (scheduler.go).
+	Slot string `json:"slot,omitempty"`
 }
 
 // CreateJobResult is the HeyGen job that CreateJob started.
@@ -49,6 +53,9 @@ type CreateJobResult struct {
 	// Adopted is true when a retried attempt found the job an earlier attempt had made
 	// (see create.go) and created nothing.
 	Adopted bool `json:"adopted,omitempty"`
+	// SlotRequired, when set, means nothing was created: the Job must first hold a slot
+	// of that scheduler, and create again.
+	SlotRequired *SlotRequired `json:"slot_required,omitempty"`
 }
 
 // CreateJob starts a HeyGen job, sending CallbackID as the callback_id.
@@ -66,7 +73,15 @@ type CreateJobResult struct {
 // Video kinds also carry a title tag (TitleTag), and an attempt after the first looks
 // for the video an earlier attempt made before it creates: see create.go for the
 // argument.
+//
+// On a worker whose account is scheduled (WithAccount), a create that holds no slot of
+// the account's scheduler sends nothing and answers SlotRequired: the check sits here,
+// on the worker that would call HeyGen, so that a Job never learns the worker's account
+// other than from history, and a Job without a limit writes the same history as before.
 func (a *Activities) CreateJob(ctx context.Context, in CreateJobInput) (CreateJobResult, error) {
+	if req := a.slotRequired(in); req != nil {
+		return CreateJobResult{SlotRequired: req}, nil
+	}
 	if res, ok := a.adoptRetried(ctx, in); ok {
 		return res, nil
 	}

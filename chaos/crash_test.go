@@ -202,12 +202,14 @@ func TestWorkerKilledWithSIGKILL(t *testing.T) {
 }
 
 // TestConcurrencyLimitAcrossWorkers: the sandbox allows 3 jobs in flight (429 past that,
-// like a HeyGen plan), two workers run 12 pipelines with ConcurrencyLimit 3, and no create
-// is refused for the limit: the Limiter made the extra jobs wait, across both workers.
+// like a HeyGen plan), two workers of the account, each configured with
+// --heygen-concurrency 3, run 12 pipelines, and no create is refused for the limit: the
+// account's one scheduler made the extra jobs wait, across both workers.
 func TestConcurrencyLimitAcrossWorkers(t *testing.T) {
-	st := startStack(t, devstack.Config{RenderTime: time.Second})
+	acct := activities.Account{Name: workflows.SandboxAccount, Concurrency: 3}
+	st := startStack(t, devstack.Config{RenderTime: time.Second, Account: acct})
 	st.Sandbox.SetFaults(sandbox.Faults{ConcurrencyLimit: 3, RetryAfter: time.Second})
-	second := worker.New(st.Client, activities.New(st.HeyGen), worker.Options{StopTimeout: 2 * time.Second})
+	second := worker.New(st.Client, activities.New(st.HeyGen, activities.WithAccount(acct)), worker.Options{StopTimeout: 2 * time.Second})
 	require.NoError(t, second.Start())
 	t.Cleanup(second.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -217,7 +219,6 @@ func TestConcurrencyLimitAcrossWorkers(t *testing.T) {
 		in := chaosInput(fmt.Sprintf("limited-%02d", i), workflows.Timeouts{PushWindow: 2 * time.Second,
 			PollInitial: 500 * time.Millisecond, PollMax: 2 * time.Second, Deadline: 2 * time.Minute})
 		in.Translate = nil
-		in.ConcurrencyLimit = 3
 		ins = append(ins, in)
 	}
 	runs := startPipelines(ctx, t, st.Client, ins)

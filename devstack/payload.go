@@ -46,7 +46,7 @@ func (st *Stack) heygenClient(baseURL, apiKey string) *heygen.Client {
 
 // newActivities builds the worker's activities on the stack's HeyGen client.
 func (st *Stack) newActivities() *activities.Activities {
-	return activities.New(st.HeyGen, activities.WithHTTPTransport(st.cfg.Tracing.Transport))
+	return activities.New(st.HeyGen, activities.WithHTTPTransport(st.cfg.Tracing.Transport), activities.WithAccount(st.cfg.Account))
 }
 
 // receiverTracing is the receiver's tracing, nil when the stack is not traced.

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/sandbox"
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -37,6 +38,7 @@ func TestRecordHistories(t *testing.T) {
 		t.Skip("set " + recordEnv + "=1 to record the replay histories into " + recordDir)
 	}
 	st := startStack(t, Config{RenderTime: 500 * time.Millisecond})
+	limited := startStack(t, Config{RenderTime: 500 * time.Millisecond, Account: activities.Account{Concurrency: 1}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	fast := workflows.Timeouts{PushWindow: time.Second, PollInitial: 200 * time.Millisecond, PollMax: time.Second, Deadline: time.Minute}
@@ -72,11 +74,12 @@ func TestRecordHistories(t *testing.T) {
 
 	t.Run("job-limited", func(t *testing.T) {
 		in := welcome("rec-limited")
-		in.ConcurrencyLimit = 1
-		require.NoError(t, start(in).Get(ctx, nil))
-		record(ctx, t, st, "job-limited", workflows.JobWorkflowID(in.ID, workflows.StepRender))
-		// The Limiter runs on until it has been idle for a while: its history so far.
-		record(ctx, t, st, "limiter", workflows.LimiterWorkflowID)
+		run, err := limited.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue}, workflows.Pipeline, in)
+		require.NoError(t, err)
+		require.NoError(t, run.Get(ctx, nil))
+		record(ctx, t, limited, "job-limited", workflows.JobWorkflowID(in.ID, workflows.StepRender))
+		// The scheduler runs on until it has been idle for a while: its history so far.
+		record(ctx, t, limited, "scheduler", workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount))
 	})
 
 	t.Run("pipeline-fanout", func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/workflows"
 )
 
@@ -32,14 +33,14 @@ func TestRecordJobHistories(t *testing.T) {
 	}
 	suffix := os.Getenv("REELFLOW_RECORD_SUFFIX")
 	require.NotEmpty(t, suffix, "set REELFLOW_RECORD_SUFFIX to the code version recorded")
-	st := startStack(t, Config{RenderTime: 2 * time.Second})
+	st := startStack(t, Config{RenderTime: 2 * time.Second, Account: activities.Account{Concurrency: 2}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// A limited Job that polls to the end: permit, create, push window, polls, release.
+	// A limited Job that polls to the end: a create that asks for a slot, the slot, the
+	// create, push window, polls, release.
 	st.Sandbox.SetDropRate(1)
 	in := welcome("rec-identity")
-	in.ConcurrencyLimit = 2
 	in.Timeouts = workflows.Timeouts{PushWindow: 500 * time.Millisecond, PollInitial: 200 * time.Millisecond, PollMax: 400 * time.Millisecond, Deadline: time.Minute}
 	run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue}, workflows.Pipeline, in)
 	require.NoError(t, err)

@@ -26,6 +26,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/payload"
 	"github.com/reelflow/reelflow/receiver"
@@ -78,6 +79,9 @@ type Config struct {
 	WebhookSecrets []string
 	// Worker tunes the worker.
 	Worker worker.Options
+	// Account is the HeyGen account's scheduling (--heygen-concurrency ...). Its name
+	// defaults to workflows.AccountName's: the sandbox's, or a keyed hash of HeyGenAPIKey.
+	Account activities.Account
 	// Logger receives every component's logs; nil discards them.
 	Logger *zap.Logger
 	// TemporalLogFile, when set, receives the embedded Temporal server's warnings and
@@ -122,6 +126,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.Account.Name == "" {
+		// A usage error here is impossible: an empty name is never refused.
+		c.Account.Name, _ = workflows.AccountName("", c.HeyGenAPIKey)
 	}
 	return c
 }

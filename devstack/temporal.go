@@ -105,6 +105,9 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (t *Temporal, err er
 	dyn := dynamicconfig.StaticClient{
 		dynamicconfig.TransferProcessorMaxPollRPS.Key():             []dynamicconfig.ConstrainedValue{{Value: transferPollRPS}},
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		// Task priority (PriorityKey) is honoured by v1.32's default matcher; fairness
+		// keys and weights only with this on (matching.enableFairness, off by default).
+		dynamicconfig.MatchingEnableFairness.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
 	}
 	t.srv, err = temporal.NewServer(
 		temporal.WithConfig(serverConfig(cfg, t.addr, ports, sqlCfg)),

@@ -3,7 +3,7 @@
 // Register is the single registration function: the worker built by New uses it, and so
 // do the replay tests (with nil activities), so a workflow cannot be known by one name
 // in production and another in a test. Workflows are registered by function, under
-// their default names "Pipeline", "Job" and "Limiter"; activities are the exported methods of
+// their default names "Pipeline", "Job" and "Scheduler"; activities are the exported methods of
 // *activities.Activities, under their method names.
 package worker
 
@@ -25,7 +25,7 @@ import (
 func Register(r sdkworker.WorkflowRegistry, a *activities.Activities) {
 	r.RegisterWorkflow(workflows.Pipeline)
 	r.RegisterWorkflow(workflows.Job)
-	r.RegisterWorkflow(workflows.Limiter)
+	r.RegisterWorkflow(workflows.Scheduler)
 	r.RegisterWorkflow(workflows.Campaign)
 	if a == nil {
 		return

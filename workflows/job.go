@@ -83,9 +83,13 @@ type jobRun struct {
 	// version is this run's changeJobIdentity version; id its identity (identity.go).
 	version workflow.Version
 	id      JobIdentity
-	// permitLimiter is the Limiter whose permit the Job holds, which a continued run
-	// keeps; "" without one.
-	permitLimiter string
+	// slot is the scheduler whose slot the Job holds, which a continued run keeps; ""
+	// without one. slotAsked is the scheduler it asked last, refusals how often HeyGen
+	// refused its create for credit (permit.go).
+	slot, slotAsked string
+	refusals        int
+	// priority is Temporal's Priority of the Job's activities, from its Schedule.
+	priority temporal.Priority
 	// continued: the run ends in continue-as-new, so the permit is not given back.
 	continued bool
 	// wakes counts the wait loop's turns in this run, for the history estimate.
@@ -140,6 +144,9 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 	// A poll gets a few quick attempts. When they all fail the Job logs it and polls
 	// again on its own backoff schedule: a failed poll never fails the job.
 	j.pollAO = pollOptions(label + ": poll")
+	// Temporal's Priority, so that a busy worker runs urgent work first.
+	j.priority = jobPriority(in.Schedule, j.fairnessKey())
+	j.createAO.Priority, j.pollAO.Priority = j.priority, j.priority
 	return j
 }
 
@@ -153,39 +160,20 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 		// A continued run (jobhistory.go): the HeyGen job exists, never create again.
 		return j.resume(ctx)
 	}
-	// 0. A concurrency permit, when a limit is set (limiter.go, changeJobLimiter). It is
-	// given back however the Job ends, except into continue-as-new, which keeps it.
-	release, err := j.acquirePermit(ctx)
+	// 1. Create, first waiting for a slot of the account when the worker says it is
+	// scheduled, and out a pause for credit (permit.go). The slot is given back however
+	// the Job ends, except into continue-as-new, which keeps it. Signals that arrive
+	// meanwhile wait in the channel; they are drained below.
+	j.setState(ctx, StateCreating)
+	created, err := j.createWithSlot(ctx)
 	if err != nil {
 		return JobResult{}, err
 	}
-	j.permitLimiter = j.heldPermitLimiter(ctx)
 	defer func() {
 		if !j.continued {
-			release()
+			j.releaseSlot(ctx)
 		}
 	}()
-	j.setState(ctx, StateCreating)
-
-	// 1. Create. Signals that arrive meanwhile wait in the channel; they are drained below.
-	var created activities.CreateJobResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, j.createAO), acts().CreateJob, activities.CreateJobInput{
-		CallbackID:  j.st.CallbackID,
-		Kind:        j.kind,
-		Body:        j.in.Body,
-		CallbackURL: j.in.CallbackURL,
-		// Stable across retries, crashes and Resets; new for a deliberate new run, which
-		// renders anew instead of getting HeyGen's 24-hour replay of the failed render.
-		IdempotencyKey: j.idempotencyKey(ctx),
-		TemplateID:     j.in.TemplateID,
-	}).Get(ctx, &created)
-	if ctx.Err() != nil {
-		return JobResult{}, j.cancelled(ctx)
-	}
-	if err != nil {
-		j.finish(ctx, StateFailed) // first, so that the error's details are the final status
-		return JobResult{}, j.fail(ctx, j.createError(err))
-	}
 	j.st.HeyGenJobID = created.HeyGenJobID
 	j.st.HeyGenStatus = created.Status
 	j.logger = log.With(j.logger, "HeyGenJobID", created.HeyGenJobID)
@@ -251,25 +239,6 @@ func (j *jobRun) conclude(ctx workflow.Context) (_ JobResult, _ error, done bool
 	j.finish(ctx, StateDone)
 	j.logger.Info("heygen job done", "FinishedBy", j.st.FinishedBy, "Polls", j.st.Polls, "Events", j.st.Events)
 	return j.st, nil, true
-}
-
-// idempotencyKey is the create's Idempotency-Key: the identity's (identity.go), or the
-// callback_id@RunID of a Job started before changeJobIdentity.
-func (j *jobRun) idempotencyKey(ctx workflow.Context) string {
-	if j.version < versionIdentity {
-		return legacyIdempotencyKey(ctx)
-	}
-	return j.id.IdempotencyKey()
-}
-
-// permitRunID is the RunID of the Job's PermitRequest, the holder's name at the
-// Limiter: the run identity, which a Reset keeps, or the RunID of a Job started before
-// changeJobIdentity.
-func (j *jobRun) permitRunID(ctx workflow.Context) string {
-	if j.version < versionIdentity {
-		return workflow.GetInfo(ctx).WorkflowExecution.RunID
-	}
-	return j.id.Run
 }
 
 // waitLoop is where a Job's wait stands; a continued run picks it up (JobResume).

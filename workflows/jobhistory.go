@@ -1,13 +1,11 @@
 package workflows
 
 import (
-	"errors"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 	"time"
 
-	"github.com/reelflow/reelflow/activities"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/reelflow/reelflow/heygen"
 )
 
@@ -22,7 +20,7 @@ import (
 // no run passes JobHistoryBound events unless something outside the Job (a flood of
 // signals within one turn) writes them. The continued run gets the state in
 // JobInput.Resume and the identity in JobInput.RunIdentity: it never creates again,
-// keeps the deadline, the backoff position and the permit, and handles first the
+// keeps the deadline, the backoff position and the slot, and handles first the
 // signals that were still buffered.
 
 // Bounds of a Job run's history.
@@ -49,7 +47,7 @@ type JobResume struct {
 	// counted.
 	Status JobStatus `json:"status"`
 	// DeadlineFrom is when the Job's deadline started counting: its first run's start,
-	// or its permit's grant (changeJobPermitLease).
+	// or its slot's grant (permit.go).
 	DeadlineFrom time.Time `json:"deadline_from"`
 	// Polling is true once the push window has ended: the next wake polls.
 	Polling bool `json:"polling,omitempty"`
@@ -65,9 +63,9 @@ type JobResume struct {
 	Backoff bool      `json:"backoff,omitempty"`
 	// PermanentPollErrors counts the consecutive polls HeyGen refused (maxPermanentPollErrors).
 	PermanentPollErrors int `json:"permanent_poll_errors,omitempty"`
-	// PermitLimiter, when set, is the Limiter whose permit the Job holds and gives back
-	// at its end, under its run identity.
-	PermitLimiter string `json:"permit_limiter,omitempty"`
+	// Slot, when set, is the scheduler whose slot the Job holds and gives back at its
+	// end, under its run identity (permit.go).
+	Slot string `json:"slot,omitempty"`
 	// Pending are the heygen.event signals that were buffered, not yet handled.
 	Pending []heygen.Event `json:"pending,omitempty"`
 	// Run counts the runs before this one.
@@ -98,7 +96,7 @@ func (j *jobRun) continueAsNew(ctx workflow.Context, lp waitLoop) error {
 		PushEnd:             lp.pushEnd,
 		Backoff:             lp.backoff,
 		PermanentPollErrors: j.permanentPollErrors,
-		PermitLimiter:       j.permitLimiter,
+		Slot:                j.slot,
 	}
 	if j.in.Resume != nil {
 		r.Run = j.in.Resume.Run + 1
@@ -124,15 +122,13 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 	r := j.in.Resume
 	j.st = r.Status
 	j.permanentPollErrors = r.PermanentPollErrors
-	j.permitLimiter = r.PermitLimiter
+	j.slot = r.Slot
 	j.logger = log.With(j.logger, "HeyGenJobID", j.st.HeyGenJobID, "Run", r.Run)
-	if j.permitLimiter != "" {
-		defer func() {
-			if !j.continued {
-				j.releaseCarriedPermit(ctx)
-			}
-		}()
-	}
+	defer func() {
+		if !j.continued {
+			j.releaseSlot(ctx)
+		}
+	}()
 	j.setState(ctx, j.st.State) // the new run's search attributes, HeyGenJobID included
 	for _, ev := range r.Pending {
 		j.onEvent(ev)
@@ -146,66 +142,4 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 		lp.kind = waitSleep
 	}
 	return j.waitAndConclude(ctx, lp)
-}
-
-// releaseCarriedPermit gives back the permit an earlier run of this Job was granted,
-// under the same holder name (permitRunID), as acquirePermit's release does. The
-// Limiter matches a release on the workflow ID and that name alone.
-func (j *jobRun) releaseCarriedPermit(ctx workflow.Context) {
-	dctx, cancel := workflow.NewDisconnectedContext(ctx)
-	defer cancel()
-	req := activities.PermitRequest{
-		WorkflowID: j.st.CallbackID,
-		RunID:      j.permitRunID(ctx),
-		Limit:      j.in.ConcurrencyLimit,
-	}
-	if err := workflow.SignalExternalWorkflow(dctx, j.permitLimiter, "", SignalPermitRelease, req).Get(dctx, nil); err != nil {
-		j.logger.Warn("release concurrency permit", "Error", err)
-	}
-}
-
-// maxPermanentPollErrors is K: after this many consecutive polls that HeyGen refused
-// with a permanent error (a 4xx other than 429, such as 404 for a deleted video), the
-// Job fails with HeyGen's message. One is not enough: a status read just after the
-// create can miss a job that a lagging index does not show yet. Three, spread over the
-// backoff (PollInitial, then twice that), rule that out and still fail a deleted video
-// within minutes instead of polling to the 24 h deadline.
-const maxPermanentPollErrors = 3
-
-// onPollError counts a failed poll and fails the job after maxPermanentPollErrors
-// permanent ones in a row. Any other failure is logged and polled again.
-func (j *jobRun) onPollError(err error) {
-	if j.version >= versionIdentity && isPermanentHeyGenError(err) {
-		j.permanentPollErrors++
-		if j.permanentPollErrors >= maxPermanentPollErrors {
-			j.outcome = outcomeFailure
-			j.st.FinishedBy = FinishedByPoll
-			j.st.FailureMessage = rootMessage(err)
-			j.logger.Warn("heygen refused the job's status; giving up", "Error", err, "Refusals", j.permanentPollErrors)
-			return
-		}
-	} else {
-		j.permanentPollErrors = 0
-	}
-	j.logger.Warn("poll failed; polling again later", "Error", err, "Polls", j.st.Polls, "Refusals", j.permanentPollErrors)
-}
-
-// isPermanentHeyGenError reports whether err carries HeyGen's permanent verdict.
-func isPermanentHeyGenError(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == heygen.KindPermanent.String()
-}
-
-// heldPermitLimiter names the Limiter whose permit the Job was just granted, or "" when
-// it asked for none. Every GetVersion here was already asked by acquirePermit, so this
-// adds nothing to the history.
-func (j *jobRun) heldPermitLimiter(ctx workflow.Context) string {
-	if j.in.ConcurrencyLimit <= 0 ||
-		workflow.GetVersion(ctx, changeJobLimiter, workflow.DefaultVersion, versionLimiter) < versionLimiter {
-		return ""
-	}
-	if workflow.GetVersion(ctx, changeJobPermitLease, workflow.DefaultVersion, versionPermitLease) >= versionPermitLease {
-		return LimiterWorkflowIDFor(j.in.ConcurrencyLimit)
-	}
-	return LimiterWorkflowID
 }

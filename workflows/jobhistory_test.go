@@ -173,30 +173,29 @@ func TestJobFailsAfterPermanentPollErrors(t *testing.T) {
 	}
 }
 
-// TestJobResumeReleasesCarriedPermit: a continued run gives back the permit its first
-// run was granted, to that Limiter and under the run identity, once, at its end.
-func TestJobResumeReleasesCarriedPermit(t *testing.T) {
+// TestJobResumeReleasesCarriedSlot: a continued run gives back the slot its first run
+// was granted, to that scheduler and under the run identity, once, at its end.
+func TestJobResumeReleasesCarriedSlot(t *testing.T) {
 	env := newEnv(t)
 	start := env.Now()
 	mockActivities(env, 0)
-	var released []activities.PermitRequest
+	var released []activities.SlotRequest
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(_, limiterID, _, signal string, arg any) error {
-			if limiterID == LimiterWorkflowIDFor(2) && signal == SignalPermitRelease {
-				released = append(released, arg.(activities.PermitRequest))
+		func(_, schedulerID, _, signal string, arg any) error {
+			if schedulerID == SchedulerWorkflowIDFor("acct") && signal == SignalSlotRelease {
+				released = append(released, arg.(activities.SlotRequest))
 			}
 			return nil
 		})
 	in := jobInput(Timeouts{})
-	in.ConcurrencyLimit = 2
 	in.RunIdentity = "first-run"
 	in.Resume = &JobResume{
-		Status:        JobStatus{Step: StepRender, CallbackID: JobWorkflowID(testPipelineID, StepRender), HeyGenJobID: testJobID, State: StatePolling, StartedAt: start},
-		Polling:       true,
-		WakeAt:        start.Add(time.Minute),
-		Interval:      time.Minute,
-		PermitLimiter: LimiterWorkflowIDFor(2),
-		Pending:       []heygen.Event{success(testJobID, testVideoURL)},
+		Status:   JobStatus{Step: StepRender, CallbackID: JobWorkflowID(testPipelineID, StepRender), HeyGenJobID: testJobID, State: StatePolling, StartedAt: start},
+		Polling:  true,
+		WakeAt:   start.Add(time.Minute),
+		Interval: time.Minute,
+		Slot:     SchedulerWorkflowIDFor("acct"),
+		Pending:  []heygen.Event{success(testJobID, testVideoURL)},
 	}
 	env.ExecuteWorkflow(Job, in)
 	jobResult(t, env)

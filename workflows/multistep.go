@@ -228,7 +228,7 @@ func renderKind(in PipelineInput) JobKind {
 // renderJob is the render's Job input.
 func (p *pipelineRun) renderJob() JobInput {
 	in := JobInput{PipelineID: p.id, Step: StepRender, Kind: renderKind(p.in), Timeouts: p.in.Timeouts,
-		ConcurrencyLimit: p.in.ConcurrencyLimit}
+		Schedule: p.jobSchedule()}
 	switch in.Kind {
 	case KindTemplate:
 		in.TemplateID, in.Body = p.in.Template.ID, p.in.Template.Body
@@ -238,13 +238,22 @@ func (p *pipelineRun) renderJob() JobInput {
 	return in
 }
 
+// jobSchedule is the Schedule the pipeline's Jobs wait for a slot under: the spec's,
+// with the default fairness key filled in (the campaign's, else the pipeline's ID), so
+// that every Job of a pipeline or a campaign shares one key.
+func (p *pipelineRun) jobSchedule() Schedule {
+	s := p.in.Schedule
+	s.FairnessKey = cmp.Or(s.FairnessKey, s.Campaign, p.id)
+	return s
+}
+
 // translateJob is the Job input of the translation into lang: one language per request,
 // so that the translation has its own callback_id.
 func (p *pipelineRun) translateJob(lang, videoURL string) JobInput {
 	body := TranslationBody(p.in, lang, videoURL)
 	step := TranslateStep(lang)
 	return JobInput{PipelineID: p.id, Step: step, Kind: KindTranslation, Body: body,
-		Timeouts: p.in.Timeouts, Label: "translate " + lang, ConcurrencyLimit: p.in.ConcurrencyLimit}
+		Timeouts: p.in.Timeouts, Label: "translate " + lang, Schedule: p.jobSchedule()}
 }
 
 // output is one file of a finished step.

@@ -94,7 +94,7 @@ func notifyOptions() workflow.ActivityOptions {
 	}
 }
 
-// checkHoldersOptions are the Limiter's holder check's.
+// checkHoldersOptions are the scheduler's holder check's.
 func checkHoldersOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: checkStartToClose,
@@ -104,13 +104,13 @@ func checkHoldersOptions() workflow.ActivityOptions {
 	}
 }
 
-// askPermitOptions are a Job's permit request's: retries without a limit but the
-// queue's bound, scheduleToClose.
-func askPermitOptions(label string, scheduleToClose time.Duration) workflow.ActivityOptions {
+// askSlotOptions are a Job's slot request's: retries without a limit but the queue's
+// bound, scheduleToClose.
+func askSlotOptions(label string, scheduleToClose time.Duration) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    acquireStartToClose,
 		ScheduleToCloseTimeout: scheduleToClose,
-		Summary:                label + ": ask for a permit",
+		Summary:                label + ": ask for a slot",
 		RetryPolicy:            steadyRetry(),
 	}
 }
@@ -132,5 +132,15 @@ func priorJobsOptions(deadline time.Duration) workflow.ActivityOptions {
 		HeartbeatTimeout:    priorJobsHeartbeat,
 		Summary:             "look for earlier runs of the steps",
 		RetryPolicy:         retry,
+	}
+}
+
+// checkBalanceOptions are the scheduler's balance read's: a few quick attempts; a paused
+// scheduler reads again on its own backoff.
+func checkBalanceOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: checkBalanceStartToClose,
+		Summary:             "read the account's balance",
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 	}
 }

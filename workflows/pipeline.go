@@ -137,6 +137,9 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation: true,
 		StaticSummary:       cmp.Or(in.Label, in.Step),
+		// Temporal's Priority, so that a busy worker runs urgent Jobs (and, inherited,
+		// their activities) first, and rotates between fairness keys.
+		Priority: jobPriority(in.Schedule, in.Schedule.FairnessKey),
 	}
 	if pl, ok := p.plan[row.CallbackID]; ok {
 		opts.Memo = map[string]any{activities.MemoSpecHash: pl.Hash}

@@ -161,7 +161,7 @@ func TestStepSpecs(t *testing.T) {
 
 	waits := multiInput()
 	waits.Timeouts = Timeouts{Deadline: 48 * time.Hour}
-	waits.ConcurrencyLimit = 3
+	waits.Schedule = Schedule{Priority: 1, Campaign: "c", Budget: 3}
 	waits.Notify = nil
 	assert.Equal(t, specs, StepSpecs(waits), "how a step is waited for and what follows it are no part of it")
 

@@ -108,10 +108,6 @@ type JobInput struct {
 	// Label names the job in the Temporal UI's summaries, for example
 	// "translate Spanish (Spain)"; the step name when empty.
 	Label string `json:"label,omitempty"`
-	// ConcurrencyLimit, above 0, makes the Job wait for one of that many permits of the
-	// Limiter workflow before it creates its HeyGen job, and hold it until it ends: see
-	// limiter.go. 0 is no limit.
-	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
 	// Schedule is how the account scheduler ranks this Job's wait for a slot
 	// (scheduler.go): its priority, fairness key and weight, and its campaign.
 	Schedule Schedule `json:"schedule,omitzero"`
@@ -213,9 +209,6 @@ type PipelineInput struct {
 	// FailFast fails the whole pipeline, cancelling the rest, at the first failed step.
 	// Without it only a failed render fails the pipeline.
 	FailFast bool `json:"fail_fast,omitempty"`
-	// ConcurrencyLimit is the HeyGen account's limit of jobs in flight, passed to every
-	// Job (JobInput.ConcurrencyLimit); 0 is no limit.
-	ConcurrencyLimit int `json:"concurrency_limit,omitempty"`
 	// Schedule ranks the pipeline's Jobs at the account scheduler, and sets Temporal's
 	// Priority on the Pipeline, its Jobs and their activities.
 	Schedule Schedule `json:"schedule,omitzero"`
@@ -275,7 +268,7 @@ type PipelineStatus struct {
 // Running reports whether the row's Job may still change state.
 func (s JobStatus) Running() bool {
 	switch s.State {
-	case StateCreating, StateQueued, StateWaiting, StatePolling, StateRunning:
+	case StateCreating, StateQueued, StatePaused, StateWaiting, StatePolling, StateRunning:
 		return true
 	}
 	return false

@@ -19,7 +19,7 @@ import (
 // batchStart is what `start --rows` was asked.
 type batchStart struct {
 	spec, rows, key string
-	limit, priority int
+	priority        int
 	wait            bool
 	// account names the scheduler that --wait reads the campaign's slots from.
 	account string
@@ -163,16 +163,13 @@ func signalCampaign(ctx context.Context, c client.Client, campaign string, rows 
 	return nil
 }
 
-// startRows starts one pipeline per input, with b's concurrency limit and priority when
+// startRows starts one pipeline per input, with b's priority when
 // set, and returns the runs and the rows it started now (with their runs).
 func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows.PipelineInput, b batchStart) ([]client.WorkflowRun, []workflows.CampaignRow, error) {
 	runs := make([]client.WorkflowRun, 0, len(inputs))
 	var restarted []workflows.CampaignRow
 	bar := newProgress(a.out, "started", len(inputs))
 	for _, in := range inputs {
-		if b.limit > 0 {
-			in.ConcurrencyLimit = b.limit
-		}
 		if b.priority != 0 {
 			in.Schedule.Priority = b.priority
 		}

@@ -27,6 +27,7 @@ func (a *app) devCommand() *cobra.Command {
 	var (
 		cfg          devstack.Config
 		hg           heygenFlags
+		acctFlags    workerAccountFlags
 		secrets      string
 		temporalLogs bool
 		account      sandboxAccount
@@ -56,6 +57,9 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			cfg.Logger = log
 			cfg.HeyGenAPIKey, cfg.HeyGenBaseURL = hg.apiKey, hg.baseURL
 			cfg.WebhookSecrets = splitList(secrets)
+			if cfg.Account, err = acctFlags.account(hg.apiKey); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			if err := checkWebhookURL(cfg.WebhookURL, hg.apiKey); err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -99,6 +103,7 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 	a.env.String(fs, &cfg.WebhookURL, "public-receiver-url", "REELFLOW_PUBLIC_RECEIVER_URL", "", "with HEYGEN_API_KEY: the public URL at which HeyGen reaches this receiver's /webhooks/heygen (a tunnel); dev registers it and keeps its secret under --dir")
 	a.env.String(fs, &secrets, "webhook-secrets", "HEYGEN_WEBHOOK_SECRETS", "", "with HEYGEN_API_KEY: webhook signing secrets, comma-separated")
 	a.bindHeyGen(cmd, &hg)
+	a.bindWorkerAccount(cmd, &acctFlags)
 	a.bindWorker(cmd, &cfg.Worker)
 	return cmd
 }

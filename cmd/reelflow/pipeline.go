@@ -28,7 +28,6 @@ func (a *app) startCommand() *cobra.Command {
 	var (
 		wait, fresh bool
 		rows, key   string
-		limit       int
 		priority    int
 		acct        accountFlags
 	)
@@ -59,9 +58,6 @@ failed steps).
 ` + stepTableLegend,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 0 {
-				return &exitError{code: 2, err: fmt.Errorf("--concurrency-limit %d: want 0 (off) or more", limit)}
-			}
 			if priority != 0 && (priority < workflows.PriorityHighest || priority > workflows.PriorityLowest) {
 				return &exitError{code: 2, err: fmt.Errorf("--priority %d: want 1 (most urgent) to 5", priority)}
 			}
@@ -70,7 +66,7 @@ failed steps).
 				if err != nil {
 					return err
 				}
-				return a.startBatch(cmd.Context(), batchStart{spec: args[0], rows: rows, key: key, limit: limit, priority: priority, wait: wait, account: account})
+				return a.startBatch(cmd.Context(), batchStart{spec: args[0], rows: rows, key: key, priority: priority, wait: wait, account: account})
 			}
 			if key != "" {
 				return &exitError{code: 2, err: errors.New("--key needs --rows")}
@@ -79,9 +75,6 @@ failed steps).
 			if err != nil {
 				// Invalid, or missing or unreadable: nothing started either way.
 				return usageError(err)
-			}
-			if limit > 0 {
-				in.ConcurrencyLimit = limit
 			}
 			if priority != 0 {
 				in.Schedule.Priority = priority
@@ -110,7 +103,6 @@ failed steps).
 	a.env.Bool(cmd.Flags(), &fresh, "fresh", "REELFLOW_FRESH", false, "on a rerun, render again the completed steps whose spec changed (a new, paid render) instead of refusing")
 	a.env.Int(cmd.Flags(), &priority, "priority", "REELFLOW_PRIORITY", 0, "1 (most urgent) to 5: the account's free slots go to the most urgent Jobs first; overrides the spec's priority, for every row of a batch (default: the spec's, else 3)")
 	a.bindAccount(cmd, &acct)
-	a.env.Int(cmd.Flags(), &limit, "concurrency-limit", "REELFLOW_CONCURRENCY_LIMIT", 0, "HeyGen jobs in flight at once across all workers (your plan's limit); extra jobs wait their turn instead of meeting 429s (0 = off)")
 	return cmd
 }
 
@@ -290,6 +282,8 @@ func startPipeline(ctx context.Context, c client.Client, in workflows.PipelineIn
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            in.Title,
+		// Temporal's Priority from the spec's schedule: its Jobs and activities inherit it.
+		Priority: workflows.PipelinePriority(in),
 	}
 	run, err := c.ExecuteWorkflow(ctx, opts, workflows.Pipeline, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
@@ -638,7 +632,7 @@ func (a *app) printStatus(ctx context.Context, c client.Client, id string) error
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		for _, s := range st.Steps {
 			if s.State == workflows.StateQueued {
-				fmt.Fprintf(a.out, "%s waits for a concurrency permit: another pipeline's jobs hold them all; see docs/operations.md\n", s.Step)
+				fmt.Fprintf(a.out, "%s waits for a slot of the HeyGen account: other jobs hold them all (reelflow queue shows the scheduler); see docs/operations.md\n", s.Step)
 				break
 			}
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ import (
 	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/sandbox"
 	"github.com/reelflow/reelflow/worker"
+	"github.com/reelflow/reelflow/workflows"
 )
 
 // shutdownTimeout bounds a graceful stop after SIGINT or SIGTERM.
@@ -34,6 +37,39 @@ func (a *app) bindHeyGen(cmd *cobra.Command, h *heygenFlags) {
 	a.env.String(cmd.Flags(), &h.baseURL, "heygen-base-url", "HEYGEN_BASE_URL", "", "HeyGen API base URL (default "+heygen.DefaultBaseURL+")")
 }
 
+// workerAccountFlags are the HeyGen account's scheduling settings, on worker and dev.
+type workerAccountFlags struct {
+	name        string
+	concurrency int
+	minBalance  float64
+}
+
+func (a *app) bindWorkerAccount(cmd *cobra.Command, f *workerAccountFlags) {
+	fs := cmd.Flags()
+	a.env.String(fs, &f.name, "heygen-account", "REELFLOW_HEYGEN_ACCOUNT", "", "name of the HeyGen account, which every worker of the account shares (default: a keyed hash of the API key; \"sandbox\" for dev's sandbox)")
+	a.env.Int(fs, &f.concurrency, "heygen-concurrency", "REELFLOW_HEYGEN_CONCURRENCY", 0, "HeyGen jobs the account renders at once (your plan's limit, 10 on pay-as-you-go); every worker of the account must say the same; Jobs wait for a slot of the account's scheduler instead of meeting 429s (0 = off)")
+	a.env.Float(fs, &f.minBalance, "heygen-min-balance", "REELFLOW_HEYGEN_MIN_BALANCE", 0, "reserve of the account's balance (its unit, credits or USD): the scheduler pauses before the balance falls to it (0 = none)")
+}
+
+// account validates the flags and names the account (workflows.AccountName: the
+// configured name, else a keyed hash of apiKey, never the key itself, else the dev
+// sandbox's).
+func (f workerAccountFlags) account(apiKey string) (activities.Account, error) {
+	switch {
+	case f.concurrency < 0:
+		return activities.Account{}, fmt.Errorf("--heygen-concurrency %d: want 0 (off) or more", f.concurrency)
+	case f.minBalance < 0 || math.IsNaN(f.minBalance) || math.IsInf(f.minBalance, 0):
+		return activities.Account{}, fmt.Errorf("--heygen-min-balance %v: want 0 (none) or more", f.minBalance)
+	}
+	name, err := workflows.AccountName(f.name, apiKey)
+	if err != nil {
+		return activities.Account{}, fmt.Errorf("--heygen-account: %w", err)
+	}
+	host, _ := os.Hostname()
+	return activities.Account{Name: name, Concurrency: f.concurrency, MinBalance: f.minBalance,
+		Worker: host + ":" + strconv.Itoa(os.Getpid())}, nil
+}
+
 func (a *app) bindWorker(cmd *cobra.Command, o *worker.Options) {
 	fs := cmd.Flags()
 	a.env.Int(fs, &o.MaxConcurrentActivities, "max-concurrent-activities", "REELFLOW_MAX_CONCURRENT_ACTIVITIES", worker.DefaultMaxConcurrentActivities, "activities one worker runs at once")
@@ -45,6 +81,7 @@ func (a *app) bindWorker(cmd *cobra.Command, o *worker.Options) {
 func (a *app) workerCommand() *cobra.Command {
 	var (
 		hg          heygenFlags
+		acctFlags   workerAccountFlags
 		opts        worker.Options
 		metricsAddr string
 	)
@@ -62,6 +99,10 @@ AutoUpgrade, so changes to workflow code must stay replay-safe (workflow.GetVers
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hg.apiKey == "" {
 				return &exitError{code: 2, err: errors.New("HEYGEN_API_KEY is not set: the worker needs it to call HeyGen (point HEYGEN_BASE_URL at `reelflow sandbox` to run without one)")}
+			}
+			acct, err := acctFlags.account(hg.apiKey)
+			if err != nil {
+				return &exitError{code: 2, err: err}
 			}
 			if opts.DeploymentName != "" && opts.BuildID == "" && version != "dev" {
 				opts.BuildID = version
@@ -100,7 +141,7 @@ AutoUpgrade, so changes to workflow code must stay replay-safe (workflow.GetVers
 			if err != nil {
 				return err
 			}
-			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, heygenHTTPClient(tr)), activities.WithHTTPTransport(tr.Transport)), opts)
+			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, heygenHTTPClient(tr)), activities.WithHTTPTransport(tr.Transport), activities.WithAccount(acct)), opts)
 			log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace),
 				zap.String("deployment", opts.DeploymentName), zap.String("build_id", opts.BuildID))
 			// Run returns after the interrupt once running activities finished or the
@@ -113,6 +154,7 @@ AutoUpgrade, so changes to workflow code must stay replay-safe (workflow.GetVers
 		},
 	}
 	a.bindHeyGen(cmd, &hg)
+	a.bindWorkerAccount(cmd, &acctFlags)
 	a.bindWorker(cmd, &opts)
 	fs := cmd.Flags()
 	a.env.String(fs, &metricsAddr, "metrics-addr", "REELFLOW_METRICS_ADDR", defaultWorkerMetricsAddr, "serve Prometheus metrics on /metrics (and /healthz) here; empty disables")

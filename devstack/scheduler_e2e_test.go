@@ -10,13 +10,14 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/workflows"
 )
 
-// permitBound is the bound docs/operations.md states for freeing the permit of a Job
-// that no longer runs, while another Job waits for it: the Limiter's holder check every
-// 15 s plus one Describe call, with room for a loaded test machine.
-const permitBound = 30 * time.Second
+// slotBound is the bound docs/operations.md states for freeing the slot of a Job that no
+// longer runs, while another Job waits for it: the scheduler's holder check every 15 s
+// plus one Describe call, with room for a loaded test machine.
+const slotBound = 30 * time.Second
 
 // waitUntil polls cond every 20 ms until it holds, failing the test at ctx's deadline.
 func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
@@ -39,16 +40,15 @@ func jobState(ctx context.Context, st *Stack, id string) workflows.JobState {
 	return js.State
 }
 
-// TestPermitOfATerminatedHolder: with a limit of 1, the first pipeline's render holds
-// the only permit and never finishes; the second pipeline's render waits. An operator
-// terminates the first render's Job: the second gets the permit within permitBound,
-// and the sandbox made exactly one render for each.
-func TestPermitOfATerminatedHolder(t *testing.T) {
-	st := startStack(t, Config{})
+// TestSlotOfATerminatedHolder: with an account concurrency of 1, the first pipeline's
+// render holds the only slot and never finishes; the second pipeline's render waits. An
+// operator terminates the first render's Job: the second gets the slot within
+// slotBound, and the sandbox made exactly one render for each.
+func TestSlotOfATerminatedHolder(t *testing.T) {
+	st := startStack(t, Config{Account: activities.Account{Concurrency: 1}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := func(in workflows.PipelineInput) client.WorkflowRun {
-		in.ConcurrencyLimit = 1
 		run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY}, workflows.Pipeline, in)
 		require.NoError(t, err)
@@ -58,28 +58,28 @@ func TestPermitOfATerminatedHolder(t *testing.T) {
 		return st.Sandbox.Stats().CreatesByCallbackID[workflows.JobWorkflowID(id, workflows.StepRender)]
 	}
 
-	stuck := welcome("permit-holder")
+	stuck := welcome("slot-holder")
 	stuck.Video["avatar_id"] = "sandbox-stuck" // renders for ever
 	start(stuck)
 	waitUntil(ctx, t, "the holder's create", func() bool { return creates(stuck.ID) == 1 })
 
-	next := welcome("permit-next")
+	next := welcome("slot-next")
 	nextRun := start(next)
 	nextJob := workflows.JobWorkflowID(next.ID, workflows.StepRender)
 	waitUntil(ctx, t, "the next Job to queue", func() bool { return jobState(ctx, st, nextJob) == workflows.StateQueued })
 
 	require.NoError(t, st.Client.TerminateWorkflow(ctx, workflows.JobWorkflowID(stuck.ID, workflows.StepRender), "", "operator test"))
 	terminated := time.Now()
-	bctx, bcancel := context.WithTimeout(ctx, permitBound)
+	bctx, bcancel := context.WithTimeout(ctx, slotBound)
 	defer bcancel()
 	waitUntil(bctx, t, "the next Job's create, within the bound", func() bool { return creates(next.ID) == 1 })
-	t.Logf("permit passed on %s after the terminate", time.Since(terminated).Round(100*time.Millisecond))
+	t.Logf("slot passed on %s after the terminate", time.Since(terminated).Round(100*time.Millisecond))
 
 	require.NoError(t, nextRun.Get(ctx, nil))
 	require.Equal(t, 1, creates(stuck.ID))
 	require.Equal(t, 1, creates(next.ID))
-	recordTo(ctx, t, st, "limiter-holder-check-v1", workflows.LimiterWorkflowIDFor(1))
-	recordTo(ctx, t, st, "job-permit-lease-v1", nextJob)
+	recordTo(ctx, t, st, "scheduler-holder-check", workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount))
+	recordTo(ctx, t, st, "job-slot-wait", nextJob)
 }
 
 // TestRerunReusesTheRender: a pipeline whose translation fails with fail_fast fails;
