@@ -17,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/contract"
+	"github.com/reelflow/reelflow/heygen"
 	"go.uber.org/zap"
 )
 

@@ -37,6 +37,7 @@ const (
 var permanentFailures = []string{
 	"invalid", "validation_failed", "moderation", "moderated", "blocked", "inappropriate",
 	"insufficient_credit", "download_failed", "not_found", "not found", "avatar_unavailable",
+	"is unavailable", // a webhook's msg carries no code: "avatar X is unavailable"
 	"unsupported",
 }
 
