@@ -72,10 +72,12 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (t *Temporal, err er
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	t = &Temporal{namespace: cfg.Namespace}
+	started := &Temporal{namespace: cfg.Namespace}
+	t = started
 	defer func() {
 		if err != nil {
-			t.closeLog()
+			// started, not t: a failed start returns a nil t.
+			started.closeLog()
 		}
 	}()
 	logger, err := t.serverLogger(cfg)

@@ -63,7 +63,10 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			if err := checkWebhookURL(cfg.WebhookURL, hg.apiKey); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			cfg.Dir = a.devDir
+			// Absolute: the embedded server's SQLite driver keys its databases by path.
+			if cfg.Dir, err = filepath.Abs(a.devDir); err != nil {
+				return usageError(fmt.Errorf("--dir: %w", err))
+			}
 			if !temporalLogs {
 				cfg.TemporalLogFile = filepath.Join(cfg.Dir, "temporal.log")
 			}

@@ -253,7 +253,15 @@ func TestDev(t *testing.T) {
 		done <- run(devCtx, []string{"dev", "--temporal-port", temporalPort, "--ui-port", freePort(t),
 			"--sandbox-addr", "127.0.0.1:" + freePort(t), "--addr", receiverAddr, "--render-time", "300ms"}, &devOut, &devOut)
 	}()
-	require.Eventually(t, func() bool { return strings.Contains(devOut.String(), "reelflow dev is up") }, time.Minute, 20*time.Millisecond, devOut.String())
+	for up := time.After(time.Minute); !strings.Contains(devOut.String(), "reelflow dev is up"); {
+		select {
+		case err := <-done:
+			t.Fatalf("dev ended before it was up: %v\n%s", err, devOut.String())
+		case <-up:
+			t.Fatalf("dev not up within a minute:\n%s", devOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	for _, want := range []string{"Temporal UI  http://127.0.0.1:", "HeyGen       http://127.0.0.1:", "Receiver     http://127.0.0.1:", "/webhooks/heygen", "temporal.db"} {
 		require.Contains(t, devOut.String(), want)
 	}
