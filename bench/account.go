@@ -60,7 +60,7 @@ type accountRun struct {
 }
 
 // accountName is the dev stack's account: every scheduler of the benchmark is its.
-var schedulerID = workflows.SchedulerWorkflowIDFor(activities.SandboxAccount)
+var schedulerID = workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount)
 
 // RunAccount measures the account scheduler: how long an urgent pipeline waits behind
 // a campaign, how two campaigns share the account, how busy its slots are, and how a
@@ -274,6 +274,7 @@ func runFair(ctx context.Context, cfg AccountConfig, ar *accountRun) error {
 	phase, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
 	defer cancel()
 	sctx, stopSampling := context.WithCancel(phase)
+	defer stopSampling()
 	samples := sampleQueue(sctx, env, 100*time.Millisecond)
 	t0 := time.Now()
 	a, b := campaignInputs("fair-a", cfg.FairRows, false), campaignInputs("fair-b", cfg.FairRows, false)

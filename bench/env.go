@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.uber.org/zap"
 
+	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/devstack"
 	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/worker"
@@ -28,6 +29,8 @@ type EnvConfig struct {
 	RenderTime time.Duration
 	// Worker tunes reelflow's worker; zero fields take the dev stack's defaults.
 	Worker worker.Options
+	// Account is the HeyGen account's scheduling (its concurrency); none when zero.
+	Account activities.Account
 	// Logger receives the stack's logs; nil discards them.
 	Logger *zap.Logger
 	// Logf, when set, receives a line per phase of a benchmark, to follow a long run.
@@ -81,6 +84,7 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		ReceiverAddr: "127.0.0.1:0",
 		RenderTime:   cfg.RenderTime,
 		Worker:       cfg.Worker,
+		Account:      cfg.Account,
 		Logger:       cfg.Logger,
 	})
 	if err != nil {

@@ -62,7 +62,7 @@ func requireAllComplete(ctx context.Context, t *testing.T, runs []client.Workflo
 
 func schedulerStatus(ctx context.Context, st *Stack) (workflows.SchedulerStatus, bool) {
 	var s workflows.SchedulerStatus
-	v, err := st.Client.QueryWorkflow(ctx, workflows.SchedulerWorkflowIDFor(activities.SandboxAccount), "", workflows.QueryQueue)
+	v, err := st.Client.QueryWorkflow(ctx, workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount), "", workflows.QueryQueue)
 	if err != nil || v.Get(&s) != nil {
 		return s, false
 	}
