@@ -1,8 +1,3 @@
-//go:build scheduler
-
-// Built only with -tags scheduler until the account scheduler's dev stack option
-// (devstack.Config.Account, activities.Account) is on main; then the tag goes.
-
 package bench
 
 import (

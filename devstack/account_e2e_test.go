@@ -1,14 +1,8 @@
-//go:build scheduler
-
-// Built only with -tags scheduler until the account scheduler's dev stack option
-// (devstack.Config.Account, activities.Account) is on main; then the tag goes.
-
 package devstack
 
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -122,46 +116,6 @@ func campaignRowsOf(ins []workflows.PipelineInput) workflows.CampaignRows {
 		rows.Rows = append(rows.Rows, workflows.CampaignRow{ID: in.ID})
 	}
 	return rows
-}
-
-// TestCampaignsShareTheAccount: campaign B starts after campaign A has queued all its
-// rows; with fair shares B's pipelines finish among A's, not after them (first come,
-// first served would finish all of A first). A one-off completes too, and the account
-// sees no 429.
-func TestCampaignsShareTheAccount(t *testing.T) {
-	const limit = 2
-	st := accountStack(t, limit, 400*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, b := campaignRows("share-a", 6), campaignRows("share-b", 6)
-	runs := startAll(ctx, t, st, a)
-	waitUntil(ctx, t, "campaign A to queue", func() bool {
-		s, ok := schedulerStatus(ctx, st)
-		return ok && s.Waiting+len(s.Held) == len(a)
-	})
-	runs = append(runs, startAll(ctx, t, st, b)...)
-	runs = append(runs, startAll(ctx, t, st, []workflows.PipelineInput{welcome("share-one-off")})...)
-	requireAllComplete(ctx, t, runs)
-	require.Zero(t, st.Sandbox.Stats().ConcurrencyLimited, "no concurrency 429")
-
-	type closed struct {
-		id string
-		at time.Time
-	}
-	var order []closed
-	for _, in := range append(a, b...) {
-		d, err := st.Client.DescribeWorkflowExecution(ctx, in.ID, "")
-		require.NoError(t, err)
-		order = append(order, closed{in.ID, d.GetWorkflowExecutionInfo().GetCloseTime().AsTime()})
-	}
-	slices.SortFunc(order, func(x, y closed) int { return x.at.Compare(y.at) })
-	fromB := 0
-	for _, c := range order[:len(a)] {
-		if c.id[:7] == "share-b" {
-			fromB++
-		}
-	}
-	require.GreaterOrEqual(t, fromB, 2, "B shares the account while A waits: %v", order)
 }
 
 // TestCreditPauseAndResume: with credit for two renders, four pipelines: two complete,
