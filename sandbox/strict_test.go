@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/contract"
+	"github.com/reelflow/reelflow/heygen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
