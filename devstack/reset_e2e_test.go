@@ -25,14 +25,11 @@ const jobRecordDir = recordDir
 
 // TestRecordJobHistories records Job histories into worker/testdata, for
 // worker's TestReplayRecordedHistories. Like TestRecordHistories it runs only with
-// REELFLOW_RECORD_HISTORIES=1; REELFLOW_RECORD_SUFFIX names the code version recorded
-// (for example "v0" for the code before "job-identity").
+// REELFLOW_RECORD_HISTORIES=1.
 func TestRecordJobHistories(t *testing.T) {
 	if os.Getenv(recordEnv) != "1" {
 		t.Skip("set " + recordEnv + "=1 to record Job histories into " + jobRecordDir)
 	}
-	suffix := os.Getenv("REELFLOW_RECORD_SUFFIX")
-	require.NotEmpty(t, suffix, "set REELFLOW_RECORD_SUFFIX to the code version recorded")
 	st := startStack(t, Config{RenderTime: 2 * time.Second, Account: activities.Account{Concurrency: 2}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -45,7 +42,7 @@ func TestRecordJobHistories(t *testing.T) {
 	run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue}, workflows.Pipeline, in)
 	require.NoError(t, err)
 	require.NoError(t, run.Get(ctx, nil))
-	recordJob(ctx, t, st, "job-limited-polling-"+suffix, workflows.JobWorkflowID(in.ID, workflows.StepRender))
+	recordJob(ctx, t, st, "job-limited-polling", workflows.JobWorkflowID(in.ID, workflows.StepRender))
 }
 
 // recordJob writes the full history of workflowID's latest run to jobRecordDir/name.json.

@@ -101,7 +101,7 @@ func TestRerunReusesTheRender(t *testing.T) {
 	require.True(t, res.Render.Reused)
 	creates := st.Sandbox.Stats().CreatesByCallbackID
 	require.Equal(t, 1, creates[workflows.JobWorkflowID(in.ID, workflows.StepRender)], "the render is reused")
-	recordTo(ctx, t, st, "pipeline-rerun-v1", in.ID)
+	recordTo(ctx, t, st, "pipeline-rerun", in.ID)
 }
 
 // recordTo writes workflowID's latest run's history to ../worker/testdata/name.json

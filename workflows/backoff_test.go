@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
 )
@@ -108,22 +107,6 @@ func TestJobBackoffJitteredUpToTheCap(t *testing.T) {
 			assert.Greater(t, jittered, len(tt.nominal)/2, "the jitter moves most timers")
 		})
 	}
-}
-
-// TestJobBackoffUnjitteredOnDefaultVersion pins the schedule of Jobs that were already
-// polling when the jitter came: the plain doubling they recorded.
-func TestJobBackoffUnjitteredOnDefaultVersion(t *testing.T) {
-	env := newEnv(t)
-	env.OnGetVersion(pollJitterChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	start := env.Now()
-	polls := mockActivities(env, 0, processing(), processing(), processing(), processing(), processing(), completed())
-
-	env.ExecuteWorkflow(Job, jobInput(Timeouts{}))
-
-	jobResult(t, env)
-	m := time.Minute
-	assert.Equal(t, []time.Duration{10 * m, 10*m + 30*time.Second, 11*m + 30*time.Second, 13*m + 30*time.Second,
-		17*m + 30*time.Second, 22*m + 30*time.Second}, polls.offsets(start))
 }
 
 // TestJobLateWebhookWinsAtOnce sends the webhook while the Job is polling: during a

@@ -28,16 +28,6 @@ import (
 // new execution with a new original run ID: it renders anew instead of getting HeyGen's
 // 24-hour replay of the failed render. Activity retries and worker crashes never change
 // either part. devstack/reset_e2e_test.go checks this on the pinned server.
-//
-// The change is guarded by changeJobIdentity: a Job whose history predates it keeps the
-// callback_id@RunID key it was started with.
-
-// changeJobIdentity is the workflow.GetVersion change ID of the Reset-proof identity,
-// the bounded history (continue-as-new) and the permanent-poll-error limit of a Job.
-const (
-	changeJobIdentity = "job-identity"
-	versionIdentity   = 1
-)
 
 // maxIdempotencyKeyLen is the longest Idempotency-Key HeyGen accepts.
 const maxIdempotencyKeyLen = 255
@@ -78,20 +68,11 @@ func ownRunIdentity(info *workflow.Info) string {
 	return info.WorkflowExecution.RunID
 }
 
-// changePipelineIdentity is the workflow.GetVersion change ID of the Pipeline's part:
-// its Jobs take the Pipeline's run identity (so that a Reset of the Pipeline, which
-// starts its unfinished Jobs again, still finds their first renders), and the
-// notification's webhook-id derives from it too.
-const changePipelineIdentity = "pipeline-identity"
-
 // pipelineRunIdentity is the run identity a Pipeline hands its Jobs
-// (JobInput.RunIdentity), or "" for a Pipeline started before changePipelineIdentity,
-// whose Jobs use their own. GetVersion returns the same answer on every call of one
-// run, so the first call decides for the whole run.
+// (JobInput.RunIdentity), so that a Reset of the Pipeline, which starts its unfinished
+// Jobs again, still finds their first renders; the notification's webhook-id derives
+// from it too.
 func pipelineRunIdentity(ctx workflow.Context) string {
-	if workflow.GetVersion(ctx, changePipelineIdentity, workflow.DefaultVersion, versionIdentity) < versionIdentity {
-		return ""
-	}
 	return ownRunIdentity(workflow.GetInfo(ctx))
 }
 
@@ -99,11 +80,7 @@ func pipelineRunIdentity(ctx workflow.Context) string {
 // retry and across Resets of the Pipeline, new for a new run.
 func notifyWebhookID(ctx workflow.Context) string {
 	info := workflow.GetInfo(ctx)
-	run := pipelineRunIdentity(ctx)
-	if run == "" {
-		run = info.WorkflowExecution.RunID
-	}
-	return NotifyWebhookID(info.WorkflowExecution.ID, run)
+	return NotifyWebhookID(info.WorkflowExecution.ID, ownRunIdentity(info))
 }
 
 // IdempotencyKey is HeyGen's Idempotency-Key for the identity's create call: the
@@ -123,11 +100,4 @@ func (id JobIdentity) IdempotencyKey() string {
 		return hex.EncodeToString(sum[:])
 	}
 	return key
-}
-
-// legacyIdempotencyKey is the key of a Job started before changeJobIdentity:
-// callback_id@RunID, which HeyGen's pattern refuses and a Reset changes.
-func legacyIdempotencyKey(ctx workflow.Context) string {
-	info := workflow.GetInfo(ctx)
-	return info.WorkflowExecution.ID + "@" + info.WorkflowExecution.RunID
 }

@@ -80,9 +80,8 @@ type jobRun struct {
 	pollAO   workflow.ActivityOptions
 	outcome  outcome
 	jobIDSet bool // HeyGenJobID has been upserted
-	// version is this run's changeJobIdentity version; id its identity (identity.go).
-	version workflow.Version
-	id      JobIdentity
+	// id is the Job's identity (identity.go).
+	id JobIdentity
 	// slot is the scheduler whose slot the Job holds, which a continued run keeps; ""
 	// without one. slotAsked is the scheduler it asked last, refusals how often HeyGen
 	// refused its create for credit (permit.go).
@@ -151,9 +150,6 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 }
 
 func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
-	// Asked first, before any command, so that a continued or reset run asks it at the
-	// same place. A Job started before it replays on DefaultVersion.
-	j.version = workflow.GetVersion(ctx, changeJobIdentity, workflow.DefaultVersion, versionIdentity)
 	j.id = jobIdentity(ctx, j.in.RunIdentity)
 	j.id.Attempt = j.in.Attempt
 	if j.in.Resume != nil {
@@ -199,7 +195,7 @@ func (j *jobRun) waitAndConclude(ctx workflow.Context, lp waitLoop) (JobResult, 
 		if done {
 			return res, err
 		}
-		lp = waitLoop{kind: waitPush, pushEnd: lp.pushEnd, interval: lp.interval, jitter: lp.jitter}
+		lp = waitLoop{kind: waitPush, pushEnd: lp.pushEnd, interval: lp.interval}
 		if !workflow.Now(ctx).Before(lp.pushEnd) {
 			lp.kind = waitSleep
 		}
@@ -287,10 +283,7 @@ func (j *jobRun) schedule(now time.Time, lp waitLoop, lastPoll time.Time) (time.
 	case lp.kind == waitPush, j.t.Sweep > 0 && lp.interval >= j.t.Sweep:
 		return sweep, false
 	}
-	d := lp.interval
-	if lp.jitter {
-		d = jitterInterval(lp.interval, j.st.CallbackID, j.st.Polls)
-	}
+	d := jitterInterval(lp.interval, j.st.CallbackID, j.st.Polls)
 	if next := lastPoll.Add(d); next.Before(sweep) {
 		return next, true
 	}
@@ -383,10 +376,6 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 		if lp.kind == waitPush && !now.Before(lp.pushEnd) {
 			j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
 			j.setState(ctx, StatePolling)
-			// Jitter changes the backoff timers' durations, so a Job that was already
-			// polling before it existed keeps the plain schedule it recorded: asked once,
-			// here, and kept for the rest of the run (and carried into continued runs).
-			lp.jitter = workflow.GetVersion(ctx, pollJitterChange, workflow.DefaultVersion, 1) >= 1
 			lp.kind = waitSleep
 		}
 		if lp.backoff {
@@ -410,11 +399,6 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 		return j.timer(waitCtx, now, *lp)
 	}
 }
-
-// pollJitterChange is the workflow.GetVersion change ID of the jittered backoff.
-// Version 1 jitters every interval between polls; DefaultVersion (Jobs that were
-// polling before it) keeps the plain doubling.
-const pollJitterChange = "job-poll-jitter"
 
 // pollJitterPermille is the jitter's reach: an interval between polls is its nominal
 // length (PollInitial doubling up to PollMax) times 1 ± up to 15%.

@@ -55,8 +55,6 @@ type JobResume struct {
 	WakeAt time.Time `json:"wake_at"`
 	// Interval is the backoff position: the nominal interval after the next poll.
 	Interval time.Duration `json:"interval"`
-	// Jitter says whether the backoff is jittered (pollJitterChange).
-	Jitter bool `json:"jitter,omitempty"`
 	// PushEnd is when the push window ends (zero in a run continued before the sweep:
 	// WakeAt is then the push window's end); Backoff, that WakeAt is a per-job poll.
 	PushEnd time.Time `json:"push_end,omitzero"`
@@ -74,9 +72,6 @@ type JobResume struct {
 
 // continueSuggested reports whether the run should continue as new now.
 func (j *jobRun) continueSuggested(ctx workflow.Context) bool {
-	if j.version < versionIdentity {
-		return false // a Job started before the bound keeps its single run
-	}
 	info := workflow.GetInfo(ctx)
 	events := max(info.GetCurrentHistoryLength(), jobRunBaseEvents+jobEventsPerWake*j.wakes)
 	return info.GetContinueAsNewSuggested() || events >= jobContinueAt
@@ -92,7 +87,6 @@ func (j *jobRun) continueAsNew(ctx workflow.Context, lp waitLoop) error {
 		Polling:             lp.kind == waitSleep,
 		WakeAt:              lp.wakeAt,
 		Interval:            lp.interval,
-		Jitter:              lp.jitter,
 		PushEnd:             lp.pushEnd,
 		Backoff:             lp.backoff,
 		PermanentPollErrors: j.permanentPollErrors,
@@ -134,7 +128,7 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 		j.onEvent(ev)
 	}
 	j.drain()
-	lp := waitLoop{kind: waitPush, wakeAt: r.WakeAt, pushEnd: r.PushEnd, interval: r.Interval, jitter: r.Jitter, backoff: r.Backoff}
+	lp := waitLoop{kind: waitPush, wakeAt: r.WakeAt, pushEnd: r.PushEnd, interval: r.Interval, backoff: r.Backoff}
 	if lp.pushEnd.IsZero() {
 		lp.pushEnd = r.WakeAt // continued before the sweep: WakeAt ended the push window
 	}

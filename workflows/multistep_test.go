@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/heygen"
@@ -399,29 +398,6 @@ func TestPipelineSourcesAndKinds(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestPipelineRenderOnlyVersion runs the pipeline as a history from before
-// changePipelineMultistep replays it: GetVersion answers DefaultVersion, and the
-// pipeline renders only, whatever else its input holds.
-func TestPipelineRenderOnlyVersion(t *testing.T) {
-	env := newPipelineEnv(t)
-	env.OnGetVersion(changePipelineMultistep, workflow.DefaultVersion, versionMultistep).Return(workflow.DefaultVersion)
-	f := &fakeSteps{}
-	f.register(env)
-	signalJobAt(t, env, 30*time.Second, success(testJobID, renderURL))
-
-	env.ExecuteWorkflow(Pipeline, multiInput())
-
-	require.NoError(t, env.GetWorkflowError())
-	var res PipelineResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Empty(t, res.Stage, "the old result had no stage")
-	require.Len(t, res.Steps, 1)
-	assert.Equal(t, StepRender, res.Steps[0].Step)
-	assert.Len(t, f.creates, 1)
-	assert.Empty(t, f.delivers)
-	assert.Empty(t, f.notifies)
 }
 
 func TestWithLive(t *testing.T) {

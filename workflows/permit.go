@@ -256,12 +256,8 @@ func (j *jobRun) signalRelease(ctx workflow.Context, scheduler string) {
 }
 
 // idempotencyKey is the create's Idempotency-Key: the identity's (identity.go), with
-// ":c<n>" on the run after the nth refusal for credit, or the callback_id@RunID of a Job
-// started before changeJobIdentity.
+// ":c<n>" on the run after the nth refusal for credit.
 func (j *jobRun) idempotencyKey(ctx workflow.Context) string {
-	if j.version < versionIdentity {
-		return legacyIdempotencyKey(ctx)
-	}
 	id := j.id
 	if j.refusals > 0 {
 		id.Run += ":c" + strconv.Itoa(j.refusals)

@@ -34,9 +34,6 @@ import (
 // error and whose details are the PipelineStatus. When it is cancelled, it cancels its
 // Jobs, waits for them to record it, and ends cancelled with the PipelineResult (Stage
 // StageCancelled) as the CanceledError's details.
-//
-// Pipelines started before multi-step pipelines existed replay on the render-only path:
-// see changePipelineMultistep.
 func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	id := in.ID
 	if id == "" {
@@ -61,40 +58,9 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		return PipelineResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("pipeline id %q does not match [A-Za-z0-9._-]{1,128}", id), ErrTypeInvalidInput, nil)
 	}
-	if workflow.GetVersion(ctx, changePipelineMultistep, workflow.DefaultVersion, versionMultistep) == workflow.DefaultVersion {
-		return p.renderOnly(ctx)
-	}
 	res, err := p.multistep(ctx)
 	p.tellCampaign(ctx, res, err)
 	return res, err
-}
-
-// changePipelineMultistep is the workflow.GetVersion change ID of multi-step pipelines
-// (translations, deliveries, notification, other render kinds). A pipeline whose
-// history predates it has no marker, gets workflow.DefaultVersion, and replays on
-// renderOnly, the code it was started with; new pipelines get versionMultistep.
-const (
-	changePipelineMultistep = "pipeline-multistep"
-	versionMultistep        = 1
-)
-
-// renderOnly is the Pipeline as it was before changePipelineMultistep: one render, and
-// the render's failure fails the pipeline. Its commands must not change.
-func (p *pipelineRun) renderOnly(ctx workflow.Context) (PipelineResult, error) {
-	p.setStage(ctx, StepRender)
-	render, err := p.runStep(ctx, 0, JobInput{
-		PipelineID: p.id,
-		Step:       StepRender,
-		Kind:       KindVideo,
-		Body:       p.in.Video,
-		Timeouts:   p.in.Timeouts,
-	})
-	if err != nil {
-		return PipelineResult{}, p.end(ctx, err)
-	}
-	p.setStage(ctx, StageDone)
-	p.logger.Info("pipeline done")
-	return PipelineResult{ID: p.id, Title: p.in.Title, Render: &render, Steps: p.st.Steps}, nil
 }
 
 // pipelineRun is the state of one Pipeline execution. Its coroutines share it safely:
@@ -104,8 +70,7 @@ type pipelineRun struct {
 	in     PipelineInput
 	logger log.Logger
 	st     PipelineStatus
-	// plan says, per callback_id, what earlier runs left behind (rerun.go); nil for
-	// pipelines started before changePipelineRerun.
+	// plan says, per callback_id, what earlier runs left behind (rerun.go).
 	plan map[string]StepPlan
 }
 
@@ -152,8 +117,7 @@ func (p *pipelineRun) runStep(ctx workflow.Context, i int, in JobInput) (JobResu
 	res, err := p.attempts(ctx, row, in, func(in JobInput) (JobResult, error) {
 		res, err := p.startJob(ctx, row, in, opts)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-		if errors.As(err, &started) && p.plan != nil &&
-			workflow.GetVersion(ctx, changePipelineAdopt, workflow.DefaultVersion, versionAdopt) >= versionAdopt {
+		if errors.As(err, &started) {
 			res, err = p.adopt(ctx, row, in, opts)
 		}
 		return res, err

@@ -21,7 +21,7 @@ const maxPermanentPollErrors = 3
 // onPollError counts a failed poll and fails the job after maxPermanentPollErrors
 // permanent ones in a row. Any other failure is logged and polled again.
 func (j *jobRun) onPollError(err error) {
-	if j.version >= versionIdentity && isPermanentHeyGenError(err) {
+	if isPermanentHeyGenError(err) {
 		j.permanentPollErrors++
 		if j.permanentPollErrors >= maxPermanentPollErrors {
 			j.outcome = outcomeFailure

@@ -37,21 +37,10 @@ import (
 // PipelineInput.Fresh asks to render it again. A Job without a hash (older than this
 // change) is reused.
 //
-// The whole of it is guarded by changePipelineRerun: pipelines started before it
-// replay without the lookup, the memo or the reuse.
-const (
-	changePipelineRerun = "pipeline-rerun"
-	versionRerun        = 1
-)
-
-// changePipelineAdopt is the workflow.GetVersion change ID of adoption: a step whose Job
-// could not start because a Job with its ID is still running (a Job of a run that was
-// just terminated, cancelled or reset, still recording its cancellation) waits for that
-// Job, then reuses it if it completed and starts it again otherwise.
-const (
-	changePipelineAdopt = "pipeline-adopt-running"
-	versionAdopt        = 1
-)
+// Adoption: a step whose Job could not start because a Job with its ID is still
+// running (a Job of a run that was just terminated, cancelled or reset, still recording
+// its cancellation) waits for that Job, then reuses it if it completed and starts it
+// again otherwise.
 
 // ErrTypeStepChanged: a rerun's spec changed a step that completed in an earlier run.
 // The message names the steps; PipelineInput.Fresh renders them again.
@@ -158,11 +147,8 @@ func PlanRerun(specs []StepSpec, prior []activities.PriorJob, fresh bool) ([]Ste
 }
 
 // loadPlan asks what earlier runs of this pipeline's Jobs left behind and plans the
-// rerun. It is a no-op for pipelines started before changePipelineRerun.
+// rerun.
 func (p *pipelineRun) loadPlan(ctx workflow.Context) error {
-	if workflow.GetVersion(ctx, changePipelineRerun, workflow.DefaultVersion, versionRerun) < versionRerun {
-		return nil
-	}
 	specs := StepSpecs(p.in)
 	if len(specs) == 0 {
 		p.plan = map[string]StepPlan{}

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
 )
@@ -133,22 +132,6 @@ func TestPipelineRerunFreshRendersAChangedStepAgain(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	assert.Equal(t, []string{"welcome-42/render", "welcome-42/translate/french", "welcome-42/translate/klingon",
 		"welcome-42/translate/spanish-spain"}, f.createdCallbackIDs(), "every changed step renders again, once")
-}
-
-// TestPipelineRerunVersion replays a pipeline started before changePipelineRerun: it
-// asks nothing about earlier runs and runs every step.
-func TestPipelineRerunVersion(t *testing.T) {
-	in := multiInput()
-	env := newRerunEnv(t, priorRun(t, in))
-	env.OnGetVersion(changePipelineRerun, workflow.DefaultVersion, versionRerun).Return(workflow.DefaultVersion)
-	f := &fakeSteps{}
-	f.register(env)
-	signalJobAt(t, env, 30*time.Second, success(testJobID, renderURL))
-
-	env.ExecuteWorkflow(Pipeline, in)
-
-	require.NoError(t, env.GetWorkflowError())
-	assert.Len(t, f.createdCallbackIDs(), 4)
 }
 
 func TestStepSpecs(t *testing.T) {
