@@ -76,6 +76,10 @@ func (j *jobRun) createWithSlot(ctx workflow.Context) (activities.CreateJobResul
 			return created, j.cancelled(ctx)
 		case err != nil && isInsufficientCredit(err):
 			j.refusals++
+			// The refusal's report gives the slot back (the scheduler frees it and queues
+			// the Job again), so the Job now only waits: giving the slot back again as it
+			// leaves the queue would say it twice.
+			j.slotAsked, j.slot = cmp.Or(j.slot, j.slotAsked), ""
 			j.logger.Warn("heygen refused the create for credit; waiting for the account to resume", "Error", err, "Refusals", j.refusals)
 			if err := j.waitForSlot(ctx, true, rootMessage(err)); err != nil {
 				return created, err

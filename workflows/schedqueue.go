@@ -15,10 +15,12 @@ import (
 //     Each key (a flow) has a pass, in integer virtual time; a grant goes to the flow
 //     with the lowest pass, which then advances by its stride, strideUnit divided by
 //     its weight. Two campaigns with weights 2 and 1 are granted 2:1. A flow that was
-//     idle, or is new, starts at the priority's virtual time (the pass of the last
-//     grant), so it neither catches up on time it did not wait nor waits behind the
-//     backlog of the others: a one-off is granted within one turn of the rotation.
-//     Ties go to the flow that came first.
+//     idle, or is new, starts level with the flow that would be granted next (startPass),
+//     so it neither catches up on time it did not wait nor waits behind the backlog of
+//     the others: a one-off is granted within one turn of the rotation. Ties go to the
+//     flow that came first, so a key that empties at each grant and asks again at once
+//     (a campaign whose rows ask one by one) gets its turn after the waiting keys, not
+//     every turn ahead of them.
 //   - Within a key, first come first served.
 //   - A Job whose campaign has spent its budget is skipped (over budget) and keeps its
 //     place.
@@ -200,8 +202,8 @@ func (q *schedQueue) find(workflowID string) *waiter {
 	return &f.Waiters[i]
 }
 
-// flow returns the flow of key at priority p, appending a new one (at the priority's
-// virtual time) when there is none. A new weight replaces the flow's.
+// flow returns the flow of key at priority p, appending a new one (at startPass) when
+// there is none. A new weight replaces the flow's.
 func (q *schedQueue) flow(p int, key string, weight float64) *flowState {
 	if f, ok := q.byKey[flowKey{p, key}]; ok {
 		if weight != 0 {
@@ -209,10 +211,28 @@ func (q *schedQueue) flow(p int, key string, weight float64) *flowState {
 		}
 		return f
 	}
-	f := &flowState{Priority: p, Key: key, Weight: weight, Pass: q.vtime[p]}
+	f := &flowState{Priority: p, Key: key, Weight: weight, Pass: q.startPass(p)}
 	q.levels[p] = append(q.levels[p], f)
 	q.byKey[flowKey{p, key}] = f
 	return f
+}
+
+// startPass is the pass a new flow at priority p starts at: that of the flow that would
+// be granted next, or the virtual time when none may be. Not the virtual time itself, the
+// pass of the last grant: a flow granted there that empties, and comes back before the
+// next grant, would start there again, below every waiting flow, and take the turn again.
+func (q *schedQueue) startPass(p int) int64 {
+	start, found := q.vtime[p], false
+	for _, f := range q.levels[p] {
+		pass := max(f.Pass, q.vtime[p])
+		if found && pass >= start {
+			continue
+		}
+		if q.firstEligible(f) >= 0 {
+			start, found = pass, true
+		}
+	}
+	return start
 }
 
 // push queues w at the back of its key's flow, or at the front when front is set (a
