@@ -97,6 +97,9 @@ type jobRun struct {
 	permanentPollErrors int
 	// verifyWanted: a drained event asked for a status read (onEvent).
 	verifyWanted bool
+	// detailed: a single GET has read the finished job's full record (a poll that found
+	// it over, or the details fetch), so its links and duration are all HeyGen gives.
+	detailed bool
 }
 
 func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
@@ -207,9 +210,11 @@ func (j *jobRun) waitAndConclude(ctx workflow.Context, lp waitLoop) (JobResult, 
 // success still has no output link: the outcome is reset and the Job waits on.
 func (j *jobRun) conclude(ctx workflow.Context) (_ JobResult, _ error, done bool) {
 	// 3. A success webhook carries the URL but, as documented, no duration, thumbnail
-	// or captions: one status call fetches them. That keeps a webhook-driven job at one
-	// status call, against one every few seconds for a polling client.
-	if j.outcome == outcomeSuccess && (j.st.VideoURL == "" || j.st.Duration == 0) {
+	// or captions: one status call fetches them, for the Job and for its Pipeline, which
+	// delivers from the Job's row and never reads the job again. That keeps a
+	// webhook-driven job at one status call, against one every few seconds for a
+	// polling client. A success a poll found came from that read already.
+	if j.outcome == outcomeSuccess && !j.detailed && j.missingDetails() {
 		j.fetchURLs(ctx)
 		if ctx.Err() != nil {
 			return JobResult{}, j.cancelled(ctx), true
@@ -500,6 +505,8 @@ func (j *jobRun) onPoll(ctx workflow.Context, f workflow.Future) {
 	j.st.HeyGenStatus = r.Status
 	switch r.Status {
 	case heygen.StatusCompleted:
+		// A completed status comes from the single GET (PollJob), the job's full record.
+		j.detailed = true
 		if r.VideoURL == "" && j.st.VideoURL == "" {
 			// Never done without the output link: the next poll asks again.
 			j.logger.Warn("status says completed but gives no output link; polling again")
@@ -528,6 +535,14 @@ func (j *jobRun) applyPoll(r activities.PollJobResult) {
 	}
 }
 
+// missingDetails reports whether the Job's row lacks what a single GET of a finished job
+// always gives: the video's link, its duration, and a video's thumbnail. Captions are
+// not asked for: they exist only when the spec asked for them, and a webhook never
+// carries the duration, so in practice every success webhook is followed by the fetch.
+func (j *jobRun) missingDetails() bool {
+	return j.st.VideoURL == "" || j.st.Duration == 0 || (j.st.Kind != KindTranslation && j.st.ThumbnailURL == "")
+}
+
 // fetchURLs reads the job once after a success webhook that lacked its URL or details.
 // Failing that, the job still succeeded; what is missing is logged.
 func (j *jobRun) fetchURLs(ctx workflow.Context) {
@@ -539,6 +554,7 @@ func (j *jobRun) fetchURLs(ctx workflow.Context) {
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().PollJob,
 		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, Details: true}).Get(ctx, &r)
 	j.st.Polls++
+	j.detailed = true // once: a failed fetch leaves what the webhook gave
 	if err != nil {
 		j.logger.Warn("success webhook lacked details and the fetch failed", "Error", err)
 		return

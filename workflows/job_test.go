@@ -107,7 +107,7 @@ func mockActivities(env *testsuite.TestWorkflowEnvironment, createDelay time.Dur
 
 func success(jobID, url string) heygen.Event {
 	return heygen.Event{Type: heygen.EventAvatarVideoSuccess, CallbackID: JobWorkflowID(testPipelineID, StepRender),
-		JobID: jobID, URL: url, Duration: 42}
+		JobID: jobID, URL: url, ThumbnailURL: "https://cdn.example/t.jpg", Duration: 42}
 }
 
 func failure(jobID, msg string) heygen.Event {

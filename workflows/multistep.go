@@ -310,12 +310,9 @@ func (p *pipelineRun) deliver(ctx workflow.Context, i int, jobs *int) error {
 	if *jobs == 0 {
 		p.setStage(ctx, StageDeliver)
 	}
+	// The row is the Job's result, whose links the Job completed with its one details
+	// fetch (job.go, conclude): the Pipeline trusts it and reads nothing again.
 	row := &p.st.Steps[i]
-	// A webhook names the video but seldom its thumbnail or captions: one status call
-	// completes the links. Failing that, what is known is delivered.
-	if row.FinishedBy == FinishedByWebhook {
-		p.completeLinks(ctx, row)
-	}
 	outs := outputs(*row)
 	if len(outs) == 0 {
 		row.DeliverError = "no outputs to deliver"
@@ -362,25 +359,6 @@ func cmpErr(first, err error) error {
 		return first
 	}
 	return err
-}
-
-// completeLinks reads a finished job's status once for the links its webhook left out.
-func (p *pipelineRun) completeLinks(ctx workflow.Context, row *JobStatus) {
-	actx := workflow.WithActivityOptions(ctx, pollOptions(row.Step+": fetch output links"))
-	var r activities.PollJobResult
-	// Details: the links come only from the single GET, so the bulk call is skipped.
-	if err := workflow.ExecuteActivity(actx, acts().PollJob, activities.PollJobInput{
-		Kind: string(row.Kind), HeyGenJobID: row.HeyGenJobID, Details: true,
-	}).Get(ctx, &r); err != nil {
-		p.logger.Warn("could not complete the output links; delivering what is known", "Step", row.Step, "Error", err)
-		return
-	}
-	// The stored video link stays: it is the one the job reported. The others are new.
-	row.ThumbnailURL = cmp.Or(row.ThumbnailURL, r.ThumbnailURL)
-	row.CaptionURL = cmp.Or(row.CaptionURL, r.CaptionURL)
-	row.VTTCaptionURL = cmp.Or(row.VTTCaptionURL, r.VTTCaptionURL)
-	row.AudioURL = cmp.Or(row.AudioURL, r.AudioURL)
-	row.VideoURL = cmp.Or(row.VideoURL, r.VideoURL)
 }
 
 // notify posts the signed summary, and records the outcome in the notify row. Its

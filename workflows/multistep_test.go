@@ -131,7 +131,11 @@ func TestPipelineFanOutOneLanguageFails(t *testing.T) {
 	f.register(env)
 	// The render's webhook comes at 30s, before its push window; the translations
 	// have none, and finish on their first poll.
-	signalJobAt(t, env, 30*time.Second, success(testJobID, renderURL))
+	// Its webhook names the video but neither its thumbnail nor its duration, as
+	// HeyGen's does.
+	webhook := success(testJobID, renderURL)
+	webhook.ThumbnailURL, webhook.Duration = "", 0
+	signalJobAt(t, env, 30*time.Second, webhook)
 	var during PipelineStatus
 	env.RegisterDelayedCallback(func() { during = queryPipeline(t, env) }, 15*time.Second)
 
@@ -171,6 +175,15 @@ func TestPipelineFanOutOneLanguageFails(t *testing.T) {
 	// Every finished output is delivered: the render's video, and its thumbnail that
 	// the webhook did not name (one status call found it); each translation's video and
 	// both caption files.
+	var renderReads []activities.PollJobInput
+	for _, p := range f.polls {
+		if p.HeyGenJobID == testJobID {
+			renderReads = append(renderReads, p)
+		}
+	}
+	require.Len(t, renderReads, 1, "one detail fetch for the webhook's step: the Job's; the Pipeline trusts its row")
+	assert.True(t, renderReads[0].Details)
+	assert.Equal(t, "https://cdn.example/render/v_1.jpg", res.Render.ThumbnailURL)
 	assert.Equal(t, []string{
 		"welcome-42/render/thumbnail.jpg", "welcome-42/render/video.mp4",
 		"welcome-42/translate/french/captions.srt", "welcome-42/translate/french/captions.vtt", "welcome-42/translate/french/video.mp4",
