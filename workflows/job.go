@@ -87,6 +87,8 @@ type jobRun struct {
 	// refused its create for credit (permit.go).
 	slot, slotAsked string
 	refusals        int
+	// releasing are the release signals sent and not yet settled (permit.go).
+	releasing []release
 	// priority is Temporal's Priority of the Job's activities, from its Schedule.
 	priority temporal.Priority
 	// continued: the run ends in continue-as-new, so the permit is not given back.
@@ -168,11 +170,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobResult, error) {
 	if err != nil {
 		return JobResult{}, err
 	}
-	defer func() {
-		if !j.continued {
-			j.releaseSlot(ctx)
-		}
-	}()
+	defer j.endSlot(ctx)
 	j.st.HeyGenJobID = created.HeyGenJobID
 	j.st.HeyGenStatus = created.Status
 	j.logger = log.With(j.logger, "HeyGenJobID", created.HeyGenJobID)
@@ -194,6 +192,9 @@ func (j *jobRun) waitAndConclude(ctx workflow.Context, lp waitLoop) (JobResult, 
 				return JobResult{}, err
 			}
 		}
+		// HeyGen's job is over, so is its hold on the account's concurrency: the slot
+		// goes back now, before the details fetch (permit.go).
+		j.startRelease(ctx)
 		res, err, done := j.conclude(ctx)
 		if done {
 			return res, err

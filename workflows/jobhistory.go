@@ -81,6 +81,9 @@ func (j *jobRun) continueSuggested(ctx workflow.Context) bool {
 // signal still buffered. The timers of this run are cancelled; the new run starts its
 // own for what remains of them.
 func (j *jobRun) continueAsNew(ctx workflow.Context, lp waitLoop) error {
+	// A release sent earlier in this run settles first, before the buffered signals are
+	// taken, so that none arrives unseen while it waits.
+	j.awaitRelease(ctx)
 	r := &JobResume{
 		Status:              j.st,
 		DeadlineFrom:        j.start,
@@ -118,11 +121,7 @@ func (j *jobRun) resume(ctx workflow.Context) (JobResult, error) {
 	j.permanentPollErrors = r.PermanentPollErrors
 	j.slot = r.Slot
 	j.logger = log.With(j.logger, "HeyGenJobID", j.st.HeyGenJobID, "Run", r.Run)
-	defer func() {
-		if !j.continued {
-			j.releaseSlot(ctx)
-		}
-	}()
+	defer j.endSlot(ctx)
 	j.setState(ctx, j.st.State) // the new run's search attributes, HeyGenJobID included
 	for _, ev := range r.Pending {
 		j.onEvent(ev)

@@ -31,11 +31,17 @@ import (
 // before the refusal tries the first key again, gets HeyGen's stored 402, and moves on
 // to ":c1" as before: nothing is created twice.
 //
-// The Job gives its slot back when it ends, however it ends (done, failed, deadline,
-// cancelled), except into continue-as-new, whose next run carries it (JobResume.Slot)
-// and gives it back at the end. While it waits, it asks again after permitRefresh,
-// doubling to permitRefreshMax, so that a scheduler that was terminated (and lost its
-// queue) hears of it again; asking twice is harmless. The wait is bounded by the Job's
+// The Job gives its slot back as soon as it knows its HeyGen job's outcome (a webhook or
+// a poll says completed or failed): HeyGen's concurrency is free from then on, so the
+// details fetch and the Job's ending do not hold the account's next create back. A Job
+// that ends without an outcome (deadline, cancelled, a failed create) gives it back as
+// it ends. It is given back once (j.slot is cleared as the release is sent), and the run
+// waits for the release before it ends, so none is lost. Continue-as-new does not give
+// it back: the next run carries it (JobResume.Slot) and gives it back in turn.
+//
+// While it waits, it asks again after permitRefresh, doubling to permitRefreshMax, so
+// that a scheduler that was terminated (and lost its queue) hears of it again; asking
+// twice is harmless. The wait is bounded by the Job's
 // deadline from its start; from the grant, the deadline counts anew, since the time
 // queued is not the render's.
 
@@ -229,34 +235,77 @@ func (j *jobRun) granted(ctx workflow.Context, g SlotGrant) {
 	j.setState(ctx, StateCreating)
 }
 
-// releaseSlot gives the Job's slot back, if it holds one; the Job's context may be
-// cancelled, so it uses a disconnected one.
+// releaseSlot gives the Job's slot back, if it holds one, and waits until the scheduler
+// has the release.
 func (j *jobRun) releaseSlot(ctx workflow.Context) {
+	j.startRelease(ctx)
+	j.awaitRelease(ctx)
+}
+
+// startRelease sends the release of the Job's slot, if it holds one, without waiting
+// for it: the Job goes on in the same workflow task (its details fetch), and the
+// account's next Job is granted meanwhile. j.slot is cleared at once, so the slot is
+// given back once only; awaitRelease must run before the run ends.
+func (j *jobRun) startRelease(ctx workflow.Context) {
 	if j.slot == "" {
 		return
 	}
-	j.signalRelease(ctx, j.slot)
+	j.releasing = append(j.releasing, j.signalRelease(ctx, j.slot))
 	j.slot = ""
+}
+
+// awaitRelease waits for the releases sent. A run must not end (complete, fail or
+// continue as new) with one in flight: the server drops a signal whose sender has
+// closed, and the slot would only come back at the scheduler's next holder check.
+func (j *jobRun) awaitRelease(ctx workflow.Context) {
+	if len(j.releasing) == 0 {
+		return
+	}
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	for _, r := range j.releasing {
+		if err := r.f.Get(dctx, nil); err != nil {
+			// The scheduler is gone (terminated); its successor never knew this slot.
+			j.logger.Warn("give the slot back", "Scheduler", r.scheduler, "Error", err)
+		}
+		r.done()
+	}
+	j.releasing = nil
+}
+
+// endSlot runs as the Job's run ends: it gives back a slot still held, unless the run
+// continues as new (the next run carries it), and waits for every release sent.
+func (j *jobRun) endSlot(ctx workflow.Context) {
+	if !j.continued {
+		j.startRelease(ctx)
+	}
+	j.awaitRelease(ctx)
 }
 
 // withdraw takes the Job off the queue it asked to join.
 func (j *jobRun) withdraw(ctx workflow.Context) {
-	j.releaseSlot(ctx)
+	j.startRelease(ctx)
 	if j.slotAsked != "" {
-		j.signalRelease(ctx, j.slotAsked)
+		j.releasing = append(j.releasing, j.signalRelease(ctx, j.slotAsked))
 	}
+	j.awaitRelease(ctx)
+}
+
+// release is a release signal in flight, and the cancel function of its disconnected
+// context, called once it has settled (cancelling earlier would withdraw the signal).
+type release struct {
+	scheduler string
+	f         workflow.Future
+	done      workflow.CancelFunc
 }
 
 // signalRelease signals the release under the Job's run identity, which the scheduler
-// matches with the workflow ID. A continued run's release is the same.
-func (j *jobRun) signalRelease(ctx workflow.Context, scheduler string) {
+// matches with the workflow ID. A continued run's release is the same. The Job's
+// context may be cancelled, so it uses a disconnected one.
+func (j *jobRun) signalRelease(ctx workflow.Context, scheduler string) release {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
-	defer cancel()
 	req := activities.SlotRequest{WorkflowID: j.st.CallbackID, RunID: j.id.Run}
-	if err := workflow.SignalExternalWorkflow(dctx, scheduler, "", SignalSlotRelease, req).Get(dctx, nil); err != nil {
-		// The scheduler is gone (terminated); its successor never knew this slot.
-		j.logger.Warn("give the slot back", "Scheduler", scheduler, "Error", err)
-	}
+	return release{scheduler: scheduler, f: workflow.SignalExternalWorkflow(dctx, scheduler, "", SignalSlotRelease, req), done: cancel}
 }
 
 // idempotencyKey is the create's Idempotency-Key: the identity's (identity.go), with
