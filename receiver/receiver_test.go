@@ -449,7 +449,7 @@ func TestServerLimits(t *testing.T) {
 	r, _ := newTestReceiver(t, nil)
 	srv := r.Server("127.0.0.1:0")
 	assert.Equal(t, "127.0.0.1:0", srv.Addr)
-	// The values README.md's Limits table promises.
+	// The values docs/receiver.md's Limits table promises.
 	assert.Equal(t, 5*time.Second, srv.ReadHeaderTimeout)
 	assert.Equal(t, 15*time.Second, srv.ReadTimeout)
 	assert.Equal(t, testTimeout+12*time.Second, srv.WriteTimeout, "--signal-timeout + 12 s: the answer waits for the signal")

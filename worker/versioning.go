@@ -20,7 +20,7 @@ import (
 //   - AutoUpgrade moves a running workflow to the current version at its next workflow
 //     task. The price is that every change to workflows/ must replay the histories the
 //     old code wrote: guard it with workflow.GetVersion, and let the replay tests prove
-//     it (see README.md, "Deploying changes to workflows/ safely").
+//     it (see docs/production.md, "Deploying changes to workflows/ safely").
 //
 // Pinned suits short workflows, which reelflow does not have.
 const defaultVersioningBehavior = workflow.VersioningBehaviorAutoUpgrade

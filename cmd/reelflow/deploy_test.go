@@ -485,10 +485,10 @@ func goVersion(t *testing.T) string {
 	return m[1]
 }
 
-// TestProductionDocs checks that README.md's "Running in production" covers what the
-// compose stack and the worker need.
+// TestProductionDocs checks that docs/production.md covers what the compose stack and the
+// worker need.
 func TestProductionDocs(t *testing.T) {
-	doc := repoFile(t, "README.md")
+	doc := repoFile(t, "docs/production.md")
 	for _, want := range []string{
 		"`REELFLOW_METRICS_ADDR`", "`REELFLOW_DEPLOYMENT_NAME`", "`REELFLOW_BUILD_ID`",
 		"`reelflow_jobs_total`", "`reelflow_polls_total`", "`reelflow_job_wait_seconds`",

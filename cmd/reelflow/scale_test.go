@@ -267,7 +267,7 @@ func TestScaleOut(t *testing.T) {
 
 	// Two receivers. Each starts with a placeholder secret, is registered with the
 	// sandbox by `reelflow webhook register` (which needs it to answer OPTIONS), and is
-	// restarted with the secret that printed: the steps README.md gives.
+	// restarted with the secret that printed: the steps docs/production.md gives.
 	receiverAddrs := []string{freeAddr(t), freeAddr(t)}
 	receivers := make([]*proc, 2)
 	for i, addr := range receiverAddrs {

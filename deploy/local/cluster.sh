@@ -358,7 +358,7 @@ setup_namespace() {
 }
 
 # webhook_secret registers the balancer with the sandbox once, and keeps the secret
-# (shown only once) for the receivers, as the README's compose steps do by hand.
+# (shown only once) for the receivers, as docs/production.md's compose steps do by hand.
 webhook_secret() {
 	local -a hg=(env HEYGEN_API_KEY=$SANDBOX_API_KEY HEYGEN_BASE_URL=$SANDBOX_URL "$BIN/reelflow" webhook)
 	if [[ -s $DIR/webhook-secret ]] && "${hg[@]}" list | grep -qF " $WEBHOOK_URL "; then
