@@ -179,10 +179,13 @@ func (a *ackRun) raw(ctx context.Context) error {
 }
 
 // hook POSTs the next event, signed, to the receiver, and wants its 200 "signalled".
-func (a *ackRun) hook(ctx context.Context) error {
+func (a *ackRun) hook(ctx context.Context) error { return a.hookTo(ctx, a.env.WebhookURL) }
+
+// hookTo POSTs the next event, signed, to the receiver at url (its webhook route).
+func (a *ackRun) hookTo(ctx context.Context, url string) error {
 	n, id := a.next()
 	body := ackBody(n, id)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.env.WebhookURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,20 @@ func TestAckSmoke(t *testing.T) {
 	require.NotNil(t, res.Rows[2].Met, "the p99 row is judged against its goal")
 }
 
+func TestAckPayloadSmoke(t *testing.T) {
+	res, err := RunAckPayload(smokeCtx(t), AckPayloadConfig{Workflows: 10, Senders: 8, Duration: 500 * time.Millisecond, Warmup: 200 * time.Millisecond, Runs: 2})
+	require.NoError(t, err)
+	t.Log(res.Text())
+	require.Zero(t, res.Facts["failed"], "every webhook is accepted, on both paths")
+	require.Equal(t, res.Facts["handled"], res.Facts["accepted"], "the sinks handled every accepted signal, and only those")
+	// Each path really is what it says: the encrypted receiver's signals are sealed.
+	require.Positive(t, res.Facts["encrypted_signals"])
+	require.Positive(t, res.Facts["plain_signals"])
+	rate := res.Rows[0]
+	require.Positive(t, rate.Ratio.Median)
+	require.NotNil(t, rate.Met, "the throughput row is judged against its goal")
+}
+
 func TestProgressSmoke(t *testing.T) {
 	res, err := RunProgress(smokeCtx(t), ProgressConfig{Jobs: 8, Rate: 20, RenderTime: 300 * time.Millisecond, RenderTail: 200 * time.Millisecond, BaselinePoll: time.Second, Runs: 1})
 	require.NoError(t, err)
@@ -100,6 +114,14 @@ func TestRecoverySmoke(t *testing.T) {
 func BenchmarkAckPath(b *testing.B) {
 	runBenchmark(b, func(ctx context.Context) (Result, error) {
 		return RunAck(ctx, AckConfig{Workflows: 100, Senders: 32, Duration: 10 * time.Second, Warmup: 3 * time.Second, Runs: 3, Env: benchEnv()})
+	})
+}
+
+// BenchmarkAckEncryption is issue 19's: the ack path with payload encryption on vs off,
+// in alternating rounds of one run.
+func BenchmarkAckEncryption(b *testing.B) {
+	runBenchmark(b, func(ctx context.Context) (Result, error) {
+		return RunAckPayload(ctx, AckPayloadConfig{Workflows: 100, Senders: 32, Duration: 10 * time.Second, Warmup: 3 * time.Second, Runs: 5, Env: benchEnv()})
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/payload"
 	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/worker"
 )
@@ -31,6 +32,9 @@ type EnvConfig struct {
 	Worker worker.Options
 	// Account is the HeyGen account's scheduling (its concurrency); none when zero.
 	Account activities.Account
+	// Payload encrypts the payloads of the stack's clients (its worker's, its receiver's);
+	// zero: plaintext.
+	Payload payload.Options
 	// Logger receives the stack's logs; nil discards them.
 	Logger *zap.Logger
 	// Logf, when set, receives a line per phase of a benchmark, to follow a long run.
@@ -85,6 +89,7 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		RenderTime:   cfg.RenderTime,
 		Worker:       cfg.Worker,
 		Account:      cfg.Account,
+		Payload:      cfg.Payload,
 		Logger:       cfg.Logger,
 	})
 	if err != nil {

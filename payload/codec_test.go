@@ -90,6 +90,35 @@ func TestRotation(t *testing.T) {
 	require.Error(t, err, "a process without keys cannot read ciphertext")
 }
 
+// TestApplyStrictWithoutKeys: a process with no key writes and reads plaintext, and
+// refuses a sealed payload naming the key it needs; the SDK's own converter cannot say.
+func TestApplyStrictWithoutKeys(t *testing.T) {
+	sealed, err := dataConverter(t, Options{Keys: Keys{testKey(t, "k2026a", 1)}}).ToPayload(alice)
+	require.NoError(t, err)
+	var copts client.Options
+	require.NoError(t, Options{}.ApplyStrict(&copts))
+	dc := copts.DataConverter
+	p, err := dc.ToPayload(alice)
+	require.NoError(t, err)
+	require.Equal(t, "json/plain", string(p.Metadata[converter.MetadataEncoding]), "no key: plaintext")
+	var got contact
+	require.NoError(t, dc.FromPayload(p, &got))
+	require.Equal(t, alice, got)
+
+	err = dc.FromPayload(sealed, &got)
+	var missing *MissingKeyError
+	require.ErrorAs(t, err, &missing)
+	require.Equal(t, "k2026a", missing.KeyID)
+	require.Contains(t, err.Error(), `key ID "k2026a", which is not configured here (configured: none)`)
+	require.NotContains(t, converter.GetDefaultDataConverter().FromPayload(sealed, &got).Error(), "k2026a")
+
+	// With keys, ApplyStrict is Apply.
+	var withKeys client.Options
+	require.NoError(t, Options{Keys: Keys{testKey(t, "k2026a", 1)}}.ApplyStrict(&withKeys))
+	require.NoError(t, withKeys.DataConverter.FromPayload(sealed, &got))
+	require.Equal(t, alice, got)
+}
+
 func TestDecodeRefusesTampering(t *testing.T) {
 	a := testKey(t, "a", 1)
 	c, err := NewCodec(Keys{a})

@@ -79,3 +79,31 @@ func (o Options) Apply(copts *client.Options) error {
 	})
 	return nil
 }
+
+// ApplyStrict is Apply, except that a process with no key and no codec server still
+// recognises encrypted payloads: it writes plaintext, reads plaintext, and refuses a
+// sealed payload with a *MissingKeyError that names its key ID (inside workflows, as a
+// failed workflow task that Temporal retries, like Apply's), where the SDK's default
+// converter would only say that it knows no encoding "binary/encrypted".
+func (o Options) ApplyStrict(copts *client.Options) error {
+	if o.Enabled() {
+		return o.Apply(copts)
+	}
+	copts.DataConverter = blockInWorkflows{converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), keyless{})}
+	return nil
+}
+
+// keyless is the codec of a process that holds no key: encrypted payloads cannot be
+// opened, and every other payload passes through.
+type keyless struct{}
+
+func (keyless) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) { return ps, nil }
+
+func (keyless) Decode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	for _, p := range ps {
+		if string(p.GetMetadata()[converter.MetadataEncoding]) == Encoding {
+			return ps, &MissingKeyError{KeyID: string(p.GetMetadata()[MetadataKeyID])}
+		}
+	}
+	return ps, nil
+}

@@ -42,6 +42,14 @@ var envconfigVars = []string{
 	"TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_CODEC_AUTH", "TEMPORAL_CLIENT_AUTHORITY",
 }
 
+// nonFlagEnv are the variables a command reads that no flag binds: the payload keys (no
+// flag, so that keys never show in --help or ps) and OpenTelemetry's (tracer).
+var nonFlagEnv = map[string][]string{
+	"worker":       {payloadKeysEnv, "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"},
+	"receiver":     {payloadKeysEnv, "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"},
+	"codec-server": {payloadKeysEnv},
+}
+
 // composeFile is the part of the Compose specification that docker-compose.yml uses;
 // it is parsed strictly, so that a misspelt key fails the tests.
 type composeFile struct {
@@ -216,22 +224,24 @@ func TestComposeReelflowServices(t *testing.T) {
 	f, _ := loadCompose(t)
 	vars := commandEnv(t)
 	services := reelflowServices(f)
-	require.ElementsMatch(t, []string{"worker", "receiver", "sandbox"}, slices.Collect(mapKeys(services)))
+	require.ElementsMatch(t, []string{"worker", "receiver", "sandbox", "codec-server"}, slices.Collect(mapKeys(services)))
 	for name, s := range services {
 		require.NotEmpty(t, s.Command, name)
 		cmdVars, ok := vars[s.Command[0]]
 		require.True(t, ok, "%s runs %q, which is no reelflow command", name, s.Command[0])
 		for k := range s.Environment {
-			ok := cmdVars[k] != nil || (strings.HasPrefix(k, "TEMPORAL_") && slices.Contains(envconfigVars, k))
+			ok := cmdVars[k] != nil || (strings.HasPrefix(k, "TEMPORAL_") && slices.Contains(envconfigVars, k)) ||
+				slices.Contains(nonFlagEnv[s.Command[0]], k)
 			assert.True(t, ok, "%s: `reelflow %s` does not read $%s", name, s.Command[0], k)
 		}
-		if s.Command[0] != "sandbox" {
+		if s.Command[0] != "sandbox" && s.Command[0] != "codec-server" {
 			assert.Equal(t, "temporal:7233", s.Environment["TEMPORAL_ADDRESS"], name)
 		}
 	}
 	assert.Equal(t, []string{"sandbox"}, services["sandbox"].Profiles, "the sandbox is optional")
 	assert.Empty(t, services["worker"].Profiles)
 	assert.Empty(t, services["receiver"].Profiles)
+	assert.Empty(t, services["codec-server"].Profiles, "the UI needs the codec server to show payloads")
 
 	// The worker's stop grace period outlasts its stop timeout, so that docker's
 	// SIGKILL does not cut running activities short.
@@ -261,6 +271,7 @@ func TestComposePorts(t *testing.T) {
 		{"receiver", "receiver", "REELFLOW_RECEIVER_ADDR", "8080"},
 		{"sandbox", "sandbox", "REELFLOW_SANDBOX_ADDR", "8090"},
 		{"worker", "worker", "REELFLOW_METRICS_ADDR", "9090"},
+		{"codec-server", "codec-server", "REELFLOW_CODEC_ADDR", "8234"},
 	} {
 		s := f.Services[tc.service]
 		port := defaultPort(tc.command, tc.env)
@@ -345,7 +356,7 @@ func TestComposeVolumesAndSecrets(t *testing.T) {
 			assert.Contains(t, f.Volumes, source, "%s: volume %s is not a declared named volume", name, source)
 		}
 		for k, v := range s.Environment {
-			if regexp.MustCompile(`PASSWORD|PWD|SECRET|API_KEY|TOKEN`).MatchString(k) {
+			if regexp.MustCompile(`PASSWORD|PWD|SECRET|API_KEY|TOKEN|PAYLOAD_KEYS`).MatchString(k) {
 				assert.Regexp(t, `^\$\{[A-Z0-9_]+(:?[-?][^}]*)?\}$`, v, "%s: $%s must come from .env, not the file", name, k)
 			}
 		}

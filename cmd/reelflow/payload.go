@@ -97,13 +97,14 @@ func (p payloadFlags) payloadOptions(hostPort string) (o payload.Options, source
 	return o, "none (plaintext)", nil
 }
 
-// applyPayload sets copts' converters from the payload flags.
+// applyPayload sets copts' converters from the payload flags. With no key, payloads are
+// plaintext, and an encrypted one is refused with the ID of the key it needs.
 func (a *app) applyPayload(copts *client.Options) error {
 	o, _, err := a.payload.payloadOptions(copts.HostPort)
 	if err != nil {
 		return err
 	}
-	return o.Apply(copts)
+	return o.ApplyStrict(copts)
 }
 
 // withKeyHint adds to an error that a payload could not be decrypted what to do about it.

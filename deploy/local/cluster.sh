@@ -2,8 +2,12 @@
 # cluster.sh runs docker-compose.yml's production topology on this machine, without
 # Docker: PostgreSQL, Temporal's schema, the Temporal server (4 history shards, the
 # dynamic config of deploy/temporal/), the namespace and search attributes
-# (deploy/temporal/setup.sh), the Web UI, the HeyGen sandbox, two `reelflow receiver`s
-# behind a load balancer, and two `reelflow worker`s.
+# (deploy/temporal/setup.sh), the codec server and the Web UI that decodes through it, the
+# HeyGen sandbox, two `reelflow receiver`s behind a load balancer, and two `reelflow
+# worker`s. Payloads are encrypted with the keys in $REELFLOW_CLUSTER_DIR/payload.keys,
+# made on the first `up`; the script also leaves them where the reelflow CLI looks for the
+# keys of the Temporal it talks to (<user config dir>/reelflow/dev-HOST_PORT.keys), so that
+# `reelflow start/status/cancel` work against the cluster with no flag.
 #
 #   deploy/local/cluster.sh up            # build, then start everything; fails if already up
 #   deploy/local/cluster.sh status        # one line per process; exit 1 if any is down
@@ -19,8 +23,9 @@
 #
 # Settings (environment): REELFLOW_CLUSTER_DIR (state, default .reelflow/cluster),
 # REELFLOW_CLUSTER_BIN (the binaries, default $REELFLOW_CLUSTER_DIR/bin),
-# REELFLOW_CLUSTER_PORT_BASE (default 27300; the stack uses 18 ports from there),
-# TEMPORAL_NAMESPACE, REELFLOW_SANDBOX_RENDER_TIME, REELFLOW_SANDBOX_DROP_RATE.
+# REELFLOW_CLUSTER_PORT_BASE (default 27300; the stack uses 19 ports from there),
+# TEMPORAL_NAMESPACE, REELFLOW_SANDBOX_RENDER_TIME, REELFLOW_SANDBOX_DROP_RATE,
+# OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_ENDPOINT (the workers' and receivers' traces).
 # Run it as root (PostgreSQL then runs as the postgres user) or as a normal user.
 set -euo pipefail
 
@@ -48,13 +53,14 @@ SANDBOX_PORT=$((BASE + 12))
 BALANCER_PORT=$((BASE + 13))
 RECEIVER_PORTS=($((BASE + 14)) $((BASE + 15)))
 WORKER_METRICS_PORTS=($((BASE + 16)) $((BASE + 17)))
+CODEC_PORT=$((BASE + 18))
 TEMPORAL_ADDRESS=127.0.0.1:$FRONTEND_PORT
 SANDBOX_URL=http://127.0.0.1:$SANDBOX_PORT
 WEBHOOK_URL=http://127.0.0.1:$BALANCER_PORT/webhooks/heygen
 SANDBOX_API_KEY=sandbox
 
 # Processes in start order; postgresql is run by pg_ctl, the rest by launch.
-PROCESSES=(temporal ui sandbox balancer receiver1 receiver2 worker1 worker2)
+PROCESSES=(temporal codec ui sandbox balancer receiver1 receiver2 worker1 worker2)
 
 die() {
 	echo "cluster: $*" >&2
@@ -84,19 +90,29 @@ env_of() {
 			"WORKER_MEMBERSHIP_PORT=$((BASE + 9))" "INTERNAL_FRONTEND_HTTP_PORT=$((BASE + 10))"
 		;;
 	temporal-setup) printf '%s\n' "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS" "TEMPORAL_NAMESPACE=$NAMESPACE" ;;
-	ui | temporal-ui) printf '%s\n' "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS" "TEMPORAL_DEFAULT_NAMESPACE=$NAMESPACE" ;;
+	ui | temporal-ui)
+		printf '%s\n' "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS" "TEMPORAL_DEFAULT_NAMESPACE=$NAMESPACE" \
+			"TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:$CODEC_PORT"
+		;;
+	codec | codec-server)
+		printf '%s\n' "REELFLOW_CODEC_ADDR=127.0.0.1:$CODEC_PORT" \
+			"REELFLOW_CODEC_ORIGINS=http://127.0.0.1:$UI_PORT,http://localhost:$UI_PORT" \
+			"REELFLOW_CODEC_NAMESPACES=$NAMESPACE" "REELFLOW_PAYLOAD_KEYS=$(payload_keys)" REELFLOW_LOG_FORMAT=json
+		;;
 	worker | worker[12])
 		local i=${1#worker}
 		printf '%s\n' "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS" "TEMPORAL_NAMESPACE=$NAMESPACE" \
 			"HEYGEN_API_KEY=$SANDBOX_API_KEY" "HEYGEN_BASE_URL=$SANDBOX_URL" \
 			"REELFLOW_METRICS_ADDR=127.0.0.1:${WORKER_METRICS_PORTS[${i:-1} - 1]}" \
 			REELFLOW_DEPLOYMENT_NAME= REELFLOW_BUILD_ID= REELFLOW_STOP_TIMEOUT=30s REELFLOW_LOG_FORMAT=json
+		otel_env
 		;;
 	receiver | receiver[12])
 		local i=${1#receiver}
 		printf '%s\n' "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS" "TEMPORAL_NAMESPACE=$NAMESPACE" \
 			"REELFLOW_RECEIVER_ADDR=127.0.0.1:${RECEIVER_PORTS[${i:-1} - 1]}" \
 			"HEYGEN_WEBHOOK_SECRETS=$(cat "$DIR/webhook-secret" 2>/dev/null || true)" REELFLOW_LOG_FORMAT=json
+		otel_env
 		;;
 	sandbox)
 		printf '%s\n' "REELFLOW_SANDBOX_ADDR=127.0.0.1:$SANDBOX_PORT" "REELFLOW_SANDBOX_STATE=$DIR/sandbox.json" \
@@ -108,10 +124,18 @@ env_of() {
 	esac
 }
 
+# otel_env prints the payload keys and the tracing settings that compose gives the worker and
+# the receiver. No Jaeger runs here: OTLP goes to a collector on loopback, if you run one.
+otel_env() {
+	printf '%s\n' "REELFLOW_PAYLOAD_KEYS=$(payload_keys)" "OTEL_TRACES_EXPORTER=${OTEL_TRACES_EXPORTER:-none}" \
+		"OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}"
+}
+
 # command_of prints NAME's command line, one word a line.
 command_of() {
 	case $1 in
 	temporal) printf '%s\n' "$BIN/temporal-server" start ;;
+	codec) printf '%s\n' "$BIN/reelflow" codec-server ;;
 	ui) printf '%s\n' "$BIN/clusterctl" ui -port "$UI_PORT" ;;
 	sandbox) printf '%s\n' "$BIN/reelflow" sandbox ;;
 	balancer)
@@ -128,6 +152,7 @@ command_of() {
 ready_of() {
 	case $1 in
 	temporal) echo "$BIN/temporal operator cluster health --address $TEMPORAL_ADDRESS" ;;
+	codec) echo "$BIN/reelflow health http://127.0.0.1:$CODEC_PORT/healthz" ;;
 	ui) echo "$BIN/reelflow health http://127.0.0.1:$UI_PORT/" ;;
 	sandbox) echo "$BIN/reelflow health $SANDBOX_URL/_sandbox/stats" ;;
 	balancer) echo "port_open $BALANCER_PORT" ;;
@@ -141,6 +166,7 @@ ports_of() {
 	case $1 in
 	postgresql) echo "$PG_PORT" ;;
 	temporal) seq "$FRONTEND_PORT" $((BASE + 10)) ;;
+	codec) echo "$CODEC_PORT" ;;
 	ui) echo "$UI_PORT" ;;
 	sandbox) echo "$SANDBOX_PORT" ;;
 	balancer) echo "$BALANCER_PORT" ;;
@@ -221,6 +247,41 @@ stop() {
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 	rm -f "$RUN/$name.pid"
 	say "$name stopped"
+}
+
+# ---- payload keys ---------------------------------------------------------------------
+
+# payload_keys prints the cluster's payload keys as REELFLOW_PAYLOAD_KEYS takes them
+# (id:base64key, comma-separated, the first encrypts), first making one key in
+# $DIR/payload.keys (mode 0600) if there is none. To rotate, put a new key at the top of
+# that file and restart the workers, receivers and codec server (`start NAME`).
+payload_keys() {
+	local f=$DIR/payload.keys
+	if [[ ! -s $f ]]; then
+		mkdir -p "$DIR"
+		(umask 077 && {
+			echo "# reelflow payload keys: id:base64key, the first encrypts, every one decrypts. Secret."
+			echo "k-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n'):$(head -c 32 /dev/urandom | base64 -w0)"
+		} >"$f.tmp" && mv "$f.tmp" "$f")
+	fi
+	grep -v '^[[:space:]]*\(#\|$\)' "$f" | paste -sd, -
+}
+
+# cli_key_file is where the reelflow CLI looks for the keys of the Temporal at
+# $TEMPORAL_ADDRESS when none is configured (Go's os.UserConfigDir on Linux).
+cli_key_file() {
+	local cfg=${XDG_CONFIG_HOME:-${HOME:?}/.config}
+	echo "$cfg/reelflow/dev-${TEMPORAL_ADDRESS//:/_}.keys"
+}
+
+# share_keys gives the CLI the cluster's keys: it copies payload.keys to cli_key_file.
+share_keys() {
+	local f
+	f=$(cli_key_file)
+	payload_keys >/dev/null
+	mkdir -p "$(dirname "$f")"
+	chmod 700 "$(dirname "$f")"
+	(umask 077 && cp "$DIR/payload.keys" "$f.tmp" && mv "$f.tmp" "$f")
 }
 
 # ---- PostgreSQL ---------------------------------------------------------------------
@@ -409,6 +470,8 @@ up() {
 	schema
 	launch temporal
 	setup_namespace
+	share_keys
+	launch codec
 	launch ui
 	launch sandbox
 	launch balancer
@@ -416,6 +479,7 @@ up() {
 	for p in receiver1 receiver2 worker1 worker2; do launch "$p"; done
 	say "up. Temporal $TEMPORAL_ADDRESS, Web UI http://127.0.0.1:$UI_PORT, webhooks $WEBHOOK_URL, sandbox $SANDBOX_URL"
 	say "use it: export TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS TEMPORAL_NAMESPACE=$NAMESPACE"
+	say "payloads are encrypted with $DIR/payload.keys; the reelflow CLI reads them from $(cli_key_file), the Web UI decodes through the codec server http://127.0.0.1:$CODEC_PORT"
 	UP_DONE=1
 }
 
@@ -424,13 +488,13 @@ down() {
 	for p in worker2 worker1; do stop "$p" 40 & done
 	wait
 	for p in receiver2 receiver1; do stop "$p" 40; done
-	for p in balancer sandbox ui temporal; do stop "$p" 10; done
+	for p in balancer sandbox ui codec temporal; do stop "$p" 10; done
 	pg_down
 	if [[ ${1:-} == --wipe ]]; then
 		local home
 		home=$(pg_home)
 		rm -rf "$home/pgdata" "$home/pgsock" "$home/postgresql.log" "$DIR/sandbox.json" "$DIR/webhook-secret" "$DIR/postgres-password" \
-			"$DIR/deliveries.jsonl" "$LOGS" "$RUN"
+			"$DIR/deliveries.jsonl" "$DIR/payload.keys" "$(cli_key_file)" "$LOGS" "$RUN"
 		[[ $home == "$DIR" ]] || rmdir "$home" 2>/dev/null || true
 		say "data wiped"
 	fi
@@ -474,8 +538,8 @@ main() {
 	pid) pid_of "${1:?pid NAME}" || die "${1} is not running" ;;
 	env) env_of "${1:?env SERVICE}" ;;
 	versions) printf '%s\n' "TEMPORAL_VERSION=$TEMPORAL_VERSION" "UI_VERSION=$UI_VERSION" "PG_MAJOR=$PG_MAJOR" ;;
-	ports) printf 'temporal=%s ui=%s sandbox=%s webhook=%s receivers=%s,%s postgresql=%s\n' "$TEMPORAL_ADDRESS" \
-		"$UI_PORT" "$SANDBOX_PORT" "$BALANCER_PORT" "${RECEIVER_PORTS[0]}" "${RECEIVER_PORTS[1]}" "$PG_PORT" ;;
+	ports) printf 'temporal=%s ui=%s codec=%s sandbox=%s webhook=%s receivers=%s,%s postgresql=%s\n' "$TEMPORAL_ADDRESS" \
+		"$UI_PORT" "$CODEC_PORT" "$SANDBOX_PORT" "$BALANCER_PORT" "${RECEIVER_PORTS[0]}" "${RECEIVER_PORTS[1]}" "$PG_PORT" ;;
 	*) die "usage: $0 up | down [--wipe] | status | start NAME | pid NAME | env SERVICE | versions | ports" ;;
 	esac
 }

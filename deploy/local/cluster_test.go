@@ -11,9 +11,12 @@ package local
 // CLUSTER_PIPELINES changes the number of pipelines (default 300).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -23,9 +26,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/reelflow/reelflow/payload"
 	"github.com/reelflow/reelflow/sandbox"
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -110,6 +116,39 @@ func TestClusterThroughCrashes(t *testing.T) {
 	c.checkCreates(ctx, ids)
 	c.checkDeliveries(ctx, ids)
 	c.checkStatusAndVisibility(ctx, ids)
+	c.checkEncrypted(ctx, ids[0])
+}
+
+// checkEncrypted: read without a key, the history holds ciphertext sealed with the
+// cluster's key, and none of the pipeline's script; the codec server decodes it.
+func (c *cluster) checkEncrypted(ctx context.Context, id string) {
+	raw, err := client.Dial(client.Options{HostPort: c.ports["temporal"], Logger: quietLogger{}})
+	require.NoError(c.t, err)
+	defer raw.Close()
+	it := raw.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	ev, err := it.Next()
+	require.NoError(c.t, err)
+	in := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
+	require.Len(c.t, in, 1)
+	assert.Equal(c.t, payload.Encoding, string(in[0].GetMetadata()["encoding"]))
+	assert.NotContains(c.t, string(in[0].GetData()), "production topology", "the script is not in the history")
+
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: in})
+	require.NoError(c.t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:"+c.ports["codec"]+"/decode", bytes.NewReader(body))
+	require.NoError(c.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Namespace", "default")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	var out commonpb.Payloads
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	require.NoError(c.t, protojson.Unmarshal(b, &out))
+	require.Len(c.t, out.GetPayloads(), 1)
+	assert.Contains(c.t, string(out.GetPayloads()[0].GetData()), "Run on the production topology.", "the codec server decodes it")
 }
 
 // restartTemporal kills the server with SIGKILL and starts it again through the script.

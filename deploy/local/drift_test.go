@@ -14,6 +14,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/reelflow/reelflow/payload"
 )
 
 // composeServices are compose's services with the environment the script mirrors.
@@ -34,7 +36,10 @@ var differsByDesign = map[string]string{
 	"DYNAMIC_CONFIG_FILE_PATH": "the same file, by its host path (checked below)",
 	"REELFLOW_SANDBOX_STATE":   "a file in the state directory",
 	"POSTGRES_PASSWORD":        "secret", "POSTGRES_PWD": "secret", "SQL_PASSWORD": "secret",
-	"HEYGEN_API_KEY": "secret", "HEYGEN_WEBHOOK_SECRETS": "secret",
+	"HEYGEN_API_KEY": "secret", "HEYGEN_WEBHOOK_SECRETS": "secret", "REELFLOW_PAYLOAD_KEYS": "secret (payload.keys)",
+	"OTEL_EXPORTER_OTLP_ENDPOINT": "no Jaeger here: a collector on loopback, if any",
+	"TEMPORAL_CODEC_ENDPOINT":     "the codec server's host port", "REELFLOW_CODEC_ADDR": "host port",
+	"REELFLOW_CODEC_ORIGINS": "the UI's host port",
 }
 
 // onlyInScript are variables compose needs not set: every container has its own ports
@@ -45,7 +50,7 @@ var onlyInScript = regexp.MustCompile(`^((FRONTEND|HISTORY|MATCHING|WORKER|INTER
 var scriptServices = map[string]string{
 	"postgresql": "postgresql", "temporal-schema": "temporal-schema", "temporal": "temporal",
 	"temporal-setup": "temporal-setup", "temporal-ui": "ui", "worker": "worker1",
-	"receiver": "receiver1", "sandbox": "sandbox",
+	"receiver": "receiver1", "sandbox": "sandbox", "codec-server": "codec",
 }
 
 func repoRoot(t *testing.T) string {
@@ -58,13 +63,19 @@ func repoRoot(t *testing.T) string {
 // script runs cluster.sh with args, in an environment free of the settings it reads.
 func script(t *testing.T, args ...string) map[string]string {
 	t.Helper()
+	return scriptIn(t, t.TempDir(), args...)
+}
+
+// scriptIn is script with the state directory dir.
+func scriptIn(t *testing.T, dir string, args ...string) map[string]string {
+	t.Helper()
 	cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot(t), "deploy/local/cluster.sh")}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "REELFLOW_") && !strings.HasPrefix(kv, "TEMPORAL_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "REELFLOW_CLUSTER_DIR="+t.TempDir())
+	cmd.Env = append(cmd.Env, "REELFLOW_CLUSTER_DIR="+dir)
 	out, err := cmd.Output()
 	require.NoError(t, err, "cluster.sh %v", args)
 	vars := map[string]string{}
@@ -171,4 +182,27 @@ func TestScriptUsesComposeFiles(t *testing.T) {
 		assert.Contains(t, compose.Services[svc].Volumes, "./deploy/temporal:/deploy:ro")
 		assert.Contains(t, string(b), `"$ROOT/deploy/temporal/`+file+`"`, "cluster.sh runs %s", file)
 	}
+}
+
+// TestScriptPayloadKeys: the script makes one key on first use, private to its owner, and
+// gives the same list to the workers, the receivers and the codec server, every time.
+func TestScriptPayloadKeys(t *testing.T) {
+	dir := t.TempDir()
+	keys := scriptIn(t, dir, "env", "worker1")["REELFLOW_PAYLOAD_KEYS"]
+	ks, err := payload.ParseKeys(keys)
+	require.NoError(t, err)
+	require.Len(t, ks, 1)
+	fi, err := os.Stat(filepath.Join(dir, "payload.keys"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	for _, name := range []string{"worker2", "receiver1", "receiver2", "codec"} {
+		assert.Equal(t, keys, scriptIn(t, dir, "env", name)["REELFLOW_PAYLOAD_KEYS"], name)
+	}
+	assert.NotEqual(t, keys, script(t, "env", "worker1")["REELFLOW_PAYLOAD_KEYS"], "another cluster, another key")
+	// The UI decodes through the codec server, which answers the UI's origin.
+	ports := script(t, "env", "codec")
+	ui := script(t, "env", "ui")
+	_, codecPort, _ := strings.Cut(ports["REELFLOW_CODEC_ADDR"], ":")
+	assert.Equal(t, "http://127.0.0.1:"+codecPort, ui["TEMPORAL_CODEC_ENDPOINT"])
+	assert.Contains(t, strings.Split(ports["REELFLOW_CODEC_ORIGINS"], ","), "http://127.0.0.1:27311", "the UI's origin (port base 27300)")
 }

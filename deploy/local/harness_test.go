@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/reelflow/reelflow/payload"
 	"github.com/reelflow/reelflow/sandbox"
 )
 
@@ -65,7 +66,13 @@ func startCluster(t *testing.T, renderTime string) *cluster {
 		k, v, _ := strings.Cut(f, "=")
 		c.ports[k] = v
 	}
-	c.Client, err = client.Dial(client.Options{HostPort: c.ports["temporal"], Logger: quietLogger{}})
+	// The test's client encrypts with the cluster's keys, as the CLI does (which finds
+	// them, with no flag, where cluster.sh leaves them for it).
+	keys, err := payload.LoadKeyFile(filepath.Join(c.dir, "payload.keys"))
+	require.NoError(t, err)
+	copts := client.Options{HostPort: c.ports["temporal"], Logger: quietLogger{}}
+	require.NoError(t, payload.Options{Keys: keys}.Apply(&copts))
+	c.Client, err = client.Dial(copts)
 	require.NoError(t, err)
 	t.Cleanup(c.Client.Close)
 	return c
