@@ -3,12 +3,15 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/workflows"
@@ -63,46 +66,41 @@ func schedulerStatus(ctx context.Context, st *Stack) (workflows.SchedulerStatus,
 	return s, true
 }
 
-func renderCreates(st *Stack, ins []workflows.PipelineInput) int {
-	stats := st.Sandbox.Stats()
-	n := 0
-	for _, in := range ins {
-		n += stats.CreatesByCallbackID[workflows.JobWorkflowID(in.ID, workflows.StepRender)]
-	}
-	return n
-}
-
 // TestUrgentJumpsTheCampaign: a campaign fills the account's two slots and queues the
-// rest; a priority-1 pipeline started then gets the next free slot: no more campaign
-// renders are created before it than were already granted. The campaign's workflow
-// counts every row done.
+// rest; a priority-1 pipeline started then gets the next free slot: in the scheduler's
+// history, the first grant after the urgent Job's request is its own, made while
+// campaign rows still waited. The campaign's workflow counts every row done. (The check
+// is on the scheduler's decisions, not on create counts, which also depend on how long
+// the urgent pipeline takes to ask on a loaded machine.)
 func TestUrgentJumpsTheCampaign(t *testing.T) {
 	const limit = 2
 	st := accountStack(t, limit, 600*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	camp := campaignRows("camp", 8)
+	camp := campaignRows("camp", 10)
 	_, err := st.Client.SignalWithStartWorkflow(ctx, workflows.CampaignWorkflowIDFor("camp"), workflows.SignalCampaignRows,
 		campaignRowsOf(camp), client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, workflows.Campaign, workflows.CampaignInput{ID: "camp"})
 	require.NoError(t, err)
 	runs := startAll(ctx, t, st, camp)
 	waitUntil(ctx, t, "the campaign to queue", func() bool {
 		s, ok := schedulerStatus(ctx, st)
-		return ok && len(s.Held) == limit && s.Waiting >= 4
+		return ok && len(s.Held) == limit && s.Waiting >= 6
 	})
 
-	before := renderCreates(st, camp)
 	urgent := welcome("urgent")
 	urgent.Schedule.Priority = workflows.PriorityHighest
 	runs = append(runs, startAll(ctx, t, st, []workflows.PipelineInput{urgent})...)
 	render := workflows.JobWorkflowID(urgent.ID, workflows.StepRender)
-	waitUntil(ctx, t, "the urgent render's create", func() bool { return st.Sandbox.Stats().CreatesByCallbackID[render] == 1 })
-	jumped := renderCreates(st, camp) - before
-	require.LessOrEqual(t, jumped, limit, "only grants already made before the urgent Job asked may come first")
-	require.Less(t, renderCreates(st, camp), len(camp), "the urgent render did not wait for the campaign to drain")
-
 	requireAllComplete(ctx, t, runs)
 	require.Zero(t, st.Sandbox.Stats().ConcurrencyLimited, "no concurrency 429")
+	require.Equal(t, 1, st.Sandbox.Stats().CreatesByCallbackID[render])
+	log := readSchedulerLog(ctx, t, st)
+	i, ok := log.asked[render]
+	require.True(t, ok, "the urgent Job asked the scheduler")
+	require.Less(t, i, len(log.grants))
+	require.Equal(t, render, log.grants[i].to, "the first grant after the urgent Job asked is its own: %v", log.grantsTo())
+	require.True(t, slices.ContainsFunc(log.grants[i].waiting, isRow("camp")),
+		"campaign rows still waited: the urgent Job did not wait for the campaign to drain: %v", log.grantsTo())
 	waitUntil(ctx, t, "the campaign to count every row", func() bool {
 		v, err := st.Client.QueryWorkflow(ctx, workflows.CampaignWorkflowIDFor("camp"), "", workflows.QueryStatus)
 		var cs workflows.CampaignStatus
@@ -118,9 +116,11 @@ func campaignRowsOf(ins []workflows.PipelineInput) workflows.CampaignRows {
 	return rows
 }
 
-// TestCreditPauseAndResume: with credit for two renders, four pipelines: two complete,
-// the account pauses with HeyGen's message and the others wait; nothing fails. After a
-// top-up all complete, with one create per callback_id.
+// TestCreditPauseAndResume: with credit for two renders, four pipelines: HeyGen (the
+// sandbox) refuses a create with 402, the account pauses with a reason, the refused Job
+// waits "waiting: account paused" and nothing fails. After a top-up all complete, with
+// one create per callback_id, and no refused Idempotency-Key was ever sent again (a
+// repeat would get HeyGen's stored 402: the resumed creates use fresh keys).
 func TestCreditPauseAndResume(t *testing.T) {
 	st := accountStack(t, 2, 300*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -135,6 +135,12 @@ func TestCreditPauseAndResume(t *testing.T) {
 		return ok && s.Paused && len(s.Held) == 0 && s.Waiting >= 1
 	})
 	require.NotEmpty(t, paused.PauseReason, "the pause says why")
+	require.Positive(t, st.Sandbox.Stats().InsufficientCredit, "the pause came from HeyGen's 402")
+	waitUntil(ctx, t, "a refused Job to wait as paused", func() bool {
+		return slices.ContainsFunc(ins, func(in workflows.PipelineInput) bool {
+			return jobState(ctx, st, workflows.JobWorkflowID(in.ID, workflows.StepRender)) == workflows.StatePaused
+		})
+	})
 	for _, in := range ins {
 		d, err := st.Client.DescribeWorkflowExecution(ctx, in.ID, "")
 		require.NoError(t, err)
@@ -144,11 +150,90 @@ func TestCreditPauseAndResume(t *testing.T) {
 
 	require.NoError(t, st.Sandbox.SetCredits(100))
 	requireAllComplete(ctx, t, runs)
-	truth := st.Sandbox.Stats().JobsByCallbackID
+	stats := st.Sandbox.Stats()
 	for _, in := range ins {
-		require.Equal(t, 1, truth[workflows.JobWorkflowID(in.ID, workflows.StepRender)].Creates, "one create for %s", in.ID)
+		require.Equal(t, 1, stats.JobsByCallbackID[workflows.JobWorkflowID(in.ID, workflows.StepRender)].Creates, "one create for %s", in.ID)
 	}
+	require.Zero(t, stats.InsufficientCreditReplays, "no refused key sent again")
+	require.Zero(t, stats.ConcurrencyLimited, "no concurrency 429")
 	s, ok := schedulerStatus(ctx, st)
 	require.True(t, ok)
 	require.False(t, s.Paused, "resumed")
+}
+
+// grantRecord is one grant of the account's scheduler, as the scheduler saw it: the Job
+// granted, and the Jobs waiting when it was made (the granted one included).
+type grantRecord struct {
+	to      string
+	waiting []string
+}
+
+// schedulerLog is the account scheduler's run as its history tells it.
+type schedulerLog struct {
+	grants []grantRecord
+	// asked is, for each Job, how many grants had been made before its first request.
+	asked map[string]int
+}
+
+// readSchedulerLog replays the sandbox account's scheduler history in event order,
+// which is the order the scheduler took them in (signals that arrive during a workflow
+// task are written after its commands): requests queue a Job, releases free it or take
+// it off the queue, a grant moves it from the queue to the holders. The test's scheduler
+// must not have continued as new (its first events would be in another run).
+func readSchedulerLog(ctx context.Context, t *testing.T, st *Stack) schedulerLog {
+	t.Helper()
+	dc := converter.GetDefaultDataConverter()
+	log := schedulerLog{asked: map[string]int{}}
+	waiting, holders := map[string]bool{}, map[string]bool{}
+	it := st.Client.GetWorkflowHistory(ctx, workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount), "", false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+			require.Empty(t, a.GetContinuedExecutionRunId(), "the scheduler's whole history is in one run")
+		}
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+			var req activities.SlotRequest
+			require.NoError(t, dc.FromPayloads(a.GetInput(), &req))
+			id := req.WorkflowID
+			switch a.GetSignalName() {
+			case workflows.SignalSlotAcquire:
+				if _, ok := log.asked[id]; !ok {
+					log.asked[id] = len(log.grants)
+				}
+				if req.Refused {
+					delete(holders, id)
+				}
+				if !holders[id] {
+					waiting[id] = true
+				}
+			case workflows.SignalSlotRelease:
+				if !holders[id] {
+					delete(waiting, id)
+				}
+				delete(holders, id)
+			}
+		}
+		if a := ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalSlotGrant {
+			id := a.GetWorkflowExecution().GetWorkflowId()
+			if holders[id] {
+				continue // a grant sent again to a holder that asked again
+			}
+			require.True(t, waiting[id], "%s granted without waiting", id)
+			log.grants = append(log.grants, grantRecord{to: id, waiting: slices.Sorted(maps.Keys(waiting))})
+			delete(waiting, id)
+			holders[id] = true
+		}
+	}
+	return log
+}
+
+// grantsTo are the Jobs granted, in order.
+func (l schedulerLog) grantsTo() []string {
+	out := make([]string, len(l.grants))
+	for i, g := range l.grants {
+		out[i] = g.to
+	}
+	return out
 }

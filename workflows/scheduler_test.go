@@ -380,60 +380,163 @@ func TestSchedulerFreesAGoneHolder(t *testing.T) {
 	assert.Equal(t, []string{"vanished", "held", "next"}, se.g.list())
 }
 
-// longQueue is how many Jobs TestSchedulerContinuesAsNewWithALongQueue queues: the SDK's
-// test environment takes a few milliseconds a signal, so not 10,000 (TestCarriedQueueFits
-// checks that size).
-const longQueue = 1000
+// The scale: 10,000 waiting Jobs and 100 slots, asking over longRuns runs.
+const (
+	longQueue   = 10_000
+	longHolders = 100
+	longRuns    = 5
+	longPerRun  = (longQueue + longHolders) / longRuns
+	longBatch   = longPerRun / 4
+)
 
-// TestSchedulerContinuesAsNewWithALongQueue: longQueue Jobs ask, as many signals per run. The run continues as new carrying its holders, its queue in order, its budgets
-// and its pause; the next run grants exactly where the first stopped, and no slot is
-// lost or doubled.
-func TestSchedulerContinuesAsNewWithALongQueue(t *testing.T) {
-	se := newSchedEnv(t)
-	env := se.env
-	se.cb.at(time.Second, func() {
-		for i := range longQueue {
-			r := slotReq(fmt.Sprintf("j%04d", i), 3)
-			r.Campaign, r.Budget = fmt.Sprintf("c%d", i%4), 600
-			r.Priority = 1 + i%5
-			se.acquire(r)
+// longReq is the ith Job's request: IDs as long and as random as real ones, five
+// priorities, four campaigns with weights 1, 2, 1 and 3 and a budget none reaches.
+func longReq(i int) activities.SlotRequest {
+	c := i % 4
+	return activities.SlotRequest{WorkflowID: fmt.Sprintf("spring-campaign-%d-%05d/render", c, i),
+		RunID: fakeUUID("r", i), ExecRunID: fakeUUID("e", i), Lease: 90 * time.Minute,
+		Priority: 1 + i%5, Campaign: fmt.Sprintf("spring-campaign-%d", c), FairnessWeight: []float64{1, 2, 1, 3}[c],
+		Budget: 2 * longQueue, Limit: longHolders, Worker: "w1"}
+}
+
+// longReference is the queue the scheduler should hold: the same requests queued in
+// order by a bare schedQueue, each granted on arrival while a slot was free.
+func longReference() (q *schedQueue, granted []string) {
+	q = newSchedQueue(queueState{})
+	for i := range longQueue + longHolders {
+		r := longReq(i)
+		q.campaign(r.Campaign).Budget = r.Budget
+		q.push(r.Priority, fairnessKeyOf(r), r.FairnessWeight, waiter{WorkflowID: r.WorkflowID, RunID: r.RunID}, false)
+		if len(granted) < longHolders {
+			w, _, _ := q.next()
+			granted = append(granted, w.WorkflowID)
 		}
-	})
-	env.ExecuteWorkflow(Scheduler, SchedulerState{Account: "acct", SignalsPerRun: longQueue})
+	}
+	return q, granted
+}
+
+// carried is what a continue-as-new carries: its state, and its payload's size.
+func carried(t *testing.T, env *testsuite.TestWorkflowEnvironment) (SchedulerState, int) {
+	t.Helper()
 	require.True(t, env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	require.ErrorAs(t, env.GetWorkflowError(), &can)
+	size := 0
+	for _, p := range can.Input.GetPayloads() {
+		size += len(p.GetData())
+	}
 	var next SchedulerState
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	assert.Len(t, next.Holders, 3, "the holders are carried")
-	qs, err := unpackQueue(next.QueueZ)
-	require.NoError(t, err)
-	q := newSchedQueue(qs)
-	assert.Equal(t, longQueue-3, q.n, "every signal delivered before the continue is taken in")
-	assert.Len(t, qs.Campaigns, 4)
-	held := map[string]bool{}
-	for _, h := range next.Holders {
-		held[h.WorkflowID] = true
-	}
-	assert.ElementsMatch(t, []string{"j0000", "j0001", "j0002"}, se.g.list(), "the first three that came")
+	return next, size
+}
 
-	// The next run: release one holder; the first in the carried order is granted.
-	se2 := newSchedEnv(t)
-	want := q.preview(1)[0].WorkflowID
-	assert.Equal(t, "j0005", want, "the first waiting at priority 1")
-	assert.False(t, held[want])
-	se2.cb.at(time.Second, func() {
-		assert.Len(t, se2.status(t).Held, 3, "no new grant while the carried slots are held")
-		se2.release("j0000")
+// TestSchedulerContinuesAsNewWithALongQueue: 10,100 Jobs ask an account of 100 slots
+// over five runs, each continuing as new after its share of the signals. Every run
+// carries all the holders and the whole queue: after the last, exactly the first 100
+// hold a slot and the 10,000 others wait, each once, with its run IDs and lease, in the
+// order a queue that never continued would grant them; each carried state is well under
+// Temporal's 2 MB payload limit. The next run grants nothing while the 100 slots are
+// held (none doubled); a holder or a waiter that asks again takes no second place; ten
+// releases make exactly ten grants, to the next ten in that order (none lost).
+func TestSchedulerContinuesAsNewWithALongQueue(t *testing.T) {
+	ref, firstGranted := longReference()
+	want := drain(ref, -1)
+	require.Len(t, want, longQueue)
+
+	st := SchedulerState{Account: "acct", SignalsPerRun: longPerRun}
+	largest := 0
+	for run := range longRuns {
+		se := newSchedEnv(t)
+		// The test environment buffers 1,000 callbacks: the signals go in batches.
+		for b := range longPerRun / longBatch {
+			se.cb.at(time.Duration(1+b)*time.Second, func() {
+				from := run*longPerRun + b*longBatch
+				for i := from; i < from+longBatch; i++ {
+					se.acquire(longReq(i))
+				}
+			})
+		}
+		se.env.ExecuteWorkflow(Scheduler, st)
+		var size int
+		st, size = carried(t, se.env)
+		assert.Less(t, size, 2_000_000, "run %d's carried state fits Temporal's payload limit", run)
+		largest = max(largest, size)
+		if run == 0 {
+			// (The mocked signals run concurrently: the log's order is not the grants'.)
+			assert.ElementsMatch(t, firstGranted, se.g.list(), "the first 100 to ask are granted as they come")
+		} else {
+			assert.Empty(t, se.g.list(), "run %d: no slot is free, nothing is granted", run)
+		}
+	}
+	t.Logf("%d waiters and %d holders carried in %d bytes", longQueue, longHolders, largest)
+
+	// The last carried state: the holders and every waiter, once each, in order.
+	var holders []string
+	for _, h := range st.Holders {
+		holders = append(holders, h.WorkflowID)
+		assert.Equal(t, h.Granted.Add(90*time.Minute), h.Until, "the lease runs from the grant")
+	}
+	assert.Equal(t, firstGranted, holders)
+	qs, err := unpackQueue(st.QueueZ)
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, f := range qs.Flows {
+		for _, w := range f.Waiters {
+			require.False(t, seen[w.WorkflowID], "%s carried twice", w.WorkflowID)
+			seen[w.WorkflowID] = true
+			r := longReq(idIndex(t, w.WorkflowID))
+			assert.Equal(t, r.RunID, w.RunID)
+			assert.Equal(t, r.ExecRunID, w.ExecRunID)
+			assert.Equal(t, int64(90*60), w.Lease)
+			assert.Equal(t, r.Campaign, w.Campaign)
+		}
+	}
+	assert.Len(t, seen, longQueue, "every waiter carried")
+	assert.Equal(t, want, drain(newSchedQueue(qs), -1), "in the order of a queue that never continued")
+	require.Len(t, qs.Campaigns, 4)
+	for _, c := range qs.Campaigns {
+		assert.Equal(t, longHolders/4, c.Started, "%s: the grants counted against its budget are carried", c.Campaign)
+	}
+
+	// The next run: full, so nothing is granted; asking again takes no second place; ten
+	// releases, ten grants in order.
+	se := newSchedEnv(t)
+	st.SignalsPerRun = 0
+	se.cb.at(time.Second, func() {
+		s := se.status(t)
+		assert.Equal(t, longHolders, s.Limit)
+		assert.Len(t, s.Held, longHolders)
+		assert.Equal(t, longQueue, s.Waiting)
+		se.acquire(longReq(50))              // a holder asks again: its grant is sent again
+		se.acquire(longReq(longHolders + 7)) // a waiter asks again
 	})
-	se2.cb.at(time.Minute, func() {
-		st := se2.status(t)
-		assert.Len(t, st.Held, 3)
-		assert.Equal(t, longQueue-4, st.Waiting)
-		env2 := se2.env
-		env2.CancelWorkflow()
+	se.cb.at(time.Minute, func() {
+		s := se.status(t)
+		assert.Len(t, s.Held, longHolders)
+		assert.Equal(t, longQueue, s.Waiting, "no second place")
+		for _, id := range firstGranted[:10] {
+			se.env.SignalWorkflow(SignalSlotRelease, activities.SlotRequest{WorkflowID: id, RunID: longReq(idIndex(t, id)).RunID})
+		}
 	})
-	next.SignalsPerRun = 0
-	se2.env.ExecuteWorkflow(Scheduler, next)
-	assert.Equal(t, []string{want}, se2.g.list())
+	se.cb.at(2*time.Minute, func() {
+		s := se.status(t)
+		held := heldIDs(s)
+		require.Len(t, held, longHolders, "ten released, ten granted")
+		assert.Equal(t, firstGranted[10:], held[:longHolders-10], "the others still hold theirs")
+		assert.Equal(t, want[:10], held[longHolders-10:], "the next ten in order")
+		assert.Equal(t, longQueue-10, s.Waiting)
+		se.env.CancelWorkflow()
+	})
+	se.env.ExecuteWorkflow(Scheduler, st)
+	assert.ElementsMatch(t, append([]string{longReq(50).WorkflowID}, want[:10]...), se.g.list(),
+		"the holder's grant again, and one grant per release")
+}
+
+// idIndex is the index longReq gave id.
+func idIndex(t *testing.T, id string) int {
+	t.Helper()
+	var i int
+	_, err := fmt.Sscanf(id[len("spring-campaign-0-"):], "%05d", &i)
+	require.NoError(t, err)
+	return i
 }
