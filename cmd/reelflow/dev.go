@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -75,6 +76,14 @@ URL of a tunnel to the receiver: dev registers it with HeyGen and verifies its d
 			}
 			if cfg.Tracing, err = a.tracer(); err != nil {
 				return err
+			}
+			// The embedded Temporal server reads OTEL_TRACES_EXPORTER too, and refuses to
+			// start on what it cannot export itself (console, OTLP over HTTP). reelflow's
+			// tracer has read it by now; the server exports no spans of its own.
+			if _, set := os.LookupEnv("OTEL_TRACES_EXPORTER"); set {
+				if err := os.Unsetenv("OTEL_TRACES_EXPORTER"); err != nil {
+					return err
+				}
 			}
 			st, err := devstack.Start(cmd.Context(), cfg)
 			if err != nil {

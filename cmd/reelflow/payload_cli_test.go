@@ -41,6 +41,9 @@ func TestCLIAgainstEncryptedDev(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
+	// dev traces to its console: the embedded Temporal server, which reads the same
+	// variable and cannot export to a console, must not refuse to start.
+	t.Setenv("OTEL_TRACES_EXPORTER", "console")
 	// Ports of 0 are bound at once, where dev can take them (not the server's or the UI's).
 	temporalAddr := "127.0.0.1:" + freePort(t)
 	stopDev := startDev(t, ctx, []string{"dev", "--dir", devDir, "--temporal-port", strings.TrimPrefix(temporalAddr, "127.0.0.1:"), "--ui-port", freePort(t),
@@ -130,11 +133,21 @@ timeouts: {push_window: %s, poll_initial: 200ms}
 		assert.True(t, seen, "%s has a %s event", id, want)
 	}
 
+	// The Job's memo (the rerun's spec digest) goes through the same data converter.
+	desc, err := raw.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID("enc-waits", workflows.StepRender), "")
+	require.NoError(t, err)
+	memo := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()
+	require.NotEmpty(t, memo)
+	for k, p := range memo {
+		assert.Equal(t, payload.Encoding, string(p.GetMetadata()["encoding"]), "memo %s", k)
+	}
+
 	// A CLI without dev's key: another user's config dir, or another key list.
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	out, err = runCLI(t, ctx, "status", "enc-waits")
 	require.Error(t, err, out)
 	msg := err.Error()
+	t.Logf("a CLI without the key: %s", msg)
 	assert.Contains(t, msg, fmt.Sprintf("key ID %q, which is not configured here (configured: none)", keys[0].ID))
 	assert.Contains(t, msg, "$REELFLOW_PAYLOAD_KEYS=")
 	assert.Contains(t, msg, "--payload-key-file")
