@@ -11,6 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
+
+	"github.com/reelflow/reelflow/workflows"
 )
 
 func TestMain(m *testing.M) {
@@ -107,6 +109,18 @@ func TestRecoverySmoke(t *testing.T) {
 	require.Positive(t, res.Rows[0].Reelflow.Median)
 }
 
+func TestLostSmoke(t *testing.T) {
+	res, err := RunLost(smokeCtx(t), LostConfig{Pipelines: 3, RenderTime: 300 * time.Millisecond, Starters: 3,
+		Timeouts: workflows.Timeouts{Sweep: time.Second}, RoundTimeout: time.Minute})
+	require.NoError(t, err)
+	t.Log(res.Text())
+	require.Equal(t, 6.0, res.Facts["lost_jobs"], "every Job of every pipeline completed")
+	require.Equal(t, 6.0, res.Facts["lost_lags"], "a lag measured for each")
+	require.Equal(t, 6.0, res.Facts["on_lags"])
+	require.Positive(t, res.Facts["lost_calls"], "lost webhooks: the Jobs polled")
+	require.NotNil(t, res.Rows[1].Met, "the p99 row is judged against its goal")
+}
+
 // The full benchmarks. Each runs once per `go test -bench` (its runs are inside), prints
 // its table, reports its medians as metrics and, with -bench.report, refreshes its
 // section of BENCHMARKS.md.
@@ -146,6 +160,17 @@ func BenchmarkScale(b *testing.B) {
 func BenchmarkRecovery(b *testing.B) {
 	runBenchmark(b, func(ctx context.Context) (Result, error) {
 		return RunRecovery(ctx, RecoveryConfig{Pipelines: 500, Runs: 3, Starters: 32, Senders: 32, RenderTime: time.Second, PhaseTimeout: 10 * time.Minute, Env: benchEnv()})
+	})
+}
+
+// BenchmarkLostWebhook is issue 18's: 200 pipelines (a render and a translation each),
+// every webhook dropped, 3 s renders, default timeouts; three runs started at different
+// places in the minute, the last so that the renders end just after a sweep (the worst
+// case: they wait a whole minute for the next one).
+func BenchmarkLostWebhook(b *testing.B) {
+	runBenchmark(b, func(ctx context.Context) (Result, error) {
+		return RunLost(ctx, LostConfig{Pipelines: 200, RenderTime: 3 * time.Second, Starters: 16,
+			Phases: []time.Duration{5 * time.Second, 30 * time.Second, 56 * time.Second}, Env: benchEnv()})
 	})
 }
 

@@ -497,6 +497,28 @@ func (s *Sandbox) Stats() Stats {
 	return st
 }
 
+// Ends returns, per callback_id, when its latest job that has ended did (its render's
+// scheduled end, whether or not anyone has read it yet): the truth a benchmark measures
+// how late reelflow learnt of a job's end against.
+func (s *Sandbox) Ends() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	out := map[string]time.Time{}
+	for _, j := range s.jobs {
+		// A job ends at DueAt (finishLocked sets CompletedAt to it), even while the
+		// sandbox's scheduler has not yet marked it done.
+		ended := j.Done || (!j.Stuck && !now.Before(j.DueAt))
+		if !ended || j.CallbackID == "" {
+			continue
+		}
+		if t, ok := out[j.CallbackID]; !ok || j.DueAt.After(t) {
+			out[j.CallbackID] = j.DueAt
+		}
+	}
+	return out
+}
+
 // PendingDeliveries counts the deliveries still to be sent or retried, leaving out those
 // held until their job is polled (LateRate), which may wait for ever. Tests wait for it
 // to reach zero before they compare the ground truth with what reelflow reports.
