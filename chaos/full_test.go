@@ -13,7 +13,10 @@ import (
 
 // TestChaosFull is the chaos run RELIABILITY.md records: 300 pipelines, each a render and
 // two translations, through every fault at once, with the worker stopped and replaced
-// twice. Run it with: go test -tags chaos -run TestChaosFull -timeout 60m -v ./chaos/
+// twice. A third of the pipelines re-render nothing, a third once and a third twice
+// (retry: {renders: N}): the 5% of renders that fail are rendered again within the
+// budget, one HeyGen job per attempt, and every step ends as its last job says. Run it
+// with: go test -tags chaos -run TestChaosFull -timeout 60m -v ./chaos/
 func TestChaosFull(t *testing.T) {
 	rep := runChaos(t, chaosConfig{
 		Pipelines:  300,
@@ -30,11 +33,14 @@ func TestChaosFull(t *testing.T) {
 			// first task. Stuck renders still end by the deadline, so a run takes longer.
 			Deadline: 3 * time.Minute,
 		},
-		Wait: 30 * time.Minute,
+		Wait:    30 * time.Minute,
+		Retries: []int{0, 1, 2},
 	})
 	rep.print(t, "chaos run (full)")
 	for _, m := range rep.Mismatches {
 		t.Error(m)
 	}
-	require.Equal(t, 1, maxCreates(rep.Stats), "no render paid for twice")
+	// At most one job per attempt is among the mismatches; here the budget's bound.
+	require.LessOrEqual(t, maxCreates(rep.Stats), 3, "no step rendered more than 1 + 2 times")
+	require.Positive(t, rep.Retried, "failed renders were rendered again")
 }

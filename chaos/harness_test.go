@@ -62,6 +62,17 @@ type chaosConfig struct {
 	Timeouts   workflows.Timeouts
 	RenderTime time.Duration
 	Wait       time.Duration // bound on the whole run
+	// Retries are the re-render budgets (retry: {renders: N}) of the pipelines in turn:
+	// pipeline i gets Retries[i%len(Retries)]. Empty: none re-renders.
+	Retries []int
+}
+
+// retryOf is pipeline i's re-render budget.
+func (c chaosConfig) retryOf(i int) int {
+	if len(c.Retries) == 0 {
+		return 0
+	}
+	return c.Retries[i%len(c.Retries)]
 }
 
 // chaosReport is what a run measured.
@@ -78,9 +89,18 @@ type chaosReport struct {
 	// before a retry could replay it. The Job fails saying so. See lostAnswer.
 	LostAnswers int
 	Restarts    int
-	Stats       sandbox.Stats
-	Wall        time.Duration
-	Mismatches  []string
+	// Retried counts the steps that were rendered again after a failed attempt, and
+	// Rescued those of them that then completed.
+	Retried, Rescued int
+	Stats            sandbox.Stats
+	// Renders is every job HeyGen made, per callback_id, in create order
+	// (Sandbox.Renders): a step re-rendered has one per attempt. Nil in the verdict
+	// tests that build a truth of one job per callback_id.
+	Renders map[string][]sandbox.JobTruth
+	Wall    time.Duration
+	// Budgets is each pipeline's re-render budget, by pipeline ID; absent is 0.
+	Budgets    map[string]int
+	Mismatches []string
 }
 
 // startStack runs the dev stack on a temporary directory and free ports.
@@ -207,8 +227,13 @@ func runChaos(t *testing.T, cfg chaosConfig) chaosReport {
 
 	began := time.Now()
 	ins := make([]workflows.PipelineInput, cfg.Pipelines)
+	budgets := map[string]int{}
 	for i := range ins {
 		ins[i] = chaosInput(fmt.Sprintf("chaos-%03d", i), cfg.Timeouts)
+		if n := cfg.retryOf(i); n > 0 {
+			ins[i].Retry = &workflows.Retry{Renders: n}
+			budgets[ins[i].ID] = n
+		}
 	}
 	runs := startPipelines(ctx, t, st.Client, ins)
 
@@ -232,7 +257,7 @@ func runChaos(t *testing.T, cfg chaosConfig) chaosReport {
 		restarts <- n
 	}()
 	outs := wait(ctx, runs, &done)
-	rep := chaosReport{Pipelines: cfg.Pipelines, Wall: time.Since(began), Restarts: <-restarts}
+	rep := chaosReport{Pipelines: cfg.Pipelines, Wall: time.Since(began), Restarts: <-restarts, Budgets: budgets}
 	require.NoError(t, ctx.Err(), "the run did not end within %s", cfg.Wait)
 	require.Equal(t, cfg.Restarts, rep.Restarts, "every restart happened mid-run")
 
@@ -240,21 +265,32 @@ func runChaos(t *testing.T, cfg chaosConfig) chaosReport {
 	require.Eventually(t, func() bool { return st.Sandbox.PendingDeliveries() == 0 },
 		time.Minute, 20*time.Millisecond, "sandbox deliveries still pending")
 	rep.Stats = st.Sandbox.Stats()
+	rep.Renders = st.Sandbox.Renders()
 	rep.check(outs)
 	requireNoneOpen(ctx, t, st)
 	return rep
 }
 
 // check compares every outcome with the sandbox's ground truth and counts.
+//
+// A step of a pipeline with a re-render budget may have several HeyGen jobs, one per
+// attempt: its outcome is judged against the last one (finalTruth), and checkAttempts
+// holds the attempts themselves to the truth.
 func (r *chaosReport) check(outs []outcome) {
-	truth := r.Stats.JobsByCallbackID
+	truth := r.finalTruth()
 	bad := func(format string, args ...any) { r.Mismatches = append(r.Mismatches, fmt.Sprintf(format, args...)) }
 	for cb, tr := range truth {
-		if tr.Creates != 1 || tr.Jobs != 1 {
-			bad("%s: %d creates, %d jobs; want 1", cb, tr.Creates, tr.Jobs)
+		pipeline, _, _ := workflows.ParseJobWorkflowID(cb)
+		if budget := r.Budgets[pipeline]; tr.Creates != tr.Jobs || tr.Creates < 1 || tr.Creates > 1+budget {
+			bad("%s: %d creates, %d jobs; want one job per create, at most %d (1 + its re-render budget)", cb, tr.Creates, tr.Jobs, 1+budget)
 		}
 	}
 	for _, o := range outs {
+		for _, row := range o.steps {
+			if row.CallbackID != "" {
+				r.checkAttempts(o.id, row, bad)
+			}
+		}
 		if o.err == nil {
 			r.PipelinesDone++
 		} else {
@@ -280,7 +316,7 @@ func (r *chaosReport) check(outs []outcome) {
 		rt, ok := truth[renderCB]
 		switch {
 		case renderUnconfirmed(o, rows[workflows.StepRender], renderCB):
-			if ok {
+			if r.attemptMade(rows[workflows.StepRender], renderCB) {
 				r.lostAnswer(renderCB, rt, rows[workflows.StepRender], bad)
 			} else {
 				r.NeverCreated++
@@ -317,10 +353,11 @@ func (r *chaosReport) check(outs []outcome) {
 		}
 		for _, lang := range languages() {
 			step := workflows.TranslateStep(lang)
-			tt, ok := truth[workflows.JobWorkflowID(o.id, step)]
+			cb := workflows.JobWorkflowID(o.id, step)
+			tt, ok := truth[cb]
 			row := rows[step]
 			switch {
-			case !ok && row.State == workflows.StateFailed && row.HeyGenJobID == "" && row.FailureMessage != "":
+			case !r.attemptMade(row, cb) && row.State == workflows.StateFailed && row.HeyGenJobID == "" && row.FailureMessage != "":
 				// A row keeps the create's last error (HeyGen's 429 or 5xx text, or the
 				// lost attempt's timeout) as its message.
 				r.NeverCreated++
@@ -351,12 +388,90 @@ func (r *chaosReport) check(outs []outcome) {
 	}
 	// No acknowledged webhook lost: every job whose webhook HeyGen saw acked ended, in
 	// the state the webhook told (checked above, row by row, against the truth).
-	for cb, tr := range truth {
-		if tr.WebhooksAcked > 0 && tr.Status != "completed" && tr.Status != "failed" {
-			bad("%s: webhook acked, but the job is %s", cb, tr.Status)
+	for cb, jobs := range r.jobsByCallbackID() {
+		for _, tr := range jobs {
+			if tr.WebhooksAcked > 0 && tr.Status != "completed" && tr.Status != "failed" {
+				bad("%s: webhook of %s acked, but the job is %s", cb, tr.VideoID, tr.Status)
+			}
 		}
 	}
 	sort.Strings(r.Mismatches)
+}
+
+// jobsByCallbackID is every job HeyGen made per callback_id, in create order: r.Renders,
+// or one job per callback_id from the Stats when the verdict tests give no Renders.
+func (r *chaosReport) jobsByCallbackID() map[string][]sandbox.JobTruth {
+	if r.Renders != nil {
+		return r.Renders
+	}
+	out := map[string][]sandbox.JobTruth{}
+	for cb, tr := range r.Stats.JobsByCallbackID {
+		out[cb] = []sandbox.JobTruth{tr}
+	}
+	return out
+}
+
+// attemptMade reports whether HeyGen made a job for the step's last attempt: as many
+// jobs as attempts (checkAttempts holds them to at most one each).
+func (r *chaosReport) attemptMade(row workflows.JobStatus, cb string) bool {
+	return len(r.jobsByCallbackID()[cb]) >= max(row.Attempt, 1)
+}
+
+// finalTruth is the truth each step's outcome is judged by: per callback_id, the counts
+// of every job made for it (Stats.JobsByCallbackID) with the identity, status and
+// failure of the last one, the job of the step's last attempt.
+func (r *chaosReport) finalTruth() map[string]sandbox.JobTruth {
+	out := map[string]sandbox.JobTruth{}
+	for cb, tr := range r.Stats.JobsByCallbackID {
+		if jobs := r.Renders[cb]; len(jobs) > 0 {
+			last := jobs[len(jobs)-1]
+			tr.VideoID, tr.Status, tr.Stuck = last.VideoID, last.Status, last.Stuck
+			tr.FailureCode, tr.FailureMessage, tr.Polled = last.FailureCode, last.FailureMessage, last.Polled
+		}
+		out[cb] = tr
+	}
+	return out
+}
+
+// checkAttempts holds a step's attempts to the truth: at most one HeyGen job per attempt
+// (the row's Attempt, 1 without a budget); every job but the last failed, for a reason
+// not known to be permanent (only that re-renders); a row that failed on a failed render
+// had no budget left or a permanent reason; and the row lists one reason per earlier
+// attempt. A completed step whose jobs are more than one was rescued by a re-render.
+func (r *chaosReport) checkAttempts(pipeline string, row workflows.JobStatus, bad func(string, ...any)) {
+	cb := row.CallbackID
+	jobs := r.jobsByCallbackID()[cb]
+	attempt := max(row.Attempt, 1)
+	budget := r.Budgets[pipeline]
+	if len(jobs) > attempt {
+		bad("%s: %d HeyGen jobs for %d attempt(s): an attempt paid for twice", cb, len(jobs), attempt)
+	}
+	if attempt > 1+budget {
+		bad("%s: attempt %d beyond the budget of %d re-renders", cb, attempt, budget)
+	}
+	for i, j := range jobs[:max(len(jobs)-1, 0)] {
+		if j.Status != "failed" || workflows.PermanentFailure(j.FailureCode, j.FailureMessage) {
+			bad("%s: job %d of %d (%s) is %s %q, yet the step rendered again", cb, i+1, len(jobs), j.VideoID, j.Status, j.FailureMessage)
+		}
+	}
+	if attempt > 1 {
+		r.Retried++
+		if row.State == workflows.StateDone {
+			r.Rescued++
+		}
+	}
+	if n := len(row.FailedAttempts); attempt > 1 && n != attempt-1 && !(row.State == workflows.StateFailed && n == attempt) {
+		bad("%s: attempt %d, but %d failed attempts listed: %q", cb, attempt, n, row.FailedAttempts)
+	}
+	if len(jobs) == 0 || row.State != workflows.StateFailed {
+		return
+	}
+	last := jobs[len(jobs)-1]
+	if last.Status == "failed" && len(jobs) == attempt && attempt <= budget &&
+		!workflows.PermanentFailure(last.FailureCode, last.FailureMessage) {
+		bad("%s: its render %s failed (%q) with %d of %d re-renders left, and the step failed instead of rendering again",
+			cb, last.VideoID, last.FailureMessage, 1+budget-attempt, budget)
+	}
 }
 
 // renderUnconfirmed reports whether the pipeline failed because its render's create, for
@@ -442,6 +557,7 @@ func (r chaosReport) print(t *testing.T, title string) {
 		{"429 / 5xx / ambiguous creates", fmt.Sprintf("%d / %d / %d", s.RateLimited, s.ServerErrors, s.AmbiguousCreates)},
 		{"idempotent replays / list lookups", fmt.Sprintf("%d / %d", s.IdempotentReplays, s.ListCalls)},
 		{"max creates per callback_id", maxCreates(s)},
+		{"steps re-rendered / of them completed", fmt.Sprintf("%d / %d", r.Retried, r.Rescued)},
 		{"jobs never created: creates refused until the deadline", r.NeverCreated},
 		{"jobs made, their create answer lost with a stopped worker", r.LostAnswers},
 		{"worker restarts", r.Restarts},

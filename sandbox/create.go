@@ -205,6 +205,7 @@ func (s *Sandbox) createOrReplayLocked(rt createRoute, specs []jobSpec, idemKey,
 	jobs := make([]*job, 0, len(specs))
 	for _, sp := range specs {
 		j := s.newJobLocked(sp, base, now)
+		j.IdempotencyKey = idemKey[strings.IndexByte(idemKey, 0)+1:] // without its route's scope
 		if len(jobs) > 0 {
 			j.Batch = jobs[0].ID
 		}

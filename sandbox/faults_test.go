@@ -509,3 +509,29 @@ func TestFaultFailFirst(t *testing.T) {
 	assert.Equal(t, heygen.StatusFailed, render("other/render").Status, "each callback_id counts its own")
 	require.Error(t, Faults{FailFirst: -1}.validate())
 }
+
+// TestRendersAndEnds: every job of a callback_id in create order, with its status,
+// failure and Idempotency-Key, and when the latest one ended.
+func TestRendersAndEnds(t *testing.T) {
+	e := newEnv(t, Config{Faults: Faults{FailFirst: 1}})
+	ctx := context.Background()
+	var ids []string
+	var dues []time.Time
+	for _, key := range []string{"p:render.r1", "p:render.r1.a2"} {
+		cv, err := e.client.CreateVideo(ctx, heygen.CreateVideoRequest{Body: avatarBody("a1"), CallbackID: "p/render", IdempotencyKey: key})
+		require.NoError(t, err)
+		waitVideo(t, e, cv.VideoID)
+		ids = append(ids, cv.VideoID)
+		e.sb.mu.Lock()
+		dues = append(dues, e.sb.jobs[cv.VideoID].DueAt)
+		e.sb.mu.Unlock()
+	}
+	got := e.sb.Renders()["p/render"]
+	require.Len(t, got, 2)
+	assert.Equal(t, []string{ids[0], ids[1]}, []string{got[0].VideoID, got[1].VideoID}, "in create order")
+	assert.Equal(t, "failed", got[0].Status)
+	assert.Equal(t, FailureCodeRenderFailed, got[0].FailureCode)
+	assert.Equal(t, "completed", got[1].Status)
+	assert.Equal(t, []string{"p:render.r1", "p:render.r1.a2"}, []string{got[0].IdempotencyKey, got[1].IdempotencyKey})
+	assert.Equal(t, dues[1], e.sb.Ends()["p/render"], "the latest job's end")
+}

@@ -12,6 +12,7 @@ import (
 	"maps"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,6 +176,9 @@ type JobTruth struct {
 	OutputLanguage string `json:"output_language,omitempty"`
 	WebhooksAcked  int    `json:"webhooks_acked"` // registered-endpoint deliveries of its real event answered 2xx
 	Polled         bool   `json:"polled"`         // a status read has seen it terminal
+	// IdempotencyKey is the Idempotency-Key of the create that made the job; Renders
+	// only (Stats' JobsByCallbackID leaves it empty).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Sandbox is a fake HeyGen. It is safe for concurrent use.
@@ -261,9 +265,10 @@ type job struct {
 	CompletedAt    time.Time `json:"completed_at,omitzero"`
 	FailureCode    string    `json:"failure_code,omitempty"`
 	FailureMessage string    `json:"failure_message,omitempty"`
-	Polled         bool      `json:"polled,omitempty"` // a status read has seen it terminal
-	Held           []string  `json:"held,omitempty"`   // deliveries held until Polled (LateRate)
-	Acked          int       `json:"acked,omitempty"`  // endpoint deliveries of its real event acked
+	Polled         bool      `json:"polled,omitempty"`          // a status read has seen it terminal
+	Held           []string  `json:"held,omitempty"`            // deliveries held until Polled (LateRate)
+	Acked          int       `json:"acked,omitempty"`           // endpoint deliveries of its real event acked
+	IdempotencyKey string    `json:"idempotency_key,omitempty"` // the create's key, "" for none
 	freed          bool      // its concurrency slot is released; recomputed on load
 }
 
@@ -495,6 +500,37 @@ func (s *Sandbox) Stats() Stats {
 		st.JobsByCallbackID[cb] = t
 	}
 	return st
+}
+
+// Renders returns, per callback_id, every job made for it in the order it was created
+// (a step re-rendered after a failure has one per attempt), each as a JobTruth of its
+// own: its ID, kind, status now, failure, and the deliveries of its event that were
+// acked. Creates and Jobs are 1 for each.
+func (s *Sandbox) Renders() map[string][]JobTruth {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	byCB := map[string][]*job{}
+	for _, j := range s.jobs {
+		if j.CallbackID != "" {
+			byCB[j.CallbackID] = append(byCB[j.CallbackID], j)
+		}
+	}
+	out := make(map[string][]JobTruth, len(byCB))
+	for cb, js := range byCB {
+		slices.SortFunc(js, func(a, b *job) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		})
+		for _, j := range js {
+			t := JobTruth{VideoID: j.ID, Kind: j.kind(), Status: j.status(now), Creates: 1, Jobs: 1, Stuck: j.Stuck,
+				OutputLanguage: j.Language, WebhooksAcked: j.Acked, Polled: j.Polled, IdempotencyKey: j.IdempotencyKey}
+			if j.Done && j.Fail {
+				t.FailureCode, t.FailureMessage = j.FailureCode, j.FailureMessage
+			}
+			out[cb] = append(out[cb], t)
+		}
+	}
+	return out
 }
 
 // Ends returns, per callback_id, when its latest job that has ended did (its render's
