@@ -121,6 +121,15 @@ func TestLostSmoke(t *testing.T) {
 	require.NotNil(t, res.Rows[1].Met, "the p99 row is judged against its goal")
 }
 
+func TestExamplesSmoke(t *testing.T) {
+	res, err := RunExamples(smokeCtx(t), ExamplesConfig{Dir: "../examples", Runs: 1})
+	require.NoError(t, err)
+	t.Log(res.Text())
+	require.Positive(t, res.Facts["jobs"])
+	require.Equal(t, res.Facts["jobs"], res.Facts["by_webhook"], "webhooks delivered: every Job finished by its webhook")
+	require.Equal(t, res.Facts["jobs"], res.Facts["single"], "one detail fetch per finished step, the Job's; none from the Pipeline")
+}
+
 // The full benchmarks. Each runs once per `go test -bench` (its runs are inside), prints
 // its table, reports its medians as metrics and, with -bench.report, refreshes its
 // section of BENCHMARKS.md.
@@ -171,6 +180,14 @@ func BenchmarkLostWebhook(b *testing.B) {
 	runBenchmark(b, func(ctx context.Context) (Result, error) {
 		return RunLost(ctx, LostConfig{Pipelines: 200, RenderTime: 3 * time.Second, Starters: 16,
 			Phases: []time.Duration{5 * time.Second, 30 * time.Second, 56 * time.Second}, Env: benchEnv()})
+	})
+}
+
+// BenchmarkExamples is issue 20 item 4's: status calls per Job on a webhook-only run of
+// every example.
+func BenchmarkExamples(b *testing.B) {
+	runBenchmark(b, func(ctx context.Context) (Result, error) {
+		return RunExamples(ctx, ExamplesConfig{Dir: "../examples", Runs: 5, Env: benchEnv()})
 	})
 }
 

@@ -34,6 +34,10 @@ type LostConfig struct {
 // lostRound is what one round of one mode measured.
 type lostRound struct {
 	lags   []time.Duration // per Job: its HeyGen job's end (the sandbox's) to the Job's close
+	// after is, per Job of a lost round, the part of its lag after the first sweep
+	// instant that followed its job's end: the time the stack took to poll and close it,
+	// where the rest (up to one sweep interval) is the design's wait for that instant.
+	after []time.Duration
 	calls  int             // status calls of every kind the sandbox answered
 	single int
 	bulk   int
@@ -69,6 +73,13 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 		}
 		return Summarize(xs)
 	}
+	pctAfter := func(rs []lostRound, p float64) Summary {
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, Percentile(r.after, p)/1000)
+		}
+		return Summarize(xs)
+	}
 	perJob := func(rs []lostRound) Summary {
 		var xs []float64
 		for _, r := range rs {
@@ -81,13 +92,15 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 		"sandbox renders %s; reelflow's default timeouts (push window 10 m, sweep every minute on the minute, polls from 30 s "+
 		"doubling to 5 m, batch window 1 s). Lost: the sandbox drops every webhook (its DropRate fault, 1). "+
 		"Delivered: none dropped. Lag = the Job workflow's close time (DescribeWorkflowExecution) minus its HeyGen "+
-		"job's end as the sandbox recorded it (Sandbox.Ends). Status calls = the sandbox's count of every status read, "+
+		"job's end as the sandbox recorded it (Sandbox.Ends). Lag past the sweep instant = the Job's close minus the first sweep instant (a multiple of the sweep interval) after its job's end: the stack's share of the lag, the rest being the design's wait for that instant (at most one interval). Status calls = the sandbox's count of every status read, "+
 		"single and bulk, videos and translations (Stats.Polls), divided by the Jobs. One run per start phase in the "+
 		"minute (%v); each figure is the median of the runs' figures, with their spread.",
 		cfg.Pipelines, cfg.Starters, cfg.RenderTime, phaseText(cfg.Phases))
 	res.Rows = []Row{
 		{Metric: "webhooks lost: lag p50, s", Reelflow: pct(losts, 50)},
 		{Metric: "webhooks lost: lag p99, s", Reelflow: lostP99, Goal: "<= 60", Met: goal(lostP99.Max <= 60)},
+		{Metric: "webhooks lost: lag past the sweep instant p50, s", Reelflow: pctAfter(losts, 50)},
+		{Metric: "webhooks lost: lag past the sweep instant p99, s", Reelflow: pctAfter(losts, 99)},
 		{Metric: "webhooks lost: status calls per Job", Reelflow: lostCalls, Goal: "<= 2", Met: goal(lostCalls.Max <= 2)},
 		{Metric: "webhooks delivered: lag p50, s", Reelflow: pct(ons, 50)},
 		{Metric: "webhooks delivered: lag p99, s", Reelflow: pct(ons, 99)},
@@ -206,6 +219,9 @@ func lostRound1(ctx context.Context, env *Env, cfg LostConfig, prefix string, dr
 			return out, fmt.Errorf("job %s: closed %v, status %s, sandbox end known %v", x.ID, x.Closed, x.Status, ok)
 		}
 		out.lags = append(out.lags, x.Close.Sub(end))
+		if sweep := cfg.Timeouts.WithDefaults().Sweep; sweep > 0 {
+			out.after = append(out.after, x.Close.Sub(end.Truncate(sweep).Add(sweep)))
+		}
 	}
 	slices.Sort(out.lags)
 	return out, nil

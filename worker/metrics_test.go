@@ -81,8 +81,9 @@ func TestMetricsInterceptor(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1.0, sample(t, fams, "reelflow_jobs_total", map[string]string{"outcome": "done", "path": "poll"}))
 	assert.Equal(t, 1.0, sample(t, fams, "reelflow_job_wait_seconds", map[string]string{"outcome": "done", "path": "poll"}))
-	// The poll that found the video done, and the status call for its duration.
-	assert.Equal(t, 2.0, sample(t, fams, "reelflow_polls_total", map[string]string{"status": "completed"}))
+	// The poll that found the video done: its single GET is the job's full record, so no
+	// second status call follows for the details (one detail fetch per finished step).
+	assert.Equal(t, 1.0, sample(t, fams, "reelflow_polls_total", map[string]string{"status": "completed"}))
 	assert.Equal(t, 1.0, sample(t, fams, "reelflow_jobs_total", nil), "the Pipeline is not counted, only its Job")
 
 	// The same, as /metrics serves it.
