@@ -111,15 +111,20 @@ func (a *app) applyPayload(copts *client.Options) error {
 // The SDK does not always keep the error chain (a query's result, a workflow's failure),
 // so the message is matched too.
 func withKeyHint(err error) error {
-	if err == nil {
-		return nil
-	}
-	var missing *payload.MissingKeyError
-	if !errors.As(err, &missing) && !strings.Contains(err.Error(), "which is not configured here") {
+	if !missingKey(err) {
 		return err
 	}
 	return fmt.Errorf("%w\n  to read it, give this process that key: $%s=\"<id>:<base64key>,...\" (the first encrypts, all decrypt), "+
 		"or --payload-key-file FILE, or --codec-url of a codec server that holds it", err, payloadKeysEnv)
+}
+
+// missingKey reports whether err is a payload this process has no key for.
+func missingKey(err error) bool {
+	if err == nil {
+		return false
+	}
+	var missing *payload.MissingKeyError
+	return errors.As(err, &missing) || strings.Contains(err.Error(), "which is not configured here")
 }
 
 // codecServerCommand serves the Temporal UI's remote codec: /encode and /decode.

@@ -152,6 +152,7 @@ timeouts: {push_window: %s, poll_initial: 200ms}
 	assert.Contains(t, msg, "$REELFLOW_PAYLOAD_KEYS=")
 	assert.Contains(t, msg, "--payload-key-file")
 	assert.Contains(t, msg, "--codec-url")
+	assert.NotContains(t, msg, "running worker", "the worker is there; the key is not")
 	other, err := payload.GenerateKey("other")
 	require.NoError(t, err)
 	t.Setenv(payloadKeysEnv, other.String())

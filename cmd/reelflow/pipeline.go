@@ -619,6 +619,9 @@ func (a *app) printStatus(ctx context.Context, c client.Client, id string) error
 	st, err := queryStatus(ctx, c, id, "")
 	if err != nil {
 		fmt.Fprintf(a.out, "pipeline %s: %s\n", id, status)
+		if missingKey(err) {
+			return fmt.Errorf("read the step table of %s: %w", id, err)
+		}
 		return temporalError("read the step table of "+id+" (it needs a running worker: reelflow worker, or reelflow dev)", err)
 	}
 	st = withLive(ctx, c, st)
