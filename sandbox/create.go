@@ -3,7 +3,6 @@ package sandbox
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -311,115 +310,28 @@ func hangUp(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-// fields reads typed members of a JSON object, remembering the first error. Names in
-// errors carry prefix, for example "video_inputs[0].voice.".
-type fields struct {
-	m      map[string]any
-	prefix string
-	err    *apiError
-}
-
-func (f *fields) get(name string) (any, bool) {
-	if f.err != nil || f.m == nil {
-		return nil, false
-	}
-	v, ok := f.m[name]
-	if !ok || v == nil {
-		return nil, false
-	}
-	return v, true
-}
-
-func (f *fields) str(name string) string {
-	v, ok := f.get(name)
-	if !ok {
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		f.err = invalid(f.prefix+name, "%s%s must be a string", f.prefix, name)
-	}
+// str reads a string member of a body that readObject has held to the published request
+// schema, which has checked the member's type: "" when it is absent or null.
+func str(b map[string]any, name string) string {
+	s, _ := b[name].(string)
 	return s
 }
 
-func (f *fields) boolean(name string) bool {
-	v, ok := f.get(name)
-	if !ok {
-		return false
-	}
-	b, ok := v.(bool)
-	if !ok {
-		f.err = invalid(f.prefix+name, "%s%s must be a boolean", f.prefix, name)
-	}
-	return b
-}
-
-func (f *fields) object(name string) map[string]any {
-	v, ok := f.get(name)
-	if !ok {
-		return nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		f.err = invalid(f.prefix+name, "%s%s must be an object", f.prefix, name)
-	}
-	return m
-}
-
-func (f *fields) array(name string) ([]any, bool) {
-	v, ok := f.get(name)
-	if !ok {
-		return nil, false
-	}
-	a, ok := v.([]any)
-	if !ok {
-		f.err = invalid(f.prefix+name, "%s%s must be an array", f.prefix, name)
-	}
-	return a, ok
-}
-
-// positiveInt reads an optional whole number above 0.
-func (f *fields) positiveInt(name string) {
-	v, ok := f.get(name)
-	if !ok {
-		return
-	}
-	n, ok := v.(float64)
-	if !ok || n < 1 || n != math.Trunc(n) || n > 1<<20 {
-		f.err = invalid(f.prefix+name, "%s%s must be a positive whole number", f.prefix, name)
-	}
-}
-
-// dimension checks an optional {width, height}.
-func (f *fields) dimension(name string) {
-	d := f.object(name)
-	if d == nil || f.err != nil {
-		return
-	}
-	sub := fields{m: d, prefix: f.prefix + name + "."}
-	for _, k := range []string{"width", "height"} {
-		if _, ok := d[k]; !ok {
-			f.err = invalid(sub.prefix+k, "%s%s is required", sub.prefix, k)
-			return
-		}
-		sub.positiveInt(k)
-	}
-	f.err = sub.err
-}
-
-// callback reads callback_id and a valid callback_url.
-func (f *fields) callback(sp *jobSpec) {
-	sp.CallbackID = f.str("callback_id")
-	sp.CallbackURL = f.str("callback_url")
-	if f.err == nil && sp.CallbackURL != "" {
-		if err := checkHTTPURL(sp.CallbackURL); err != nil {
-			f.err = invalid("callback_url", "callback_url %v", err)
+// callback reads callback_id and callback_url, and holds the URL to what the schema
+// cannot say: an absolute http(s) URL.
+func callback(b map[string]any) (id, url string, aerr *apiError) {
+	id, url = str(b, "callback_id"), str(b, "callback_url")
+	if url != "" {
+		if err := checkHTTPURL(url); err != nil {
+			return "", "", invalid("callback_url", "callback_url %v", err)
 		}
 	}
+	return id, url, nil
 }
 
-// validateTemplate checks POST /v3/templates/{id}. The sandbox knows no templates: any ID
-// renders, except the magic ones.
+// validateTemplate checks POST /v3/templates/{id} beyond its published schema, which
+// readObject has held the body to: the path's template ID, the callback URL. The sandbox
+// knows no templates: any ID renders, except the magic ones.
 func validateTemplate(id string, b map[string]any) ([]jobSpec, *apiError) {
 	if strings.TrimSpace(id) == "" {
 		return nil, invalid("template_id", "template_id is required")
@@ -427,18 +339,10 @@ func validateTemplate(id string, b map[string]any) ([]jobSpec, *apiError) {
 	if id == MagicTemplateMissing {
 		return nil, notFound("template " + id)
 	}
-	f := fields{m: b}
-	sp := jobSpec{Kind: JobKindTemplate, TemplateID: id, Type: "template"}
-	f.object("variables")
-	sp.Title = f.str("title")
-	sp.FolderID = f.str("folder_id")
-	f.boolean("caption")
-	f.boolean("include_gif")
-	f.boolean("test")
-	f.dimension("dimension")
-	f.callback(&sp)
-	if f.err != nil {
-		return nil, f.err
+	sp := jobSpec{Kind: JobKindTemplate, TemplateID: id, Type: "template", Title: str(b, "title"), FolderID: str(b, "folder_id")}
+	var aerr *apiError
+	if sp.CallbackID, sp.CallbackURL, aerr = callback(b); aerr != nil {
+		return nil, aerr
 	}
 	switch id {
 	case MagicTemplateFail:
@@ -462,38 +366,20 @@ func TranslationLanguages() []string {
 	}
 }
 
-// validateTranslation checks POST /v3/video-translations and makes one job per output
-// language, all sharing the body's callback_id.
+// validateTranslation checks POST /v3/video-translations beyond its published schema,
+// which readObject has held the body to (types, the required video and
+// output_languages, mode's values): the video's type and its URL, at least one output
+// language, each supported and named once, the callback URL. It makes one job per
+// output language, all sharing the body's callback_id.
 func validateTranslation(b map[string]any) ([]jobSpec, *apiError) {
-	f := fields{m: b}
-	base := jobSpec{Kind: JobKindTranslation, Type: "translation"}
-	video := f.object("video")
-	langs, hasLangs := f.array("output_languages")
-	mode := f.str("mode")
-	base.Title = f.str("title")
-	base.FolderID = f.str("folder_id")
-	f.boolean("enable_caption")
-	base.AudioOnly = f.boolean("translate_audio_only")
-	f.positiveInt("speaker_num")
-	f.callback(&base)
-	if f.err != nil {
-		return nil, f.err
+	base := jobSpec{Kind: JobKindTranslation, Type: "translation", Title: str(b, "title"), FolderID: str(b, "folder_id")}
+	base.AudioOnly, _ = b["translate_audio_only"].(bool)
+	var aerr *apiError
+	if base.CallbackID, base.CallbackURL, aerr = callback(b); aerr != nil {
+		return nil, aerr
 	}
-	if video == nil {
-		return nil, invalid("video", "video is required: {type: url, url} or {type: asset_id, asset_id}")
-	}
-	v := fields{m: video, prefix: "video."}
-	typ, u, asset := v.str("type"), v.str("url"), v.str("asset_id")
-	if v.err != nil {
-		return nil, v.err
-	}
-	if typ == "" { // tolerated: the member present says which
-		typ = "asset_id"
-		if u != "" {
-			typ = "url"
-		}
-	}
-	switch typ {
+	video, _ := b["video"].(map[string]any)
+	switch u, asset := str(video, "url"), str(video, "asset_id"); str(video, "type") {
 	case "url":
 		if u == "" {
 			return nil, invalid("video.url", "video.url is required")
@@ -510,22 +396,18 @@ func validateTranslation(b map[string]any) ([]jobSpec, *apiError) {
 	default:
 		return nil, invalid("video.type", "video.type must be url or asset_id")
 	}
-	switch mode {
-	case "", "speed", "precision":
-	default:
-		return nil, invalid("mode", "mode must be speed or precision")
-	}
-	if !hasLangs || len(langs) == 0 {
+	langs, _ := b["output_languages"].([]any)
+	if len(langs) == 0 {
 		return nil, invalid("output_languages", "output_languages is required: at least one language")
 	}
 	known := TranslationLanguages()
 	var specs []jobSpec
 	seen := map[string]bool{}
 	for i, l := range langs {
-		name, ok := l.(string)
+		name, _ := l.(string)
 		param := fmt.Sprintf("output_languages[%d]", i)
 		switch {
-		case !ok || strings.TrimSpace(name) == "":
+		case strings.TrimSpace(name) == "":
 			return nil, invalid(param, "%s must be a language name", param)
 		case seen[name]:
 			return nil, invalid(param, "%s: %q appears twice", param, name)

@@ -26,7 +26,6 @@ import (
 const (
 	maxBodyBytes      = 1 << 20
 	maxScriptChars    = 5000
-	maxIdemKeyLen     = 255
 	maxBulkStatusIDs  = 100
 	defaultListLimit  = 10          // every list's page when limit is not given, as HeyGen documents
 	maxCinematicIDs   = 3           // avatar_id of a cinematic_avatar body: 1 to 3 IDs
@@ -163,27 +162,21 @@ type createSpec struct {
 // characters. AvatarID is the avatar (the first, for a cinematic video) that magic values
 // are read from.
 func validateCreate(b map[string]any) (createSpec, *apiError) {
-	f := fields{m: b}
-	sp := createSpec{Type: f.str("type"), Title: f.str("title"), OutputFormat: f.str("output_format")}
-	sp.Script = f.str("script")
-	voiceID, audioURL, audioAsset := f.str("voice_id"), f.str("audio_url"), f.str("audio_asset_id")
+	sp := createSpec{Type: str(b, "type"), Title: str(b, "title"), OutputFormat: str(b, "output_format"), Script: str(b, "script")}
+	voiceID, audioURL, audioAsset := str(b, "voice_id"), str(b, "audio_url"), str(b, "audio_asset_id")
 	if sp.Type == "cinematic_avatar" {
 		// The published cinematic body has no callback fields: such a video has none.
-		ids, _ := f.array("avatar_id")
-		if f.err == nil && (len(ids) == 0 || len(ids) > maxCinematicIDs) {
+		ids, _ := b["avatar_id"].([]any)
+		if len(ids) == 0 || len(ids) > maxCinematicIDs {
 			return sp, invalid("avatar_id", "avatar_id must list 1 to %d avatars", maxCinematicIDs)
 		}
-		if len(ids) > 0 {
-			sp.AvatarID, _ = ids[0].(string)
-		}
+		sp.AvatarID, _ = ids[0].(string)
 	} else {
-		sp.AvatarID = f.str("avatar_id")
-		var cb jobSpec
-		f.callback(&cb)
-		sp.CallbackID, sp.CallbackURL = cb.CallbackID, cb.CallbackURL
-	}
-	if f.err != nil {
-		return sp, f.err
+		sp.AvatarID = str(b, "avatar_id")
+		var aerr *apiError
+		if sp.CallbackID, sp.CallbackURL, aerr = callback(b); aerr != nil {
+			return sp, aerr
+		}
 	}
 	if n := utf8.RuneCountInString(sp.Script); n > maxScriptChars {
 		return sp, invalid("script", "script is %d characters, at most %d", n, maxScriptChars)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reelflow/reelflow/contract"
+	"github.com/reelflow/reelflow/heygen"
 )
 
 // opKey carries the published operation a request matched, in its context.
@@ -103,29 +104,12 @@ func checkBody(r *http.Request, raw []byte) *apiError {
 	return invalid("", "%v", err)
 }
 
-// validIdemKey is HeyGen's published format, ^[A-Za-z0-9_\-:.]{1,255}$, written out: a
-// regexp would be a package-level variable.
-func validIdemKey(key string) bool {
-	if len(key) == 0 || len(key) > maxIdemKeyLen {
-		return false
-	}
-	for _, c := range []byte(key) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '_' || c == '-' || c == ':' || c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // checkIdemKey refuses an Idempotency-Key out of HeyGen's format.
 func checkIdemKey(key string) *apiError {
-	if key == "" || validIdemKey(key) {
+	if key == "" || heygen.ValidIdempotencyKey(key) {
 		return nil
 	}
-	return invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters of A-Z, a-z, 0-9, _, -, : and .", maxIdemKeyLen)
+	return invalid("Idempotency-Key", "Idempotency-Key must be 1 to %d characters of A-Z, a-z, 0-9, _, -, : and .", heygen.MaxIdempotencyKey)
 }
 
 // idemScope is where an Idempotency-Key applies: one route and one resource, as HeyGen
