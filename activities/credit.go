@@ -11,20 +11,6 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// ErrTypeInsufficientCredit is the ApplicationError type of a create that HeyGen refused
-// with 402 insufficient_credit. It is non-retryable for the activity: the Job hands it to
-// the account scheduler, which pauses the account until the balance is back, and then
-// creates again under a fresh Idempotency-Key (a refused create made nothing).
-//
-// The error's Message() is HeyGen's own message ("Your account has 5 credits but this
-// video requires 10 credits."), for the scheduler's pause reason; its cause is the HeyGen
-// error with the status, code and request ID.
-const ErrTypeInsufficientCredit = "InsufficientCredit"
-
-// ErrTypeInvalidMinBalance is the ApplicationError type of a CheckBalance asked to keep a
-// negative reserve: a caller's bug, non-retryable.
-const ErrTypeInvalidMinBalance = "InvalidMinBalance"
-
 // balanceSource is the account call CheckBalance makes. *heygen.Client has it.
 type balanceSource interface {
 	CurrentUser(ctx context.Context) (heygen.User, error)

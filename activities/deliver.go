@@ -28,6 +28,23 @@ const (
 	OutputCaptionsVTT = "captions_vtt"
 )
 
+// OutputFile is how an output is delivered: as <Base>.<Ext>, Ext being the link's own
+// extension when it has a plausible one.
+type OutputFile struct {
+	Output, Base, Ext string
+}
+
+// Outputs lists a job's outputs in the order they are delivered: the video, then the
+// thumbnail and the captions. OutputLink says which link of a status each is.
+func Outputs() []OutputFile {
+	return []OutputFile{
+		{OutputVideo, "video", "mp4"},
+		{OutputThumbnail, "thumbnail", "jpg"},
+		{OutputCaptionsSRT, "captions", "srt"},
+		{OutputCaptionsVTT, "captions", "vtt"},
+	}
+}
+
 // Blob metadata keys Deliver writes. gocloud lowercases metadata keys.
 const (
 	metaSHA256 = "sha256"
@@ -185,7 +202,7 @@ func (a *Activities) freshLink(ctx context.Context, in DeliverInput) (string, er
 	if err != nil {
 		return "", err
 	}
-	link := outputLink(st, in.Output)
+	link := OutputLink(st, in.Output)
 	if link == "" {
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("heygen job %s has no %s output", in.HeyGenJobID, in.Output), ErrTypeDeliverInvalid, nil)
@@ -193,8 +210,9 @@ func (a *Activities) freshLink(ctx context.Context, in DeliverInput) (string, er
 	return link, nil
 }
 
-// outputLink picks an output's link out of a status.
-func outputLink(st PollJobResult, output string) string {
+// OutputLink picks an output's link out of a status: the one place that says which
+// link each output is.
+func OutputLink(st PollJobResult, output string) string {
 	switch output {
 	case OutputVideo:
 		return st.VideoURL

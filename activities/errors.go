@@ -17,6 +17,25 @@ const ErrTypeUnknownJobKind = "UnknownJobKind"
 // as a template job without a template ID. It is non-retryable.
 const ErrTypeInvalidJob = "InvalidJob"
 
+// ErrTypeInsufficientCredit is the ApplicationError type of a create that HeyGen refused
+// with 402 insufficient_credit. It is non-retryable for the activity: the Job hands it to
+// the account scheduler, which pauses the account until the balance is back, and then
+// creates again under a fresh Idempotency-Key (a refused create made nothing).
+//
+// The error's Message() is HeyGen's own message ("Your account has 5 credits but this
+// video requires 10 credits."), for the scheduler's pause reason; its cause is the HeyGen
+// error with the status, code and request ID.
+const ErrTypeInsufficientCredit = "InsufficientCredit"
+
+// ErrTypeInvalidMinBalance is the ApplicationError type of a CheckBalance asked to keep a
+// negative reserve: a caller's bug, non-retryable.
+const ErrTypeInvalidMinBalance = "InvalidMinBalance"
+
+// ErrTypeNoAccount is the ApplicationError type of AcquireSlot on a worker that has no
+// account configured: a misconfigured worker in a scheduled fleet. It is retried, so that
+// a worker that knows the account picks the request up.
+const ErrTypeNoAccount = "NoAccount"
+
 // ApplicationError types of Deliver.
 const (
 	// ErrTypeDeliverInvalid: a bucket URL that cannot be opened, or an output the job does
@@ -44,7 +63,8 @@ const (
 	ErrTypeNotifyRefused = "NotifyRefused"
 )
 
-// ApplicationError types of the activities that call Temporal itself (PriorJobs).
+// ApplicationError types of the activities that call Temporal itself (PriorJobs,
+// AcquireSlot, CheckHolders).
 const (
 	// ErrTypeTemporalRefused: Temporal refused the call in a way no retry changes
 	// (permission denied, namespace not found, an invalid argument, an unimplemented

@@ -1,9 +1,8 @@
 package activities
 
 import (
+	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
@@ -12,13 +11,13 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// The job kinds, declared here once: workflows.JobKind's constants are defined from
-// them. Kinds travel as plain strings because workflows imports this package (for
-// method values), so this package cannot import workflows.
+// The job kinds, heygen's: workflows.JobKind's constants are defined from them. Kinds
+// travel as plain strings because workflows imports this package (for method values),
+// so this package cannot import workflows.
 const (
-	KindVideo       = "video"       // POST /v3/videos, GET /v3/videos/{id}
-	KindTemplate    = "template"    // POST /v3/templates/{id}, GET /v3/videos/{id}
-	KindTranslation = "translation" // POST /v3/video-translations, GET /v3/video-translations/{id}
+	KindVideo       = heygen.JobKindVideo
+	KindTemplate    = heygen.JobKindTemplate
+	KindTranslation = heygen.JobKindTranslation
 )
 
 // CreateJobInput starts a HeyGen job.
@@ -276,23 +275,11 @@ func (a *Activities) status(ctx context.Context, kind, id string) (PollJobResult
 	}, nil
 }
 
-// maxIdempotencyKey is the longest Idempotency-Key HeyGen accepts.
-const maxIdempotencyKey = 255
-
-// idempotencyKey returns the key for in. A key that HeyGen's pattern refuses (too long,
-// or a character such as the "/" of a callback_id, or the "@" of a key from a Job that
-// predates pattern-safe keys) is replaced by its hex SHA-256, which is as stable across
-// retries as the key itself; the heygen client would refuse it.
+// idempotencyKey is in's Idempotency-Key: its own, else its callback_id, made one HeyGen
+// takes (heygen.IdempotencyKey). The Job always sets its own; the default serves
+// direct callers.
 func idempotencyKey(in CreateJobInput) string {
-	key := in.IdempotencyKey
-	if key == "" {
-		key = in.CallbackID
-	}
-	if !heygen.ValidIdempotencyKey(key) {
-		sum := sha256.Sum256([]byte(key))
-		return hex.EncodeToString(sum[:])
-	}
-	return key
+	return heygen.IdempotencyKey(cmp.Or(in.IdempotencyKey, in.CallbackID))
 }
 
 func unknownKind(k string) error {

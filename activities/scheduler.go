@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Account is the HeyGen account this worker's activities draw on, as the worker is
@@ -105,11 +105,6 @@ type AcquireSlotResult struct {
 	Limit       int    `json:"limit"`
 }
 
-// ErrTypeNoAccount is the ApplicationError type of AcquireSlot on a worker that has no
-// account configured: a misconfigured worker in a scheduled fleet. It is retried, so that
-// a worker that knows the account picks the request up.
-const ErrTypeNoAccount = "NoAccount"
-
 // AcquireSlot hands a slot request to the account's scheduler with signal-with-start:
 // it starts the scheduler when none runs, and signals the running one otherwise, in one
 // atomic call, so that two workers that start at once still share one scheduler. The
@@ -117,11 +112,12 @@ const ErrTypeNoAccount = "NoAccount"
 // the scheduler takes a request it already holds as a re-ask.
 func (a *Activities) AcquireSlot(ctx context.Context, in AcquireSlotInput) (AcquireSlotResult, error) {
 	if a.account.Name == "" {
-		return AcquireSlotResult{}, fmt.Errorf("acquire slot: this worker has no HeyGen account configured (%s)", ErrTypeNoAccount)
+		return AcquireSlotResult{}, temporal.NewApplicationError("acquire slot: this worker has no HeyGen account configured", ErrTypeNoAccount)
 	}
 	c := activity.GetClient(ctx)
 	if c == nil {
-		return AcquireSlotResult{}, errors.New("acquire slot: the activity has no temporal client")
+		return AcquireSlotResult{}, temporal.NewNonRetryableApplicationError(
+			"acquire slot: the activity has no temporal client", ErrTypeTemporalRefused, nil)
 	}
 	id := SchedulerIDPrefix + a.account.Name
 	req := in.Request
@@ -137,7 +133,7 @@ func (a *Activities) AcquireSlot(ctx context.Context, in AcquireSlotInput) (Acqu
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, in.WorkflowType, SchedulerStart{Account: a.account.Name})
 	if err != nil {
-		return AcquireSlotResult{}, fmt.Errorf("signal-with-start %s: %w", id, err)
+		return AcquireSlotResult{}, temporalError("signal-with-start "+id, err)
 	}
 	return AcquireSlotResult{SchedulerID: id, Limit: a.account.Concurrency}, nil
 }
@@ -179,7 +175,8 @@ type CheckHoldersResult struct {
 func (a *Activities) CheckHolders(ctx context.Context, in CheckHoldersInput) (CheckHoldersResult, error) {
 	c := activity.GetClient(ctx)
 	if c == nil {
-		return CheckHoldersResult{}, errors.New("check holders: the activity has no temporal client")
+		return CheckHoldersResult{}, temporal.NewNonRetryableApplicationError(
+			"check holders: the activity has no temporal client", ErrTypeTemporalRefused, nil)
 	}
 	var res CheckHoldersResult
 	for _, h := range in.Holders {
@@ -202,7 +199,7 @@ func holderRuns(ctx context.Context, c client.Client, h SlotRequest) (bool, erro
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("describe holder %s: %w", h.WorkflowID, err)
+		return false, temporalError("describe holder "+h.WorkflowID, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {

@@ -110,41 +110,6 @@ func createBody(op string, src map[string]any, callbackID, callbackURL, key stri
 	return body, nil
 }
 
-// idempotencyKeyPattern is HeyGen's published rule for an Idempotency-Key.
-const idempotencyKeyPattern = `^[A-Za-z0-9_\-:.]{1,255}$`
-
-// maxIdempotencyKey is the longest Idempotency-Key HeyGen takes.
-const maxIdempotencyKey = 255
-
-// ValidIdempotencyKey reports whether HeyGen takes k as an Idempotency-Key: 1 to 255
-// characters from A-Z, a-z, 0-9, '_', '-', ':' and '.' (HeyGen's published
-// ^[A-Za-z0-9_\-:.]{1,255}$). A callback_id such as "p/render" is not one: '/' is refused.
-func ValidIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > maxIdempotencyKey {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		switch c := k[i]; {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '_', c == '-', c == ':', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// requestKey is the Idempotency-Key a create sends: key when set (createBody has checked
-// it), else callbackID when HeyGen takes that as a key, else none. Reelflow's workflows
-// always set key (callback_id and original run ID, so that a deliberate new render gets a
-// new one); the default serves direct callers such as the sandbox's tests and the bench.
-func requestKey(key, callbackID string) string {
-	if key == "" && callbackID != "" && ValidIdempotencyKey(callbackID) {
-		return callbackID
-	}
-	return key
-}
-
 // truncate shortens s to at most n bytes, for error messages.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -759,3 +759,10 @@ func TestKindHelpers(t *testing.T) {
 	assert.Equal(t, "HeyGenRetryable", KindRetryable.String())
 	assert.Equal(t, "HeyGenRateLimited", KindRateLimited.String())
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	assert.Equal(t, "welcome-42:render.r1", IdempotencyKey("welcome-42:render.r1"), "a key HeyGen takes is kept")
+	assert.Equal(t, "702b0b7ad31a9e0a14677451810aaf7effc816b500f06619b818876dd9da5f31", IdempotencyKey("welcome-42/render"), "a refused one becomes its SHA-256")
+	assert.Len(t, IdempotencyKey(strings.Repeat("k", 256)), 64)
+	assert.Empty(t, IdempotencyKey(""))
+}

@@ -213,3 +213,12 @@ func unixSeconds(f float64) int64 {
 	}
 	return int64(f)
 }
+
+// Job kinds: which HeyGen API makes a job and which status call reads it. reelflow's
+// activities and workflows (activities.Kind*, workflows.Kind*) and the sandbox's
+// (sandbox.JobKind*) are these.
+const (
+	JobKindVideo       = "video"       // POST /v3/videos, GET /v3/videos/{id}
+	JobKindTemplate    = "template"    // POST /v3/templates/{id}, GET /v3/videos/{id}
+	JobKindTranslation = "translation" // POST /v3/video-translations, GET /v3/video-translations/{id}
+)

@@ -37,7 +37,18 @@ func (e *MissingKeyError) Error() string {
 	if len(e.Have) > 0 {
 		have = strings.Join(e.Have, ", ")
 	}
-	return fmt.Sprintf("payload encrypted with key ID %q, which is not configured here (configured: %s)", e.KeyID, have)
+	return fmt.Sprintf("payload encrypted with key ID %q, %s (configured: %s)", e.KeyID, missingKeyWords, have)
+}
+
+// missingKeyWords are the words of every MissingKeyError's message.
+const missingKeyWords = "which is not configured here"
+
+// IsMissingKey reports whether err is, or reports, a MissingKeyError. The Temporal SDK
+// does not always keep the error chain (a query's failure, a workflow's failure reach a
+// client as text), so the error's own words are matched too; they are this package's.
+func IsMissingKey(err error) bool {
+	var missing *MissingKeyError
+	return err != nil && (errors.As(err, &missing) || strings.Contains(err.Error(), missingKeyWords))
 }
 
 // ErrCorrupt is wrapped by every error of a payload that claims this codec's encoding but

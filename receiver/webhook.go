@@ -13,21 +13,17 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// Outcomes of a request, as logged, counted and answered in the "status" field. Those
-// of routing are the exported Outcome constants.
+// Outcomes of a request that routing does not decide, as logged, counted and answered in
+// the "status" field. Routing's own, all answered 200, are the exported Outcome constants
+// (route.go).
 const (
-	outcomeSignalled        = OutcomeSignalled    // 200: Temporal has the event
-	outcomeLate             = OutcomeLate         // 200: the workflow is closed or gone
-	outcomeIgnored          = OutcomeIgnored      // 200: an event type reelflow does not act on
-	outcomeNoCallbackID     = OutcomeNoCallbackID // 200: a job reelflow did not create, or not yet visible
-	outcomeNotOurs          = OutcomeNotOurs      // 200: a callback_id outside reelflow's ID scheme
-	outcomeOptions          = "ok"                // 200: HeyGen's OPTIONS probe
-	outcomeUnauthorized     = "unauthorized"      // 401: missing or bad signature
-	outcomeMalformed        = "malformed"         // 400: signed but not a webhook event
-	outcomeUnreadable       = "unreadable"        // 400: the body could not be read
-	outcomeTooLarge         = "too_large"         // 413
-	outcomeTimeout          = "timeout"           // 503: the signal call outlasted SignalTimeout
-	outcomeUnavailable      = "unavailable"       // 503: the signal call failed
+	outcomeOptions          = "ok"           // 200: HeyGen's OPTIONS probe
+	outcomeUnauthorized     = "unauthorized" // 401: missing or bad signature
+	outcomeMalformed        = "malformed"    // 400: signed but not a webhook event
+	outcomeUnreadable       = "unreadable"   // 400: the body could not be read
+	outcomeTooLarge         = "too_large"    // 413
+	outcomeTimeout          = "timeout"      // 503: the signal call outlasted SignalTimeout
+	outcomeUnavailable      = "unavailable"  // 503: the signal call failed
 	outcomeMethodNotAllowed = "method_not_allowed"
 	outcomePanic            = "error" // 500: a recovered panic
 )

@@ -59,11 +59,11 @@ const (
 	FailureCodeRenderFailed      = "RENDER_FAILED"      // MagicTemplateFail and Faults.FailRate
 )
 
-// Job kinds, as JobTruth.Kind names them.
+// Job kinds, as JobTruth.Kind names them: heygen's.
 const (
-	JobKindVideo       = "video"       // POST /v3/videos
-	JobKindTemplate    = "template"    // POST /v3/templates/{id}
-	JobKindTranslation = "translation" // POST /v3/video-translations, one job per language
+	JobKindVideo       = heygen.JobKindVideo
+	JobKindTemplate    = heygen.JobKindTemplate
+	JobKindTranslation = heygen.JobKindTranslation // one job per language
 )
 
 // Config configures a Sandbox. The zero value is usable.
@@ -357,24 +357,33 @@ const (
 	stateHeld                          // waits for a poll to see its job terminal
 )
 
-// New builds a sandbox, loads StatePath if present and starts its background loop.
-func New(cfg Config) (*Sandbox, error) {
+// check refuses a Config that cannot run, and parses its signing scheme and answers.
+func (cfg Config) check() (heygen.SigningScheme, Answers, error) {
 	if cfg.DropRate < 0 || cfg.DropRate > 1 {
-		return nil, fmt.Errorf("sandbox: drop rate %v outside [0,1]", cfg.DropRate)
+		return "", "", fmt.Errorf("sandbox: drop rate %v outside [0,1]", cfg.DropRate)
 	}
 	if err := cfg.Faults.validate(); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	if cfg.LinkTTL < 0 {
-		return nil, fmt.Errorf("sandbox: link TTL %v is negative", cfg.LinkTTL)
+		return "", "", fmt.Errorf("sandbox: link TTL %v is negative", cfg.LinkTTL)
 	}
 	scheme, err := heygen.ParseSigningScheme(string(cfg.SigningScheme))
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return "", "", fmt.Errorf("sandbox: %w", err)
 	}
 	answers, err := ParseAnswers(string(cfg.Answers))
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return "", "", fmt.Errorf("sandbox: %w", err)
+	}
+	return scheme, answers, nil
+}
+
+// New builds a sandbox, loads StatePath if present and starts its background loop.
+func New(cfg Config) (*Sandbox, error) {
+	scheme, answers, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
 	faults := cfg.Faults
 	if faults.DropRate == 0 {
@@ -430,6 +439,12 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	s.handler = s.routes()
+	s.start()
+	return s, nil
+}
+
+// start runs the background loop, the state saver and the delivery workers until Close.
+func (s *Sandbox) start() {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2 + deliveryWorkers)
 	go s.loop()
@@ -437,7 +452,6 @@ func New(cfg Config) (*Sandbox, error) {
 	for range deliveryWorkers {
 		go s.worker()
 	}
-	return s, nil
 }
 
 // Handler returns the HTTP handler serving every route.

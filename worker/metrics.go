@@ -49,12 +49,9 @@ const (
 	PathNone         = "none"  // the job ended without an answer from HeyGen
 )
 
-// jobWorkflowType and pollActivityType are the names Register gives workflows.Job and
-// (*activities.Activities).PollJob; TestMetricsInterceptor proves they match.
-const (
-	jobWorkflowType  = "Job"
-	pollActivityType = "PollJob"
-)
+// pollActivityType is the name Register gives (*activities.Activities).PollJob;
+// TestMetricsInterceptor proves they match.
+const pollActivityType = "PollJob"
 
 // latencyBuckets are the seconds buckets of the SDK's timers: latencies of milliseconds
 // to seconds. A function, not a package variable, so that no caller can change them.
@@ -157,7 +154,7 @@ type jobMetrics struct {
 
 func (j *jobMetrics) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
 	res, err := j.Next.ExecuteWorkflow(ctx, in)
-	if workflow.GetInfo(ctx).WorkflowType.Name != jobWorkflowType || workflow.IsContinueAsNewError(err) {
+	if workflow.GetInfo(ctx).WorkflowType.Name != workflows.WorkflowTypeJob || workflow.IsContinueAsNewError(err) {
 		return res, err
 	}
 	outcome, st, ok := jobOutcome(res, err)
@@ -200,7 +197,7 @@ func jobOutcome(res any, err error) (string, workflows.JobStatus, bool) {
 	switch appErr.Type() {
 	case workflows.ErrTypeHeyGenJobFailed:
 		outcome = OutcomeFailed
-	case workflows.ErrTypeStillRendering, workflows.ErrTypeCreateUnconfirmed, workflows.ErrTypeJobDeadlineExceeded:
+	case workflows.ErrTypeStillRendering, workflows.ErrTypeCreateUnconfirmed, workflows.ErrTypeSlotWaitExpired:
 		outcome = OutcomeDeadline
 	}
 	var st workflows.JobStatus

@@ -112,7 +112,7 @@ func TestJobOutcome(t *testing.T) {
 		{"heygen failed", nil, temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeHeyGenJobFailed, nil, st), OutcomeFailed, true},
 		{"still rendering", nil, temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeStillRendering, nil, st), OutcomeDeadline, true},
 		{"create unconfirmed", nil, temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeCreateUnconfirmed, nil, st), OutcomeDeadline, true},
-		{"no permit", nil, temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeJobDeadlineExceeded, nil, st), OutcomeDeadline, true},
+		{"no permit", nil, temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeSlotWaitExpired, nil, st), OutcomeDeadline, true},
 		{"create refused, no details", nil, temporal.NewNonRetryableApplicationError("x", "HeyGenPermanent", nil), OutcomeError, false},
 		{"cancelled", nil, temporal.NewCanceledError(), OutcomeCancelled, false},
 		{"other", nil, errors.New("boom"), OutcomeError, false},

@@ -2,8 +2,8 @@
 //
 // Register is the single registration function: the worker built by New uses it, and so
 // do the replay tests (with nil activities), so a workflow cannot be known by one name
-// in production and another in a test. Workflows are registered by function, under
-// their default names "Pipeline", "Job" and "Scheduler"; activities are the exported methods of
+// in production and another in a test. Workflows are registered under the names
+// workflows.WorkflowType* declare; activities are the exported methods of
 // *activities.Activities, under their method names.
 package worker
 
@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/workflows"
@@ -23,10 +24,10 @@ import (
 // be a worker.ActivityRegistry (a worker or a test environment); otherwise Register
 // panics, as the SDK's own registration does for programming errors.
 func Register(r sdkworker.WorkflowRegistry, a *activities.Activities) {
-	r.RegisterWorkflow(workflows.Pipeline)
-	r.RegisterWorkflow(workflows.Job)
-	r.RegisterWorkflow(workflows.Scheduler)
-	r.RegisterWorkflow(workflows.Campaign)
+	r.RegisterWorkflowWithOptions(workflows.Pipeline, workflow.RegisterOptions{Name: workflows.WorkflowTypePipeline})
+	r.RegisterWorkflowWithOptions(workflows.Job, workflow.RegisterOptions{Name: workflows.WorkflowTypeJob})
+	r.RegisterWorkflowWithOptions(workflows.Scheduler, workflow.RegisterOptions{Name: workflows.WorkflowTypeScheduler})
+	r.RegisterWorkflowWithOptions(workflows.Campaign, workflow.RegisterOptions{Name: workflows.WorkflowTypeCampaign})
 	if a == nil {
 		return
 	}

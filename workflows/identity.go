@@ -1,13 +1,12 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/reelflow/reelflow/heygen"
 )
 
 // A Job's identity, and why it survives a Reset.
@@ -28,12 +27,6 @@ import (
 // new execution with a new original run ID: it renders anew instead of getting HeyGen's
 // 24-hour replay of the failed render. Activity retries and worker crashes never change
 // either part. devstack/reset_e2e_test.go checks this on the pinned server.
-
-// maxIdempotencyKeyLen is the longest Idempotency-Key HeyGen accepts.
-const maxIdempotencyKeyLen = 255
-
-// idempotencyKeyPattern is HeyGen's published rule for an Idempotency-Key.
-var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_\-:.]{1,255}$`)
 
 // JobIdentity names one render of one step: the same across activity retries, worker
 // crashes, Resets and continue-as-new, and new only for a deliberate new run.
@@ -89,15 +82,11 @@ func notifyWebhookID(ctx workflow.Context) string {
 // ("welcome-42:render.5c9b....a2"). Pipeline IDs and steps never hold ":", so the mapping
 // loses nothing. A key that would be longer than 255 characters, or break HeyGen's
 // pattern in any other way, is the hex SHA-256 of that text instead: 64 characters,
-// as stable as the text itself.
+// as stable as the text itself (heygen.IdempotencyKey, where the rule lives).
 func (id JobIdentity) IdempotencyKey() string {
 	key := strings.ReplaceAll(id.CallbackID, "/", ":") + "." + id.Run
 	if id.Attempt > 1 {
 		key += ".a" + strconv.Itoa(id.Attempt)
 	}
-	if !idempotencyKeyPattern.MatchString(key) {
-		sum := sha256.Sum256([]byte(key))
-		return hex.EncodeToString(sum[:])
-	}
-	return key
+	return heygen.IdempotencyKey(key)
 }

@@ -16,18 +16,6 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 )
 
-// Activity settings of a Job.
-const (
-	// createStartToClose bounds one create call. HeyGen answers a create in seconds; a
-	// minute leaves room for a slow upload of a large body without hiding a hung call.
-	createStartToClose = time.Minute
-	// pollStartToClose bounds one status call, which is a small GET.
-	pollStartToClose = 30 * time.Second
-	// pollAttempts is how often one poll is tried before the Job gives up on it and
-	// waits for the next poll on its own schedule.
-	pollAttempts = 5
-)
-
 // Job runs one HeyGen job: it creates it, then waits for its webhook and, when none comes
 // within the push window, polls with backoff until the job is terminal or the deadline
 // passes. The first terminal answer, from a webhook or a poll, wins; every later one is
@@ -144,7 +132,7 @@ func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
 	}
 	// Activity options, set once (options.go). The create's deadline: zero would mean
 	// no limit, so a job already past its deadline gets a token second.
-	j.createAO = createOptions(label, max(t.Deadline-now.Sub(start), time.Second))
+	j.createAO = createOptions(label, untilDeadline(t.Deadline, now.Sub(start)))
 	// A poll gets a few quick attempts. When they all fail the Job logs it and polls
 	// again on its own backoff schedule: a failed poll never fails the job.
 	j.pollAO = pollOptions(label + ": poll")

@@ -7,30 +7,11 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
-)
-
-// Activity settings of a pipeline's own steps.
-const (
-	// deliverStartToClose bounds one delivery attempt: a large video over a slow link.
-	// Heartbeats, not this, catch a dead worker.
-	deliverStartToClose = time.Hour
-	// deliverHeartbeat: Deliver heartbeats every few seconds while bytes flow and ends a
-	// download idle for a minute, so two minutes of silence means the worker is gone.
-	deliverHeartbeat = 2 * time.Minute
-	// deliverAttempts: downloads and buckets have outages; each attempt fetches a fresh
-	// link when the stored one expired. Past that, the step records the failure.
-	deliverAttempts = 8
-	// notifyStartToClose bounds one POST to the user's endpoint.
-	notifyStartToClose = 30 * time.Second
-	// notifyScheduleToClose is how long a notification is retried: an endpoint that is
-	// down for a deploy or a night still gets it. Then the notify step fails alone.
-	notifyScheduleToClose = 6 * time.Hour
 )
 
 // Notification types, NotifyPayload.Type.
@@ -266,16 +247,12 @@ type output struct {
 
 // outputs lists a finished step's files: video, then thumbnail and captions when present.
 func outputs(row JobStatus) []output {
-	all := []output{
-		{activities.OutputVideo, "video", "mp4", row.VideoURL},
-		{activities.OutputThumbnail, "thumbnail", "jpg", row.ThumbnailURL},
-		{activities.OutputCaptionsSRT, "captions", "srt", row.CaptionURL},
-		{activities.OutputCaptionsVTT, "captions", "vtt", row.VTTCaptionURL},
-	}
+	links := activities.PollJobResult{VideoURL: row.VideoURL, ThumbnailURL: row.ThumbnailURL,
+		CaptionURL: row.CaptionURL, VTTCaptionURL: row.VTTCaptionURL}
 	var out []output
-	for _, o := range all {
-		if o.url != "" {
-			out = append(out, o)
+	for _, f := range activities.Outputs() {
+		if url := activities.OutputLink(links, f.Output); url != "" {
+			out = append(out, output{name: f.Output, base: f.Base, defExt: f.Ext, url: url})
 		}
 	}
 	return out
@@ -316,7 +293,7 @@ func (p *pipelineRun) deliver(ctx workflow.Context, i int, jobs *int) error {
 	outs := outputs(*row)
 	if len(outs) == 0 {
 		row.DeliverError = "no outputs to deliver"
-		return temporal.NewNonRetryableApplicationError(row.DeliverError, ErrTypeDeliverFailed, nil)
+		return temporal.NewNonRetryableApplicationError(row.DeliverError, ErrTypeDeliverFailed, nil, *row)
 	}
 	type pending struct {
 		o   output
@@ -347,7 +324,7 @@ func (p *pipelineRun) deliver(ctx workflow.Context, i int, jobs *int) error {
 	if firstErr != nil {
 		row.DeliverError = strings.Join(msgs, "; ")
 		if !temporal.IsCanceledError(firstErr) {
-			firstErr = temporal.NewNonRetryableApplicationError("deliver: "+row.DeliverError, ErrTypeDeliverFailed, firstErr)
+			firstErr = temporal.NewNonRetryableApplicationError("deliver: "+row.DeliverError, ErrTypeDeliverFailed, firstErr, *row)
 		}
 	}
 	return firstErr

@@ -12,6 +12,15 @@ import (
 // TaskQueue is the one task queue reelflow's workers poll.
 const TaskQueue = "reelflow"
 
+// Workflow type names: worker.Register registers Pipeline, Job, Scheduler and Campaign
+// under them, and visibility queries and starts by name use them.
+const (
+	WorkflowTypePipeline  = "Pipeline"
+	WorkflowTypeJob       = "Job"
+	WorkflowTypeScheduler = "Scheduler"
+	WorkflowTypeCampaign  = "Campaign"
+)
+
 // SignalEvent is the signal that carries a heygen.Event to a Job workflow.
 const SignalEvent = "heygen.event"
 
@@ -117,34 +126,6 @@ func ParseJobWorkflowID(id string) (pipelineID, step string, ok bool) {
 	}
 	return pipelineID, step, true
 }
-
-// ApplicationError types a Job or Pipeline fails with. Callers match on them with
-// errors.As and (*temporal.ApplicationError).Type; all are non-retryable.
-const (
-	// ErrTypeHeyGenJobFailed: HeyGen reported the job failed. The message carries
-	// HeyGen's failure message, and the details carry the Job's final JobStatus.
-	ErrTypeHeyGenJobFailed = "HeyGenJobFailed"
-	// ErrTypeStillRendering: HeyGen made the job, and it was still pending or
-	// processing when Timeouts.Deadline passed. The details carry the Job's final
-	// JobStatus (HeyGenJobID, the last HeyGenStatus, StartedAt and FinishedAt).
-	ErrTypeStillRendering = "StillRendering"
-	// ErrTypeCreateUnconfirmed: the create was retried until Timeouts.Deadline without
-	// an answer that HeyGen made the job. An attempt cut off in flight may still have
-	// reached HeyGen. The details carry the Job's final JobStatus, whose CallbackID names
-	// the job and whose HeyGenJobID is empty.
-	ErrTypeCreateUnconfirmed = "CreateUnconfirmed"
-	// ErrTypeJobDeadlineExceeded: the Job waited for a concurrency permit until
-	// Timeouts.Deadline and created nothing. The details carry the Job's final JobStatus.
-	ErrTypeJobDeadlineExceeded = "JobDeadlineExceeded"
-	// ErrTypeStepFailed: a step failed with an error that is no ApplicationError (the
-	// Pipeline's error then has the step's message and this type).
-	ErrTypeStepFailed = "StepFailed"
-	// ErrTypeInvalidInput: a workflow input that no retry can fix.
-	ErrTypeInvalidInput = "InvalidInput"
-	// ErrTypeDeliverFailed: an output of a step was not delivered; the message lists
-	// each object and why. It fails the pipeline only with FailFast.
-	ErrTypeDeliverFailed = "DeliverFailed"
-)
 
 // Pipeline stages: the values of ReelflowStage on a Pipeline workflow, besides the name
 // of the running step (StepRender). A Job's ReelflowStage is its JobState.

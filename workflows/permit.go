@@ -209,7 +209,7 @@ func (j *jobRun) waitForSlot(ctx workflow.Context, refused bool, message string)
 			j.finish(ctx, StateFailed) // first, so that the error's details are the final status
 			return j.fail(ctx, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("heygen job %s not created: waited %s for a slot of the account", j.st.CallbackID, waited),
-				ErrTypeJobDeadlineExceeded, nil, j.st))
+				ErrTypeSlotWaitExpired, nil, j.st))
 		}
 	}
 }
@@ -217,10 +217,10 @@ func (j *jobRun) waitForSlot(ctx workflow.Context, refused bool, message string)
 // askSlot hands the request to the account's scheduler, starting it when none runs. Its
 // retries have no limit but the queue's bound.
 func (j *jobRun) askSlot(ctx workflow.Context, req activities.SlotRequest) workflow.Future {
-	ao := askSlotOptions(j.label, max(j.t.Deadline-workflow.Now(ctx).Sub(j.start), time.Second))
+	ao := askSlotOptions(j.label, untilDeadline(j.t.Deadline, workflow.Now(ctx).Sub(j.start)))
 	ao.Priority = j.priority
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().AcquireSlot, activities.AcquireSlotInput{
-		TaskQueue: TaskQueue, WorkflowType: schedulerWorkflowType, Signal: SignalSlotAcquire, Request: req,
+		TaskQueue: TaskQueue, WorkflowType: WorkflowTypeScheduler, Signal: SignalSlotAcquire, Request: req,
 	})
 }
 

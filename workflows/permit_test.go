@@ -80,7 +80,7 @@ func (p *permitLog) create(_ context.Context, in activities.CreateJobInput) (act
 func (p *permitLog) acquire(_ context.Context, in activities.AcquireSlotInput) (activities.AcquireSlotResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if in.WorkflowType != schedulerWorkflowType || in.Signal != SignalSlotAcquire || in.TaskQueue != TaskQueue {
+	if in.WorkflowType != WorkflowTypeScheduler || in.Signal != SignalSlotAcquire || in.TaskQueue != TaskQueue {
 		return activities.AcquireSlotResult{}, temporal.NewNonRetryableApplicationError("unexpected input", "Test", nil)
 	}
 	p.asks = append(p.asks, timedReq{at: p.env.Now(), req: in.Request})
@@ -324,7 +324,7 @@ func TestPermitPausedForCredit(t *testing.T) {
 }
 
 // TestPermitDeadlineWhileQueued: never granted, the Job asks again (5 minutes, then
-// doubling) and fails at its deadline with ErrTypeJobDeadlineExceeded, having created
+// doubling) and fails at its deadline with ErrTypeSlotWaitExpired, having created
 // nothing; it takes itself off the queue.
 func TestPermitDeadlineWhileQueued(t *testing.T) {
 	env, p := newPermitEnv(t, 0)
@@ -334,7 +334,7 @@ func TestPermitDeadlineWhileQueued(t *testing.T) {
 
 	require.True(t, env.IsWorkflowCompleted())
 	appErr := appError(t, env.GetWorkflowError())
-	assert.Equal(t, ErrTypeJobDeadlineExceeded, appErr.Type())
+	assert.Equal(t, ErrTypeSlotWaitExpired, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	st := failedStatus(t, appErr)
 	assert.Equal(t, StateFailed, st.State)

@@ -55,8 +55,7 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	}
 	if !ValidPipelineID(id) {
 		p.setStage(ctx, StageFailed)
-		return PipelineResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("pipeline id %q does not match [A-Za-z0-9._-]{1,128}", id), ErrTypeInvalidInput, nil)
+		return PipelineResult{}, invalidPipelineID(id)
 	}
 	res, err := p.multistep(ctx)
 	p.tellCampaign(ctx, res, err)
@@ -157,7 +156,7 @@ func alreadyStarted(row *JobStatus, err error) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 		"the Job %s is already running or completed outside this pipeline run; wait until it ends "+
 			"(reelflow status or the Temporal UI), then start the pipeline again, which reuses it if it completed",
-		row.CallbackID), ErrTypeJobAlreadyStarted, err)
+		row.CallbackID), ErrTypeJobAlreadyStarted, err, *row)
 }
 
 // failRow records a failed or cancelled step, from the Job's final status when its error
@@ -178,6 +177,9 @@ func (p *pipelineRun) failRow(ctx workflow.Context, row *JobStatus, err error) {
 		row.State = StateFailed
 		if row.FailureMessage == "" {
 			row.FailureMessage = stepMessage(err)
+		}
+		if appErr != nil {
+			row.FailureType = appErr.Type()
 		}
 	}
 	if row.FinishedAt.IsZero() {

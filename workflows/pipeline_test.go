@@ -161,4 +161,7 @@ func TestPipelineRejectsBadID(t *testing.T) {
 
 	appErr := appError(t, env.GetWorkflowError())
 	assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+	var details InvalidInput
+	require.NoError(t, appErr.Details(&details))
+	assert.Equal(t, InvalidInput{Field: "id", Value: "bad id"}, details)
 }

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/reelflow/reelflow/activities"
@@ -41,18 +39,6 @@ import (
 // running (a Job of a run that was just terminated, cancelled or reset, still recording
 // its cancellation) waits for that Job, then reuses it if it completed and starts it
 // again otherwise.
-
-// ErrTypeStepChanged: a rerun's spec changed a step that completed in an earlier run.
-// The message names the steps; PipelineInput.Fresh renders them again.
-const ErrTypeStepChanged = "StepChanged"
-
-// ErrTypeJobAlreadyStarted: a step's Job could not start because a Job with its
-// callback_id is already running (or completed) outside this pipeline run.
-const ErrTypeJobAlreadyStarted = "JobAlreadyStarted"
-
-// priorJobsHeartbeat: PriorJobs heartbeats every couple of seconds while it waits for a
-// Job of a stopped run; a minute of silence means its worker is gone.
-const priorJobsHeartbeat = time.Minute
 
 // StepSpec is one Job step of a spec with the hash of what it renders.
 type StepSpec struct {
@@ -164,7 +150,7 @@ func (p *pipelineRun) loadPlan(ctx workflow.Context) error {
 	}
 	plans, err := PlanRerun(specs, prior, p.in.Fresh)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStepChanged, nil)
+		return stepChanged(err)
 	}
 	p.plan = make(map[string]StepPlan, len(plans))
 	reused := 0
@@ -201,7 +187,7 @@ func (p *pipelineRun) adopt(ctx workflow.Context, row *JobStatus, in JobInput, o
 	}
 	plans, err := PlanRerun([]StepSpec{p.plan[row.CallbackID].StepSpec}, prior, p.in.Fresh)
 	if err != nil {
-		return JobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStepChanged, nil)
+		return JobResult{}, stepChanged(err)
 	}
 	p.plan[row.CallbackID] = plans[0]
 	if res, ok, err := p.reused(row); ok || err != nil {
@@ -224,8 +210,7 @@ func (p *pipelineRun) reused(row *JobStatus) (JobResult, bool, error) {
 	// reflection caches encoding/json fills.
 	err := json.Unmarshal(pl.Prior.Result, &res) //workflowcheck:ignore
 	if err != nil {
-		return JobResult{}, false, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("read the result of %s's earlier run %s: %v", row.Step, pl.Prior.RunID, err), ErrTypeInvalidInput, nil)
+		return JobResult{}, false, priorResultUnreadable(row.Step, pl.Prior, err)
 	}
 	res.Step, res.CallbackID, res.Reused = row.Step, row.CallbackID, true
 	return res, true, nil

@@ -112,8 +112,12 @@ func TestPipelineRerunRefusesAChangedStep(t *testing.T) {
 	appErr := appError(t, env.GetWorkflowError())
 	assert.Equal(t, ErrTypeStepChanged, appErr.Type())
 	// The render's change makes the completed translation's source change too.
-	assert.Contains(t, appErr.Message(), "render, translate/spanish-spain completed in an earlier run")
-	assert.Contains(t, appErr.Message(), "--fresh")
+	// The pipeline's error carries its status; its cause, the refusal, names the steps.
+	cause := appError(t, appErr.Unwrap())
+	assert.Equal(t, ErrTypeStepChanged, cause.Type())
+	var changed StepChangedError
+	require.NoError(t, cause.Details(&changed))
+	assert.Equal(t, []string{StepRender, "translate/spanish-spain"}, changed.Steps)
 	assert.Empty(t, f.createdCallbackIDs(), "nothing runs")
 }
 

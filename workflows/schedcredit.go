@@ -32,8 +32,6 @@ const (
 	balanceBackoffInitial = 5 * time.Second
 	balanceBackoffMax     = time.Minute
 	balanceFresh          = time.Minute
-	// checkBalanceStartToClose bounds one GET /v3/users/me.
-	checkBalanceStartToClose = 30 * time.Second
 )
 
 // pauseState is a paused scheduler's, carried through continue-as-new.

@@ -63,8 +63,6 @@ const (
 	SignalSlotRelease = "reelflow.slot.release"
 	// SignalSlotGrant tells a Job that it holds a slot; it carries a SlotGrant.
 	SignalSlotGrant = "reelflow.slot.grant"
-	// schedulerWorkflowType is the name Register gives Scheduler.
-	schedulerWorkflowType = "Scheduler"
 )
 
 // Scheduler tuning.
@@ -82,10 +80,6 @@ const (
 	// schedulerCheckEvery is how often, while Jobs wait, the scheduler checks that its
 	// holders still run.
 	schedulerCheckEvery = 15 * time.Second
-	// checkStartToClose bounds one CheckHolders call: one Describe per holder.
-	checkStartToClose = 30 * time.Second
-	// acquireStartToClose bounds one signal-with-start call.
-	acquireStartToClose = 30 * time.Second
 	// limitAdoptAfter: the scheduler adopts a limit its workers report instead of its own
 	// once no request has carried its own for this long.
 	limitAdoptAfter = 10 * time.Minute

@@ -71,7 +71,8 @@ func TestPipelineStuckTranslationIsNotDelivered(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	fr := stepRow(t, res.Steps, "translate/french")
 	assert.Equal(t, StateFailed, fr.State)
-	assert.Contains(t, fr.FailureMessage, "heygen job t_french still processing after 1h")
+	assert.Equal(t, ErrTypeStillRendering, fr.FailureType)
+	assert.Equal(t, "t_french", fr.HeyGenJobID)
 	assert.Empty(t, fr.Delivered)
 	for _, key := range f.deliverKeys() {
 		assert.False(t, strings.Contains(key, "/translate/french/"), "delivery started for the stuck translation: %s", key)

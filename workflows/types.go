@@ -146,6 +146,10 @@ type JobStatus struct {
 	Duration       float64       `json:"duration,omitempty"` // of the video, seconds
 	HeyGenStatus   heygen.Status `json:"heygen_status,omitempty"`
 	FailureMessage string        `json:"failure_message,omitempty"`
+	// FailureType is the ApplicationError type the step failed with (ErrTypeStillRendering,
+	// a heygen.ErrorKind name for a refused create, ...): what a program reads where
+	// FailureMessage is for people.
+	FailureType string `json:"failure_type,omitempty"`
 	// FailureCode is HeyGen's failure code, when it gave one.
 	FailureCode string `json:"failure_code,omitempty"`
 	// Attempt is the attempt this row shows, from 1, of Attempts in all (1 + the

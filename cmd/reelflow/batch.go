@@ -7,11 +7,11 @@ import (
 	"io"
 	"strings"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
+	"github.com/reelflow/reelflow/pipelines"
 	"github.com/reelflow/reelflow/spec"
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -51,7 +51,7 @@ func (a *app) startBatch(ctx context.Context, b batchStart) error {
 	campaign := inputs[0].Schedule.Campaign
 	if campaign != "" {
 		// The campaign exists before its first pipeline can end and tell it.
-		if err := openCampaign(ctx, c, campaign, inputs); err != nil {
+		if err := pipelines.OpenCampaign(ctx, c, campaign, inputs); err != nil {
 			return err
 		}
 	}
@@ -66,7 +66,7 @@ func (a *app) startBatch(ctx context.Context, b batchStart) error {
 	}
 	fmt.Fprintln(a.out)
 	if campaign != "" {
-		if err := signalCampaign(ctx, c, campaign, restarted); err != nil {
+		if err := pipelines.SignalCampaign(ctx, c, campaign, restarted); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.out, "campaign %s: follow it with reelflow status %s\n", campaign, campaign)
@@ -117,52 +117,6 @@ func (a *app) uiLink(query string) string {
 	return st.uiWorkflowsURL(query)
 }
 
-// campaignSignalRows is how many rows one campaign signal carries, far under
-// Temporal's 2 MB payload limit.
-const campaignSignalRows = 1000
-
-// openCampaign signal-with-starts the campaign's workflow with every row's pipeline. A
-// campaign that completed (all its rows had ended a day before) starts a new run that
-// carries what the last one knew.
-func openCampaign(ctx context.Context, c client.Client, campaign string, inputs []workflows.PipelineInput) error {
-	wid := workflows.CampaignWorkflowIDFor(campaign)
-	in := workflows.CampaignInput{ID: campaign}
-	desc, err := c.DescribeWorkflowExecution(ctx, wid, "")
-	if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		var last workflows.CampaignStatus
-		if err := c.GetWorkflow(ctx, wid, "").Get(ctx, &last); err == nil {
-			in.Carry = last.Carry
-		}
-	}
-	rows := make([]workflows.CampaignRow, len(inputs))
-	for i, p := range inputs {
-		rows[i] = workflows.CampaignRow{ID: p.ID}
-	}
-	first := rows[:min(len(rows), campaignSignalRows)]
-	opts := client.StartWorkflowOptions{
-		ID:                    wid,
-		TaskQueue:             workflows.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:         "campaign " + campaign,
-	}
-	if _, err := c.SignalWithStartWorkflow(ctx, wid, workflows.SignalCampaignRows, workflows.CampaignRows{Rows: first}, opts, workflows.Campaign, in); err != nil {
-		return temporalError("start campaign "+campaign, err)
-	}
-	return signalCampaign(ctx, c, campaign, rows[len(first):])
-}
-
-// signalCampaign tells the campaign about rows, in signals of campaignSignalRows.
-func signalCampaign(ctx context.Context, c client.Client, campaign string, rows []workflows.CampaignRow) error {
-	for len(rows) > 0 {
-		n := min(len(rows), campaignSignalRows)
-		if err := c.SignalWorkflow(ctx, workflows.CampaignWorkflowIDFor(campaign), "", workflows.SignalCampaignRows, workflows.CampaignRows{Rows: rows[:n]}); err != nil {
-			return temporalError("tell campaign "+campaign+" its rows", err)
-		}
-		rows = rows[n:]
-	}
-	return nil
-}
-
 // startRows starts one pipeline per input, with b's priority when
 // set, and returns the runs and the rows it started now (with their runs).
 func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows.PipelineInput, b batchStart) ([]client.WorkflowRun, []workflows.CampaignRow, error) {
@@ -173,7 +127,7 @@ func (a *app) startRows(ctx context.Context, c client.Client, inputs []workflows
 		if b.priority != 0 {
 			in.Schedule.Priority = b.priority
 		}
-		run, started, err := startPipeline(ctx, c, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY)
+		run, started, err := pipelines.Start(ctx, c, in)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -198,7 +152,7 @@ func (a *app) waitBatch(ctx context.Context, runs []client.WorkflowRun) error {
 		go func() {
 			var res workflows.PipelineResult
 			err := run.Get(ctx, &res)
-			if failed := failedRows(res.Steps); err == nil && len(failed) > 0 {
+			if failed := pipelines.Unfinished(res.Steps); err == nil && len(failed) > 0 {
 				err = fmt.Errorf("completed with %s (%s)", countSteps(len(failed), "failed"), strings.Join(failed, ", "))
 			}
 			results <- outcome{run.GetID(), err}
@@ -211,7 +165,7 @@ func (a *app) waitBatch(ctx context.Context, runs []client.WorkflowRun) error {
 		case o := <-results:
 			if o.err != nil {
 				var canceled *temporal.CanceledError
-				reason := rootMessage(o.err)
+				reason := pipelines.FailureReason(o.err)
 				if errors.As(o.err, &canceled) {
 					reason = "cancelled"
 				}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,10 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/reelflow/reelflow/pipelines"
 	"github.com/reelflow/reelflow/workflows"
 )
 
@@ -61,7 +59,7 @@ each campaign's budget.`,
 				return err
 			}
 			defer c.Close()
-			st, err := querySchedulerStatus(ctx, c, account)
+			st, err := pipelines.Queue(ctx, c, account)
 			if err != nil {
 				return err
 			}
@@ -71,21 +69,6 @@ each campaign's budget.`,
 	}
 	a.bindAccount(cmd, &acct)
 	return cmd
-}
-
-// querySchedulerStatus reads the account's scheduler through its queue query.
-func querySchedulerStatus(ctx context.Context, c client.Client, account string) (workflows.SchedulerStatus, error) {
-	var st workflows.SchedulerStatus
-	id := workflows.SchedulerWorkflowIDFor(account)
-	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryQueue)
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return st, fmt.Errorf("no scheduler for HeyGen account %q (workflow %s): no Job of this account has asked for a slot yet, or the account is named differently (--heygen-account, $HEYGEN_API_KEY)", account, id)
-	}
-	if err != nil {
-		return st, temporalError("read the queue of account "+account+" (it needs a running worker)", err)
-	}
-	return st, v.Get(&st)
 }
 
 // printQueue prints the scheduler's state as `reelflow queue` shows it.
@@ -166,30 +149,6 @@ func campaignShare(st workflows.SchedulerStatus, campaign string) (workflows.Cam
 		}
 	}
 	return share, found
-}
-
-// queryCampaign reads a campaign's status: its query while it runs, its result once it
-// has completed. found is false when there is no campaign of that id.
-func queryCampaign(ctx context.Context, c client.Client, id string) (st workflows.CampaignStatus, found bool, err error) {
-	wid := workflows.CampaignWorkflowIDFor(id)
-	desc, err := c.DescribeWorkflowExecution(ctx, wid, "")
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return st, false, nil
-	}
-	if err != nil {
-		return st, false, temporalError("look up campaign "+id, err)
-	}
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		err = c.GetWorkflow(ctx, wid, "").Get(ctx, &st)
-		st.Carry = nil
-		return st, true, err
-	}
-	v, err := c.QueryWorkflow(ctx, wid, "", workflows.QueryStatus)
-	if err != nil {
-		return st, true, temporalError("read the status of campaign "+id+" (it needs a running worker)", err)
-	}
-	return st, true, v.Get(&st)
 }
 
 // printCampaign prints a campaign's summary: its pipelines by state, the failed ones
@@ -278,7 +237,7 @@ func (a *app) followCampaign(ctx context.Context, c client.Client, id, account s
 	started := time.Now()
 	last := ""
 	for {
-		st, found, err := queryCampaign(ctx, c, id)
+		st, found, err := pipelines.Campaign(ctx, c, id)
 		if err == nil && !found {
 			err = fmt.Errorf("campaign %s is gone (terminated?); its pipelines go on: reelflow status <pipeline id>", id)
 		}
@@ -287,7 +246,7 @@ func (a *app) followCampaign(ctx context.Context, c client.Client, id, account s
 		}
 		var share *workflows.CampaignShare
 		paused := ""
-		if sched, err := querySchedulerStatus(ctx, c, account); err == nil {
+		if sched, err := pipelines.Queue(ctx, c, account); err == nil {
 			if s, ok := campaignShare(sched, id); ok {
 				share = &s
 			}

@@ -34,13 +34,7 @@ func TestExitCodes(t *testing.T) {
 	log, err := logApp.logger()
 	require.NoError(t, err)
 	dir := t.TempDir()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Dir: dir, TemporalPort: -1, UIPort: -1, Logger: log, TemporalLogFile: filepath.Join(dir, "temporal.log"),
-		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 300 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Stop(context.Background())) }()
-	addr := "--address=" + st.Temporal.Address()
+	st, addr := startStack(t, ctx, devstack.Config{Dir: dir, Logger: log, TemporalLogFile: filepath.Join(dir, "temporal.log"), RenderTime: 300 * time.Millisecond})
 	createsNow := func() int { return st.Sandbox.Stats().Creates }
 
 	t.Run("2: usage and invalid specs reach nothing", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/reelflow/reelflow/pipelines"
 	"github.com/reelflow/reelflow/workflows"
 )
 
@@ -84,7 +85,7 @@ Visibility lags a moment behind a pipeline's start and end.`,
 // query is the visibility query of the filters. Values are held to the pipeline ID's
 // characters, so that none can break out of its quotes.
 func (f listFlags) query() (string, error) {
-	parts := []string{"WorkflowType = 'Pipeline'"}
+	parts := []string{fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowTypePipeline)}
 	if f.campaign != "" {
 		if !workflows.ValidPipelineID(f.campaign) {
 			return "", fmt.Errorf("--campaign %q: a campaign is a spec's id, [A-Za-z0-9._-]{1,128}", f.campaign)
@@ -131,7 +132,7 @@ func listPipelines(ctx context.Context, c client.Client, query string) ([]pipeli
 			Query: query, PageSize: listPage, NextPageToken: token,
 		})
 		if err != nil {
-			return nil, temporalError("list pipelines", err)
+			return nil, pipelines.TemporalError("list pipelines", err)
 		}
 		for _, e := range resp.GetExecutions() {
 			rows = append(rows, newPipelineRow(e))

@@ -33,13 +33,7 @@ func listedIDs(out string) []string {
 func TestList(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
-		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 200 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Stop(context.Background())) }()
-	addr := "--address=" + st.Temporal.Address()
+	st, addr := startStack(t, ctx, devstack.Config{RenderTime: 200 * time.Millisecond})
 	// A dev.json beside, as `reelflow dev` leaves it: start --rows then knows the UI.
 	devDir := t.TempDir()
 	require.NoError(t, writeDevState(devDir, devState{TemporalAddress: st.Temporal.Address(), Namespace: st.Temporal.Namespace(), UIURL: "http://127.0.0.1:8233"}))

@@ -55,25 +55,32 @@ func exitCode(err error) int {
 	return 0
 }
 
+// startStack starts an in-process dev stack for a test, with cfg's settings over these:
+// its Temporal, sandbox and receiver on free ports, no UI, state in a temporary
+// directory. It is stopped when the test ends. addr is the --address flag of its
+// Temporal.
+func startStack(t *testing.T, ctx context.Context, cfg devstack.Config) (st *devstack.Stack, addr string) {
+	t.Helper()
+	if cfg.Dir == "" && !cfg.Ephemeral {
+		cfg.Dir = t.TempDir()
+	}
+	cfg.TemporalPort, cfg.UIPort = -1, -1
+	cfg.SandboxAddr, cfg.ReceiverAddr = "127.0.0.1:0", "127.0.0.1:0"
+	st, err := devstack.Start(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Stop(context.Background())) })
+	return st, "--address=" + st.Temporal.Address()
+}
+
 // TestStartWaitStatus runs the README's path against an in-process dev stack: start
 // the welcome example, wait for it, then read its step table.
 func TestStartWaitStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
-		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 300 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Stop(context.Background())) }()
-	addr := "--address=" + st.Temporal.Address()
+	st, addr := startStack(t, ctx, devstack.Config{RenderTime: 300 * time.Millisecond})
 	// The example as it is, but delivering into a temporary directory, not ./out here.
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "welcome.yaml"))
-	require.NoError(t, err)
 	delivered := t.TempDir()
-	example := filepath.Join(t.TempDir(), "welcome.yaml")
-	require.Contains(t, string(src), "file://./out")
-	require.NoError(t, os.WriteFile(example, []byte(strings.ReplaceAll(string(src), "file://./out", "file://"+delivered)), 0o644))
+	example := exampleSpec(t, t.TempDir(), "welcome", delivered)
 
 	out, err := runCLI(t, ctx, "start", example, "--wait", addr)
 	require.NoError(t, err, out)
@@ -128,19 +135,9 @@ func TestStartWaitStatus(t *testing.T) {
 func TestBatchTwice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
-		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 200 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Stop(context.Background())) }()
-	addr := "--address=" + st.Temporal.Address()
+	st, addr := startStack(t, ctx, devstack.Config{RenderTime: 200 * time.Millisecond})
 
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "campaign.yaml"))
-	require.NoError(t, err)
-	out := t.TempDir()
-	campaign := filepath.Join(t.TempDir(), "campaign.yaml")
-	require.NoError(t, os.WriteFile(campaign, []byte(strings.ReplaceAll(string(src), "file://./out", "file://"+out)), 0o644))
+	campaign := exampleSpec(t, t.TempDir(), "campaign", t.TempDir())
 	rows := filepath.Join("..", "..", "examples", "contacts.csv")
 
 	text, err := runCLI(t, ctx, "start", campaign, "--rows", rows, "--key", "email", "--wait", addr)

@@ -108,23 +108,12 @@ func (a *app) applyPayload(copts *client.Options) error {
 }
 
 // withKeyHint adds to an error that a payload could not be decrypted what to do about it.
-// The SDK does not always keep the error chain (a query's result, a workflow's failure),
-// so the message is matched too.
 func withKeyHint(err error) error {
-	if !missingKey(err) {
+	if !payload.IsMissingKey(err) {
 		return err
 	}
 	return fmt.Errorf("%w\n  to read it, give this process that key: $%s=\"<id>:<base64key>,...\" (the first encrypts, all decrypt), "+
 		"or --payload-key-file FILE, or --codec-url of a codec server that holds it", err, payloadKeysEnv)
-}
-
-// missingKey reports whether err is a payload this process has no key for.
-func missingKey(err error) bool {
-	if err == nil {
-		return false
-	}
-	var missing *payload.MissingKeyError
-	return errors.As(err, &missing) || strings.Contains(err.Error(), "which is not configured here")
 }
 
 // codecServerCommand serves the Temporal UI's remote codec: /encode and /decode.

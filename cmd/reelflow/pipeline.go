@@ -17,6 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/reelflow/reelflow/activities"
+	"github.com/reelflow/reelflow/payload"
+	"github.com/reelflow/reelflow/pipelines"
 	"github.com/reelflow/reelflow/spec"
 	"github.com/reelflow/reelflow/workflows"
 )
@@ -24,17 +26,8 @@ import (
 // progressInterval is how often `start --wait` reads the step table.
 const progressInterval = 500 * time.Millisecond
 
-func (a *app) startCommand() *cobra.Command {
-	var (
-		wait, fresh bool
-		rows, key   string
-		priority    int
-		acct        accountFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "start FILE [--rows CSV [--key COLUMN]]",
-		Short: "Start the pipeline a spec describes (YAML or JSON); --wait follows it to the end",
-		Long: `start validates the spec, then starts its Pipeline workflow, whose ID is the spec's id.
+// startLong is start's help.
+const startLong = `start validates the spec, then starts its Pipeline workflow, whose ID is the spec's id.
 A pipeline that is running or has completed is not started again; with --wait, start
 follows it instead. A pipeline that failed, was cancelled or was terminated is resumed:
 steps that completed are reused (no new render, nothing delivered twice), the others run
@@ -55,94 +48,109 @@ campaign: reelflow status <id> summarises it, reelflow list --campaign <id> list
 pipelines, and --wait follows it (exit code 3 when a pipeline failed or completed with
 failed steps).
 
-` + stepTableLegend,
-		Args: cobra.ExactArgs(1),
+` + stepTableLegend
+
+// startFlags are start's flags.
+type startFlags struct {
+	wait, fresh bool
+	rows, key   string
+	priority    int
+	acct        accountFlags
+}
+
+func (a *app) startCommand() *cobra.Command {
+	var f startFlags
+	cmd := &cobra.Command{
+		Use:   "start FILE [--rows CSV [--key COLUMN]]",
+		Short: "Start the pipeline a spec describes (YAML or JSON); --wait follows it to the end",
+		Long:  startLong,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if priority != 0 && (priority < workflows.PriorityHighest || priority > workflows.PriorityLowest) {
-				return &exitError{code: 2, err: fmt.Errorf("--priority %d: want 1 (most urgent) to 5", priority)}
+			if f.priority != 0 && (f.priority < workflows.PriorityHighest || f.priority > workflows.PriorityLowest) {
+				return &exitError{code: 2, err: fmt.Errorf("--priority %d: want 1 (most urgent) to 5", f.priority)}
 			}
-			if rows != "" {
-				account, err := acct.account()
+			if f.rows != "" {
+				account, err := f.acct.account()
 				if err != nil {
 					return err
 				}
-				return a.startBatch(cmd.Context(), batchStart{spec: args[0], rows: rows, key: key, priority: priority, wait: wait, account: account})
+				return a.startBatch(cmd.Context(), batchStart{spec: args[0], rows: f.rows, key: f.key, priority: f.priority, wait: f.wait, account: account})
 			}
-			if key != "" {
+			if f.key != "" {
 				return &exitError{code: 2, err: errors.New("--key needs --rows")}
 			}
-			in, err := spec.Load(args[0])
-			if err != nil {
-				// Invalid, or missing or unreadable: nothing started either way.
-				return usageError(err)
-			}
-			if priority != 0 {
-				in.Schedule.Priority = priority
-			}
-			in.Fresh = fresh
-			ctx := cmd.Context()
-			c, err := a.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			run, err := a.startOrResume(ctx, c, in)
-			if err != nil {
-				return err
-			}
-			if !wait {
-				fmt.Fprintf(a.out, "follow it with: reelflow status %s\n", in.ID)
-				return nil
-			}
-			return a.follow(ctx, c, run)
+			return a.startOne(cmd.Context(), args[0], f)
 		},
 	}
-	a.env.Bool(cmd.Flags(), &wait, "wait", "REELFLOW_WAIT", false, "show progress and wait for the result")
-	a.env.String(cmd.Flags(), &rows, "rows", "REELFLOW_ROWS", "", "CSV file: start one pipeline per row")
-	a.env.String(cmd.Flags(), &key, "key", "REELFLOW_KEY", "", "CSV column whose value names each row's pipeline (default: the first column)")
-	a.env.Bool(cmd.Flags(), &fresh, "fresh", "REELFLOW_FRESH", false, "on a rerun, render again the completed steps whose spec changed (a new, paid render) instead of refusing")
-	a.env.Int(cmd.Flags(), &priority, "priority", "REELFLOW_PRIORITY", 0, "1 (most urgent) to 5: the account's free slots go to the most urgent Jobs first; overrides the spec's priority, for every row of a batch (default: the spec's, else 3)")
-	a.bindAccount(cmd, &acct)
+	a.env.Bool(cmd.Flags(), &f.wait, "wait", "REELFLOW_WAIT", false, "show progress and wait for the result")
+	a.env.String(cmd.Flags(), &f.rows, "rows", "REELFLOW_ROWS", "", "CSV file: start one pipeline per row")
+	a.env.String(cmd.Flags(), &f.key, "key", "REELFLOW_KEY", "", "CSV column whose value names each row's pipeline (default: the first column)")
+	a.env.Bool(cmd.Flags(), &f.fresh, "fresh", "REELFLOW_FRESH", false, "on a rerun, render again the completed steps whose spec changed (a new, paid render) instead of refusing")
+	a.env.Int(cmd.Flags(), &f.priority, "priority", "REELFLOW_PRIORITY", 0, "1 (most urgent) to 5: the account's free slots go to the most urgent Jobs first; overrides the spec's priority, for every row of a batch (default: the spec's, else 3)")
+	a.bindAccount(cmd, &f.acct)
 	return cmd
+}
+
+// startOne starts, resumes or follows the pipeline of the spec at path, and with --wait
+// follows it to its end.
+func (a *app) startOne(ctx context.Context, path string, f startFlags) error {
+	in, err := spec.Load(path)
+	if err != nil {
+		// Invalid, or missing or unreadable: nothing started either way.
+		return usageError(err)
+	}
+	if f.priority != 0 {
+		in.Schedule.Priority = f.priority
+	}
+	in.Fresh = f.fresh
+	c, err := a.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, err := a.startOrResume(ctx, c, in)
+	if err != nil {
+		return err
+	}
+	if !f.wait {
+		fmt.Fprintf(a.out, "follow it with: reelflow status %s\n", in.ID)
+		return nil
+	}
+	return a.follow(ctx, c, run)
 }
 
 // startOrResume starts in's pipeline, or resumes it when an earlier run failed, was
 // cancelled or was terminated, or completed with failed steps (a translation, without
 // fail_fast), and says which. A running pipeline, or one that completed with every step
-// done, is not started again: its run is returned, for --wait to follow.
+// done, is not started again: its run is returned, for --wait to follow. A resume that
+// would reuse a changed completed step is refused with exit code 2.
 func (a *app) startOrResume(ctx context.Context, c client.Client, in workflows.PipelineInput) (client.WorkflowRun, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, in.ID, "")
-	var nf *serviceerror.NotFound
-	policy := enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
-	switch {
-	case errors.As(err, &nf):
-	case err != nil:
-		return nil, temporalError("look up pipeline "+in.ID, err)
-	default:
-		info := desc.GetWorkflowExecutionInfo()
-		was := executionStatus(info.GetStatus())
-		switch info.GetStatus() {
-		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-			fmt.Fprintf(a.out, "pipeline %s was already started and is running; not starting it twice\n", in.ID)
-			return c.GetWorkflow(ctx, in.ID, ""), nil
-		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-			failed, err := failedSteps(ctx, c, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			if failed == 0 {
-				fmt.Fprintf(a.out, "pipeline %s was already started and completed; not starting it again\n", in.ID)
-				return c.GetWorkflow(ctx, in.ID, ""), nil
-			}
-			// Only its failed steps run again: the completed ones are reused.
-			was = fmt.Sprintf("completed with %d failed %s", failed, plural(failed, "step", "steps"))
-			policy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
-		}
-		if err := a.announceResume(ctx, c, in, was); err != nil {
-			return nil, err
-		}
+	latest, err := pipelines.Look(ctx, c, in)
+	var changed *workflows.StepChangedError
+	if errors.As(err, &changed) {
+		return nil, usageError(err)
 	}
-	run, started, err := startPipeline(ctx, c, in, policy)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		run     client.WorkflowRun
+		started bool
+	)
+	switch latest.Next {
+	case pipelines.NextFollow:
+		if latest.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			fmt.Fprintf(a.out, "pipeline %s was already started and is running; not starting it twice\n", in.ID)
+		} else {
+			fmt.Fprintf(a.out, "pipeline %s was already started and completed; not starting it again\n", in.ID)
+		}
+		return c.GetWorkflow(ctx, in.ID, ""), nil
+	case pipelines.NextResume:
+		fmt.Fprintf(a.out, "resuming %s (it %s): %s\n", in.ID, latest.Ended(), resumeSummary(latest.Plans))
+		run, started, err = pipelines.Resume(ctx, c, in, latest)
+	default:
+		run, started, err = pipelines.Start(ctx, c, in)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -152,29 +160,6 @@ func (a *app) startOrResume(ctx context.Context, c client.Client, in workflows.P
 		fmt.Fprintf(a.out, "pipeline %s was already started; not starting it again\n", in.ID)
 	}
 	return run, nil
-}
-
-// announceResume checks that a rerun may go ahead (no completed step changed, unless
-// --fresh) and prints what it will do, e.g. "resuming welcome-42 (it failed): render
-// done, 2 of 3 translations to redo". The Pipeline makes the same check itself
-// (workflows.PlanRerun); this one answers before anything starts, with exit code 2.
-func (a *app) announceResume(ctx context.Context, c client.Client, in workflows.PipelineInput, was string) error {
-	specs := workflows.StepSpecs(in)
-	prior := make([]activities.PriorJob, 0, len(specs))
-	for _, s := range specs {
-		j, err := activities.LookupJob(ctx, c, s.CallbackID)
-		if err != nil {
-			return temporalError("look up step "+s.Step, err)
-		}
-		prior = append(prior, j)
-	}
-	plans, err := workflows.PlanRerun(specs, prior, in.Fresh)
-	var changed *workflows.StepChangedError
-	if errors.As(err, &changed) {
-		return &exitError{code: 2, err: fmt.Errorf("pipeline %s: %w", in.ID, err)}
-	}
-	fmt.Fprintf(a.out, "resuming %s (it %s): %s\n", in.ID, was, resumeSummary(plans))
-	return nil
 }
 
 // resumeSummary says what a rerun does: "render done, 2 of 3 translations to redo".
@@ -211,91 +196,6 @@ func resumeSummary(plans []workflows.StepPlan) string {
 	return strings.Join(parts, ", ")
 }
 
-// executionStatus says how a closed run ended, for "it failed", "it was cancelled".
-func executionStatus(s enumspb.WorkflowExecutionStatus) string {
-	switch s {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		return "failed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		return "was cancelled"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		return "was terminated"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		return "timed out"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return "completed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return "is running"
-	}
-	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
-}
-
-// temporalError turns an error from a Temporal call into one that says what happened
-// and what to do, without the server's wording.
-func temporalError(what string, err error) error {
-	var (
-		unavailable *serviceerror.Unavailable
-		deadline    *serviceerror.DeadlineExceeded
-		denied      *serviceerror.PermissionDenied
-		nsNotFound  *serviceerror.NamespaceNotFound
-		exhausted   *serviceerror.ResourceExhausted
-	)
-	switch {
-	case errors.As(err, &unavailable), errors.Is(err, context.DeadlineExceeded), errors.As(err, &deadline):
-		return fmt.Errorf("%s: Temporal did not answer; is the server up (reelflow dev, or $TEMPORAL_ADDRESS)? Try again once it is", what)
-	case errors.As(err, &denied):
-		return fmt.Errorf("%s: Temporal refused the call; check $TEMPORAL_API_KEY and the namespace's permissions", what)
-	case errors.As(err, &nsNotFound):
-		return fmt.Errorf("%s: the namespace does not exist; check $TEMPORAL_NAMESPACE", what)
-	case errors.As(err, &exhausted):
-		return fmt.Errorf("%s: Temporal is overloaded (rate limited); try again in a minute", what)
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%s: interrupted", what)
-	}
-	return fmt.Errorf("%s: %s", what, rootMessage(err))
-}
-
-// failedSteps counts the failed steps in the result of the completed pipeline id.
-func failedSteps(ctx context.Context, c client.Client, id string) (int, error) {
-	var res workflows.PipelineResult
-	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-		return 0, temporalError("read the result of pipeline "+id, err)
-	}
-	n := 0
-	for _, s := range res.Steps {
-		if s.State == workflows.StateFailed {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// startPipeline starts in's Pipeline, or finds the run that holds its ID. Under
-// ALLOW_DUPLICATE_FAILED_ONLY a failed pipeline may be started again and a completed one
-// never; startOrResume passes ALLOW_DUPLICATE for a completed one with failed steps. A
-// running pipeline is never started twice.
-func startPipeline(ctx context.Context, c client.Client, in workflows.PipelineInput, policy enumspb.WorkflowIdReusePolicy) (client.WorkflowRun, bool, error) {
-	opts := client.StartWorkflowOptions{
-		ID:                                       in.ID,
-		TaskQueue:                                workflows.TaskQueue,
-		WorkflowIDReusePolicy:                    policy,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            in.Title,
-		// Temporal's Priority from the spec's schedule: its Jobs and activities inherit it.
-		Priority: workflows.PipelinePriority(in),
-	}
-	run, err := c.ExecuteWorkflow(ctx, opts, workflows.Pipeline, in)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return c.GetWorkflow(ctx, in.ID, ""), false, nil
-	}
-	if err != nil {
-		return nil, false, temporalError("start pipeline "+in.ID, err)
-	}
-	return run, true, nil
-}
-
 // follow prints each step's changes until the pipeline ends, then its result.
 func (a *app) follow(ctx context.Context, c client.Client, run client.WorkflowRun) error {
 	type outcome struct {
@@ -320,7 +220,7 @@ func (a *app) follow(ctx context.Context, c client.Client, run client.WorkflowRu
 			}
 			a.printChanges(o.res.Steps, seen, started)
 			took := time.Since(started).Round(100 * time.Millisecond)
-			failed := failedRows(o.res.Steps)
+			failed := pipelines.Unfinished(o.res.Steps)
 			if len(failed) == 0 {
 				fmt.Fprintf(a.out, "pipeline %s completed in %s\n", o.res.ID, took)
 				printSteps(a.out, o.res.Steps)
@@ -330,8 +230,8 @@ func (a *app) follow(ctx context.Context, c client.Client, run client.WorkflowRu
 			printSteps(a.out, o.res.Steps)
 			return completedWithFailures(o.res.ID, failed)
 		case <-tick.C:
-			if st, err := queryStatus(ctx, c, run.GetID(), run.GetRunID()); err == nil {
-				a.printChanges(withLive(ctx, c, st).Steps, seen, started)
+			if st, err := pipelines.Status(ctx, c, run.GetID(), run.GetRunID()); err == nil {
+				a.printChanges(pipelines.Live(ctx, c, st).Steps, seen, started)
 			}
 		case <-ctx.Done():
 			fmt.Fprintf(a.out, "stopped waiting; the pipeline goes on. Follow it with: reelflow status %s\n", run.GetID())
@@ -361,7 +261,7 @@ func (a *app) printChanges(steps []workflows.JobStatus, seen map[string]string, 
 // reportFailure prints why a pipeline ended without a result and what to do, and
 // returns exit code 1.
 func (a *app) reportFailure(ctx context.Context, c client.Client, run client.WorkflowRun, err error) error {
-	if st, qerr := queryStatus(ctx, c, run.GetID(), run.GetRunID()); qerr == nil {
+	if st, qerr := pipelines.Status(ctx, c, run.GetID(), run.GetRunID()); qerr == nil {
 		printSteps(a.out, st.Steps)
 	}
 	id := run.GetID()
@@ -382,67 +282,7 @@ func (a *app) reportFailure(ctx context.Context, c client.Client, run client.Wor
 	case errors.As(err, &timeout):
 		return &exitError{code: 1, err: fmt.Errorf("pipeline %s timed out; start it again to resume it (completed steps are reused)", id)}
 	}
-	return &exitError{code: 1, err: fmt.Errorf("pipeline %s failed: %s; fix the cause, then start it again to resume it (completed steps are reused)", id, rootMessage(err))}
-}
-
-// rootMessage is the first application error's message (the pipeline's own, which
-// quotes HeyGen's failure) without the SDK's "workflow execution error" wrapping.
-func rootMessage(err error) string {
-	var (
-		app        *temporal.ApplicationError
-		terminated *temporal.TerminatedError
-		timeout    *temporal.TimeoutError
-		canceled   *temporal.CanceledError
-	)
-	switch {
-	case errors.As(err, &app):
-		return app.Message()
-	case errors.As(err, &terminated):
-		return "terminated from the Temporal UI or CLI"
-	case errors.As(err, &timeout):
-		return "timed out"
-	case errors.As(err, &canceled):
-		return "cancelled"
-	}
-	return err.Error()
-}
-
-func queryStatus(ctx context.Context, c client.Client, id, runID string) (workflows.PipelineStatus, error) {
-	var st workflows.PipelineStatus
-	v, err := c.QueryWorkflow(ctx, id, runID, workflows.QueryStatus)
-	if err != nil {
-		return st, err
-	}
-	return st, v.Get(&st)
-}
-
-// withLive fills the running steps of a pipeline's table with their Jobs' own state
-// (waiting for webhook, polling), which the pipeline does not track so that its
-// history does not grow with every Job's progress.
-func withLive(ctx context.Context, c client.Client, st workflows.PipelineStatus) workflows.PipelineStatus {
-	return st.WithLive(func(callbackID string) (workflows.JobStatus, bool) {
-		var js workflows.JobStatus
-		v, err := c.QueryWorkflow(ctx, callbackID, "", workflows.QueryStatus)
-		if err != nil || v.Get(&js) != nil {
-			return js, false
-		}
-		return js, true
-	})
-}
-
-// failedRows names the steps of a completed pipeline that did not succeed: a failed
-// step (a translation, without fail_fast), or one whose outputs were not delivered.
-func failedRows(steps []workflows.JobStatus) []string {
-	var out []string
-	for _, s := range steps {
-		switch {
-		case s.State == workflows.StateFailed, s.State == workflows.StateCancelled:
-			out = append(out, s.Step+" "+string(s.State))
-		case s.DeliverError != "":
-			out = append(out, s.Step+" not delivered")
-		}
-	}
-	return out
+	return &exitError{code: 1, err: fmt.Errorf("pipeline %s failed: %s; fix the cause, then start it again to resume it (completed steps are reused)", id, pipelines.FailureReason(err))}
 }
 
 // countSteps reads "1 failed step", "2 failed steps".
@@ -578,13 +418,13 @@ with failed steps (for a campaign: a pipeline of it did not complete every step)
 // printCampaignStatus prints the campaign id's summary, with its share of the account
 // from the scheduler, and reports false when there is no such campaign.
 func (a *app) printCampaignStatus(ctx context.Context, c client.Client, id string, acct accountFlags) (bool, error) {
-	st, found, err := queryCampaign(ctx, c, id)
+	st, found, err := pipelines.Campaign(ctx, c, id)
 	if !found || err != nil {
 		return found, err
 	}
 	var share *workflows.CampaignShare
 	if account, err := acct.account(); err == nil {
-		if sched, err := querySchedulerStatus(ctx, c, account); err == nil {
+		if sched, err := pipelines.Queue(ctx, c, account); err == nil {
 			s, _ := campaignShare(sched, id)
 			share = &s
 			if sched.Paused {
@@ -612,19 +452,19 @@ func (a *app) printStatus(ctx context.Context, c client.Client, id string) error
 		return fmt.Errorf("no pipeline %q: start one with reelflow start SPEC", id)
 	}
 	if err != nil {
-		return temporalError("look up pipeline "+id, err)
+		return pipelines.TemporalError("look up pipeline "+id, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	status := executionStatus(info.GetStatus())
-	st, err := queryStatus(ctx, c, id, "")
+	status := pipelines.ExecutionStatus(info.GetStatus())
+	st, err := pipelines.Status(ctx, c, id, "")
 	if err != nil {
 		fmt.Fprintf(a.out, "pipeline %s: %s\n", id, status)
-		if missingKey(err) {
+		if payload.IsMissingKey(err) {
 			return fmt.Errorf("read the step table of %s: %w", id, err)
 		}
-		return temporalError("read the step table of "+id+" (it needs a running worker: reelflow worker, or reelflow dev)", err)
+		return pipelines.TemporalError("read the step table of "+id+" (it needs a running worker: reelflow worker, or reelflow dev)", err)
 	}
-	st = withLive(ctx, c, st)
+	st = pipelines.Live(ctx, c, st)
 	title := ""
 	if st.Title != "" {
 		title = "  " + st.Title
@@ -640,7 +480,7 @@ func (a *app) printStatus(ctx context.Context, c client.Client, id string) error
 			}
 		}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		if failed := failedRows(st.Steps); len(failed) > 0 {
+		if failed := pipelines.Unfinished(st.Steps); len(failed) > 0 {
 			return completedWithFailures(id, failed)
 		}
 	default:
@@ -666,12 +506,8 @@ not delivered. With --wait it prints the final step table.`,
 				return err
 			}
 			defer c.Close()
-			if err := c.CancelWorkflow(ctx, args[0], ""); err != nil {
-				var nf *serviceerror.NotFound
-				if errors.As(err, &nf) {
-					return fmt.Errorf("no running pipeline %q: it has ended or never started (reelflow status %s)", args[0], args[0])
-				}
-				return temporalError("cancel "+args[0], err)
+			if err := pipelines.Cancel(ctx, c, args[0]); err != nil {
+				return err
 			}
 			fmt.Fprintf(a.out, "cancellation of %s requested\n", args[0])
 			if !wait {

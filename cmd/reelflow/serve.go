@@ -78,13 +78,16 @@ func (a *app) bindWorker(cmd *cobra.Command, o *worker.Options) {
 	a.env.Duration(fs, &o.StopTimeout, "stop-timeout", "REELFLOW_STOP_TIMEOUT", worker.DefaultStopTimeout, "how long a stopping worker waits for running activities")
 }
 
+// workerFlags are the worker command's flags.
+type workerFlags struct {
+	hg          heygenFlags
+	acct        workerAccountFlags
+	opts        worker.Options
+	metricsAddr string
+}
+
 func (a *app) workerCommand() *cobra.Command {
-	var (
-		hg          heygenFlags
-		acctFlags   workerAccountFlags
-		opts        worker.Options
-		metricsAddr string
-	)
+	var f workerFlags
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker: the Pipeline and Job workflows and their HeyGen activities",
@@ -97,70 +100,98 @@ With --deployment-name and --build-id it takes part in Worker Versioning: workfl
 AutoUpgrade, so changes to workflow code must stay replay-safe (workflow.GetVersion).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if hg.apiKey == "" {
-				return &exitError{code: 2, err: errors.New("HEYGEN_API_KEY is not set: the worker needs it to call HeyGen (point HEYGEN_BASE_URL at `reelflow sandbox` to run without one)")}
-			}
-			acct, err := acctFlags.account(hg.apiKey)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if opts.DeploymentName != "" && opts.BuildID == "" && version != "dev" {
-				opts.BuildID = version
-			}
-			if err := opts.Validate(); err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("--deployment-name and --build-id: %w", err)}
-			}
-			log, err := a.logger()
+			acct, err := f.account()
 			if err != nil {
 				return err
 			}
-			defer func() { _ = log.Sync() }()
-			copts, err := a.clientOptions(log.Named("sdk"))
-			if err != nil {
-				return err
-			}
-			if metricsAddr != "" {
-				m, err := worker.NewMetrics()
-				if err != nil {
-					return err
-				}
-				defer func() { _ = m.Shutdown(context.Background()) }()
-				copts.MetricsHandler = m.Handler()
-				stop, err := startMetricsServer(metricsAddr, m.HTTPHandler(), log)
-				if err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				defer stop()
-			}
-			c, err := client.DialContext(cmd.Context(), copts)
-			if err != nil {
-				return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
-			}
-			defer c.Close()
-			tr, err := a.tracer()
-			if err != nil {
-				return err
-			}
-			w := worker.New(c, activities.New(heygen.NewClient(hg.baseURL, hg.apiKey, heygenHTTPClient(tr)), activities.WithHTTPTransport(tr.Transport), activities.WithAccount(acct)), opts)
-			log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace),
-				zap.String("deployment", opts.DeploymentName), zap.String("build_id", opts.BuildID))
-			// Run returns after the interrupt once running activities finished or the
-			// stop timeout passed; the metrics server stops after it.
-			if err := w.Run(stopOn(cmd.Context(), log, opts.WithDefaults().StopTimeout)); err != nil {
-				return err
-			}
-			log.Info("worker stopped")
-			return nil
+			return a.runWorker(cmd.Context(), &f, acct)
 		},
 	}
-	a.bindHeyGen(cmd, &hg)
-	a.bindWorkerAccount(cmd, &acctFlags)
-	a.bindWorker(cmd, &opts)
+	a.bindHeyGen(cmd, &f.hg)
+	a.bindWorkerAccount(cmd, &f.acct)
+	a.bindWorker(cmd, &f.opts)
 	fs := cmd.Flags()
-	a.env.String(fs, &metricsAddr, "metrics-addr", "REELFLOW_METRICS_ADDR", defaultWorkerMetricsAddr, "serve Prometheus metrics on /metrics (and /healthz) here; empty disables")
-	a.env.String(fs, &opts.DeploymentName, "deployment-name", "REELFLOW_DEPLOYMENT_NAME", "", "Worker Deployment name; with --build-id turns on Worker Versioning")
-	a.env.String(fs, &opts.BuildID, "build-id", "REELFLOW_BUILD_ID", "", "this worker's build ID in the deployment (default: the binary's version, when not \"dev\")")
+	a.env.String(fs, &f.metricsAddr, "metrics-addr", "REELFLOW_METRICS_ADDR", defaultWorkerMetricsAddr, "serve Prometheus metrics on /metrics (and /healthz) here; empty disables")
+	a.env.String(fs, &f.opts.DeploymentName, "deployment-name", "REELFLOW_DEPLOYMENT_NAME", "", "Worker Deployment name; with --build-id turns on Worker Versioning")
+	a.env.String(fs, &f.opts.BuildID, "build-id", "REELFLOW_BUILD_ID", "", "this worker's build ID in the deployment (default: the binary's version, when not \"dev\")")
 	return cmd
+}
+
+// account checks the worker's flags, defaults its build ID to the binary's version, and
+// returns its HeyGen account. Every error is bad usage (exit code 2).
+func (f *workerFlags) account() (activities.Account, error) {
+	if f.hg.apiKey == "" {
+		return activities.Account{}, &exitError{code: 2, err: errors.New("HEYGEN_API_KEY is not set: the worker needs it to call HeyGen (point HEYGEN_BASE_URL at `reelflow sandbox` to run without one)")}
+	}
+	acct, err := f.acct.account(f.hg.apiKey)
+	if err != nil {
+		return activities.Account{}, &exitError{code: 2, err: err}
+	}
+	if f.opts.DeploymentName != "" && f.opts.BuildID == "" && version != "dev" {
+		f.opts.BuildID = version
+	}
+	if err := f.opts.Validate(); err != nil {
+		return activities.Account{}, &exitError{code: 2, err: fmt.Errorf("--deployment-name and --build-id: %w", err)}
+	}
+	return acct, nil
+}
+
+// runWorker runs a worker for acct until ctx ends and its running activities finished
+// or the stop timeout passed; the metrics server stops after it.
+func (a *app) runWorker(ctx context.Context, f *workerFlags, acct activities.Account) error {
+	log, err := a.logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	copts, err := a.clientOptions(log.Named("sdk"))
+	if err != nil {
+		return err
+	}
+	if f.metricsAddr != "" {
+		stop, err := serveWorkerMetrics(f.metricsAddr, &copts, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	c, err := client.DialContext(ctx, copts)
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", copts.HostPort, err)
+	}
+	defer c.Close()
+	tr, err := a.tracer()
+	if err != nil {
+		return err
+	}
+	acts := activities.New(heygen.NewClient(f.hg.baseURL, f.hg.apiKey, heygenHTTPClient(tr)), activities.WithHTTPTransport(tr.Transport), activities.WithAccount(acct))
+	w := worker.New(c, acts, f.opts)
+	log.Info("worker starting", zap.String("temporal", copts.HostPort), zap.String("namespace", copts.Namespace),
+		zap.String("deployment", f.opts.DeploymentName), zap.String("build_id", f.opts.BuildID))
+	if err := w.Run(stopOn(ctx, log, f.opts.WithDefaults().StopTimeout)); err != nil {
+		return err
+	}
+	log.Info("worker stopped")
+	return nil
+}
+
+// serveWorkerMetrics points copts' SDK metrics at a Prometheus registry and serves it on
+// addr; stop shuts both down.
+func serveWorkerMetrics(addr string, copts *client.Options, log *zap.Logger) (stop func(), err error) {
+	m, err := worker.NewMetrics()
+	if err != nil {
+		return nil, err
+	}
+	copts.MetricsHandler = m.Handler()
+	stopServer, err := startMetricsServer(addr, m.HTTPHandler(), log)
+	if err != nil {
+		_ = m.Shutdown(context.Background())
+		return nil, &exitError{code: 2, err: err}
+	}
+	return func() {
+		stopServer()
+		_ = m.Shutdown(context.Background())
+	}, nil
 }
 
 // stopOn adapts a context to the worker's interrupt channel, and logs when the stop

@@ -20,13 +20,7 @@ import (
 func TestStartRefusesSpecs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Dir: t.TempDir(), TemporalPort: -1, UIPort: -1,
-		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 200 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Stop(context.Background())) }()
-	addr := "--address=" + st.Temporal.Address()
+	st, addr := startStack(t, ctx, devstack.Config{RenderTime: 200 * time.Millisecond})
 	dir := t.TempDir()
 	write := func(name, src string) string {
 		p := filepath.Join(dir, name)

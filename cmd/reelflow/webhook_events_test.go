@@ -44,14 +44,8 @@ func TestParseSince(t *testing.T) {
 func TestWebhookEventsAndReplay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Ephemeral: true, TemporalPort: -1, UIPort: -1, DropRate: 1,
-		SandboxAddr: "127.0.0.1:0", ReceiverAddr: "127.0.0.1:0", RenderTime: 300 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Stop(context.Background())) }()
+	st, addr := startStack(t, ctx, devstack.Config{Ephemeral: true, DropRate: 1, RenderTime: 300 * time.Millisecond})
 	hg := []string{"--heygen-api-key", "sandbox", "--heygen-base-url", st.SandboxURL()}
-	addr := "--address=" + st.Temporal.Address()
 
 	in := workflows.PipelineInput{ID: "replay-1", Video: map[string]any{
 		"type": "avatar", "avatar_id": "Daisy-inskirt-20220818", "voice_id": "v1", "script": "Replayed."}}
