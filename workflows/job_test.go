@@ -342,7 +342,9 @@ func TestJobFailureByPoll(t *testing.T) {
 
 	appErr := appError(t, env.GetWorkflowError())
 	assert.Equal(t, ErrTypeHeyGenJobFailed, appErr.Type())
-	assert.Contains(t, appErr.Message(), "voice not found")
+	st := failedStatus(t, appErr)
+	assert.Equal(t, "voice_error", st.FailureCode, "HeyGen's code and message are in the details")
+	assert.Contains(t, st.FailureMessage, "voice not found")
 	assert.Equal(t, FinishedByPoll, queryJob(t, env).FinishedBy)
 }
 

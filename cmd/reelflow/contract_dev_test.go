@@ -126,6 +126,7 @@ func exampleSpec(t *testing.T, dir, name, out string) string {
 }
 
 func devAgainstPublished(t *testing.T, answers sandbox.Answers, scheme heygen.SigningScheme) {
+	isolateKeys(t)
 	const apiKey = "published-contract-key"
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/reelflow/reelflow/devstack"
+	"github.com/reelflow/reelflow/workflows"
 )
 
 // syncBuffer is a bytes.Buffer that a running command and the test may share.
@@ -55,12 +57,21 @@ func exitCode(err error) int {
 	return 0
 }
 
+// isolateKeys gives the test its own user config directory, where `reelflow dev` leaves
+// its payload keys by Temporal address: a key left by an earlier dev on a port the test's
+// server now has would make the CLI encrypt for a stack that runs in plaintext.
+func isolateKeys(t *testing.T) {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+}
+
 // startStack starts an in-process dev stack for a test, with cfg's settings over these:
 // its Temporal, sandbox and receiver on free ports, no UI, state in a temporary
 // directory. It is stopped when the test ends. addr is the --address flag of its
 // Temporal.
 func startStack(t *testing.T, ctx context.Context, cfg devstack.Config) (st *devstack.Stack, addr string) {
 	t.Helper()
+	isolateKeys(t)
 	if cfg.Dir == "" && !cfg.Ephemeral {
 		cfg.Dir = t.TempDir()
 	}
@@ -157,11 +168,11 @@ func TestBatchTwice(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		n, err := st.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: "WorkflowType = 'Pipeline' AND ExecutionStatus = 'Completed'",
+			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Completed'", workflows.WorkflowTypePipeline),
 		})
 		return err == nil && n.GetCount() == 20
 	}, 30*time.Second, 100*time.Millisecond)
-	total, err := st.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowType = 'Pipeline'"})
+	total, err := st.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowTypePipeline)})
 	require.NoError(t, err)
 	require.EqualValues(t, 20, total.GetCount())
 }
@@ -230,6 +241,7 @@ func freePort(t *testing.T) string {
 // to dev's working directory), the webhook commands finding dev's sandbox and secret,
 // and a log without colour codes, since it does not go to a terminal.
 func TestDev(t *testing.T) {
+	isolateKeys(t)
 	if !devstackIncluded {
 		t.Skip("built with -tags nodev")
 	}
