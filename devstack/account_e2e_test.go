@@ -29,6 +29,24 @@ func accountStack(t *testing.T, limit int, render time.Duration) *Stack {
 	return st
 }
 
+// heldAccountStack is accountStack with the account held: a reserve of 1 credit and none
+// in the sandbox, so that the scheduler queues every Job and grants nothing until the
+// test sets credits.
+func heldAccountStack(t *testing.T, limit int, render time.Duration) *Stack {
+	st := startStack(t, Config{RenderTime: render, Account: activities.Account{Concurrency: limit, MinBalance: 1}})
+	st.Sandbox.SetConcurrencyLimit(limit)
+	require.NoError(t, st.Sandbox.SetCredits(0))
+	return st
+}
+
+// queuedWhileHeld holds when n Jobs wait on the held account and none holds a slot.
+func queuedWhileHeld(ctx context.Context, st *Stack, n int) func() bool {
+	return func() bool {
+		s, ok := schedulerStatus(ctx, st)
+		return ok && s.Paused && len(s.Held) == 0 && s.Waiting == n
+	}
+}
+
 // campaignRows are n render-only pipelines of campaign.
 func campaignRows(campaign string, n int) []workflows.PipelineInput {
 	out := make([]workflows.PipelineInput, n)
@@ -71,20 +89,25 @@ func schedulerStatus(ctx context.Context, st *Stack) (workflows.SchedulerStatus,
 // history, the first grant after the urgent Job's request is its own, made while
 // campaign rows still waited. The campaign's workflow counts every row done. (The check
 // is on the scheduler's decisions, not on create counts, which also depend on how long
-// the urgent pipeline takes to ask on a loaded machine.)
+// the urgent pipeline takes to ask on a loaded machine.) The account is held until the
+// whole campaign has queued, so that it runs with a backlog whatever the machine's load:
+// its rows ask one by one as their pipelines start, and with slots turning over every
+// second they never all waited at once.
 func TestUrgentJumpsTheCampaign(t *testing.T) {
 	const limit = 2
-	st := accountStack(t, limit, 600*time.Millisecond)
+	st := heldAccountStack(t, limit, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	camp := campaignRows("camp", 10)
+	camp := campaignRows("camp", 12)
 	_, err := st.Client.SignalWithStartWorkflow(ctx, workflows.CampaignWorkflowIDFor("camp"), workflows.SignalCampaignRows,
 		campaignRowsOf(camp), client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, workflows.Campaign, workflows.CampaignInput{ID: "camp"})
 	require.NoError(t, err)
 	runs := startAll(ctx, t, st, camp)
-	waitUntil(ctx, t, "the campaign to queue", func() bool {
+	waitUntil(ctx, t, "the campaign to queue", queuedWhileHeld(ctx, st, len(camp)))
+	require.NoError(t, st.Sandbox.SetCredits(1000))
+	waitUntil(ctx, t, "the campaign to run", func() bool {
 		s, ok := schedulerStatus(ctx, st)
-		return ok && len(s.Held) == limit && s.Waiting >= 6
+		return ok && !s.Paused && len(s.Held) == limit
 	})
 
 	urgent := welcome("urgent")
@@ -162,10 +185,13 @@ func TestCreditPauseAndResume(t *testing.T) {
 }
 
 // grantRecord is one grant of the account's scheduler, as the scheduler saw it: the Job
-// granted, and the Jobs waiting when it was made (the granted one included).
+// granted, the Jobs waiting when it was made (the granted one included), and the Jobs
+// holding a slot then, as far as their requests and releases tell (a slot freed by the
+// holder check or a lapsed lease still shows as held).
 type grantRecord struct {
 	to      string
 	waiting []string
+	held    []string
 }
 
 // schedulerLog is the account scheduler's run as its history tells it.
@@ -177,14 +203,16 @@ type schedulerLog struct {
 
 // readSchedulerLog replays the sandbox account's scheduler history in event order,
 // which is the order the scheduler took them in (signals that arrive during a workflow
-// task are written after its commands): requests queue a Job, releases free it or take
-// it off the queue, a grant moves it from the queue to the holders. The test's scheduler
-// must not have continued as new (its first events would be in another run).
+// task are written after its commands), with the scheduler's rules: a request queues a
+// Job (one from another run identity replaces the Job's place or slot), a release under
+// the Job's run identity frees its slot or takes it off the queue, a grant moves it from
+// the queue to the holders. The test's scheduler must not have continued as new (its
+// first events would be in another run).
 func readSchedulerLog(ctx context.Context, t *testing.T, st *Stack) schedulerLog {
 	t.Helper()
 	dc := converter.GetDefaultDataConverter()
 	log := schedulerLog{asked: map[string]int{}}
-	waiting, holders := map[string]bool{}, map[string]bool{}
+	waiting, holders := map[string]string{}, map[string]string{} // workflow ID -> run identity
 	it := st.Client.GetWorkflowHistory(ctx, workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount), "", false,
 		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
@@ -202,28 +230,31 @@ func readSchedulerLog(ctx context.Context, t *testing.T, st *Stack) schedulerLog
 				if _, ok := log.asked[id]; !ok {
 					log.asked[id] = len(log.grants)
 				}
-				if req.Refused {
+				if run, ok := holders[id]; ok && (run != req.RunID || req.Refused) {
 					delete(holders, id)
 				}
-				if !holders[id] {
-					waiting[id] = true
+				if _, ok := holders[id]; !ok {
+					waiting[id] = req.RunID
 				}
 			case workflows.SignalSlotRelease:
-				if !holders[id] {
+				if holders[id] == req.RunID {
+					delete(holders, id)
+				} else if waiting[id] == req.RunID {
 					delete(waiting, id)
 				}
-				delete(holders, id)
 			}
 		}
 		if a := ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalSlotGrant {
 			id := a.GetWorkflowExecution().GetWorkflowId()
-			if holders[id] {
+			if _, ok := holders[id]; ok {
 				continue // a grant sent again to a holder that asked again
 			}
-			require.True(t, waiting[id], "%s granted without waiting", id)
-			log.grants = append(log.grants, grantRecord{to: id, waiting: slices.Sorted(maps.Keys(waiting))})
+			run, ok := waiting[id]
+			require.True(t, ok, "%s granted without waiting", id)
+			log.grants = append(log.grants, grantRecord{to: id, waiting: slices.Sorted(maps.Keys(waiting)),
+				held: slices.Sorted(maps.Keys(holders))})
 			delete(waiting, id)
-			holders[id] = true
+			holders[id] = run
 		}
 	}
 	return log

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/reelflow/reelflow/activities"
 	"github.com/reelflow/reelflow/workflows"
 )
 
@@ -28,24 +27,15 @@ import (
 // the scheduler decided it.
 func TestCampaignsShareTheAccount(t *testing.T) {
 	const limit = 2
-	st := startStack(t, Config{RenderTime: 400 * time.Millisecond,
-		Account: activities.Account{Concurrency: limit, MinBalance: 1}})
-	st.Sandbox.SetConcurrencyLimit(limit)
-	require.NoError(t, st.Sandbox.SetCredits(0))
+	st := heldAccountStack(t, limit, 400*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, b := campaignRows("share-a", 6), campaignRows("share-b", 6)
 	oneOff := welcome("share-one-off")
-	queued := func(n int) func() bool {
-		return func() bool {
-			s, ok := schedulerStatus(ctx, st)
-			return ok && s.Paused && len(s.Held) == 0 && s.Waiting == n
-		}
-	}
 	runs := startAll(ctx, t, st, a)
-	waitUntil(ctx, t, "campaign A to queue", queued(len(a)))
+	waitUntil(ctx, t, "campaign A to queue", queuedWhileHeld(ctx, st, len(a)))
 	runs = append(runs, startAll(ctx, t, st, append(slices.Clone(b), oneOff))...)
-	waitUntil(ctx, t, "campaign B and the one-off to queue behind A", queued(len(a)+len(b)+1))
+	waitUntil(ctx, t, "campaign B and the one-off to queue behind A", queuedWhileHeld(ctx, st, len(a)+len(b)+1))
 	require.Zero(t, st.Sandbox.Stats().CreateRequests, "nothing created while held")
 	require.NoError(t, st.Sandbox.SetCredits(1000))
 	requireAllComplete(ctx, t, runs)

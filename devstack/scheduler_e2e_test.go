@@ -2,7 +2,9 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,6 +82,60 @@ func TestSlotOfATerminatedHolder(t *testing.T) {
 	require.Equal(t, 1, creates(next.ID))
 	recordTo(ctx, t, st, "scheduler-holder-check", workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount))
 	recordTo(ctx, t, st, "job-slot-wait", nextJob)
+}
+
+// TestSlotOfAResetHolder: with an account concurrency of 1 (and a sandbox that answers
+// 429 past one job), the first pipeline's render holds the only slot while the second's
+// waits. The holder's Job is reset from the Temporal UI, to its first workflow task (the
+// reset run asks again and is granted the same slot) or to just after its create (the
+// reset run holds it). Neither loses nor doubles the slot: the reset Job completes with
+// its one create, the waiting Job is granted only once the holder gave the slot back
+// itself (not by the holder check or the lease), and the account sees no 429.
+func TestSlotOfAResetHolder(t *testing.T) {
+	// Renders long enough that the holder still renders when it is reset (checked below).
+	st := startStack(t, Config{RenderTime: 4 * time.Second, Account: activities.Account{Concurrency: 1}})
+	st.Sandbox.SetConcurrencyLimit(1)
+	for i, tt := range []struct {
+		name  string
+		point resetPoint
+	}{
+		{"to the first workflow task", firstWorkflowTask},
+		// A scheduled Job's first CreateJob answers SlotRequired; the second creates.
+		{"to just after the create", taskAfter(2, activityCompleted("CreateJob"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			holder, next := welcome(fmt.Sprintf("reset-holder-%d", i)), welcome(fmt.Sprintf("reset-next-%d", i))
+			holderJob, nextJob := workflows.JobWorkflowID(holder.ID, workflows.StepRender), workflows.JobWorkflowID(next.ID, workflows.StepRender)
+			holderRun := startPipeline(ctx, t, st, holder)
+			waitCreated(ctx, t, st, holderJob)
+			nextRun := startPipeline(ctx, t, st, next)
+			waitUntil(ctx, t, "the next Job to queue", func() bool { return jobState(ctx, st, nextJob) == workflows.StateQueued })
+
+			newRun, base := reset(ctx, t, st, holderJob, tt.point)
+			d, err := st.Client.DescribeWorkflowExecution(ctx, holderJob, base)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, d.GetWorkflowExecutionInfo().GetStatus(),
+				"the holder still held its slot when it was reset (the reset ended it)")
+			var res workflows.JobResult
+			require.NoError(t, st.Client.GetWorkflow(ctx, holderJob, newRun).Get(ctx, &res), "the reset Job completes")
+			require.Equal(t, workflows.StateDone, res.State)
+			require.NoError(t, holderRun.Get(ctx, nil))
+			require.NoError(t, nextRun.Get(ctx, nil))
+
+			assertOneCreateEach(t, st, holderJob, nextJob)
+			require.Zero(t, st.Sandbox.Stats().ConcurrencyLimited, "no 429: the slot was never doubled")
+			log := readSchedulerLog(ctx, t, st)
+			at := slices.IndexFunc(log.grants, func(g grantRecord) bool { return g.to == nextJob })
+			require.GreaterOrEqual(t, at, 0, "the next Job was granted")
+			require.Empty(t, log.grants[at].held, "granted once the reset holder gave its slot back: %+v", log.grants)
+			waitUntil(ctx, t, "no slot held, nobody waiting", func() bool {
+				s, ok := schedulerStatus(ctx, st)
+				return ok && len(s.Held) == 0 && s.Waiting == 0
+			})
+		})
+	}
 }
 
 // TestRerunReusesTheRender: a pipeline whose translation fails with fail_fast fails;
