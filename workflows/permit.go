@@ -231,7 +231,7 @@ func (j *jobRun) granted(ctx workflow.Context, g SlotGrant) {
 	j.logger.Info("slot granted", "Scheduler", g.Scheduler, "Waited", now.Sub(j.start))
 	j.slot = g.Scheduler
 	j.start = now
-	j.createAO.ScheduleToCloseTimeout = j.t.Deadline
+	j.createAO = createOptions(j.label, j.t.Deadline)
 	j.setState(ctx, StateCreating)
 }
 
