@@ -69,6 +69,7 @@ func TestSlotOfATerminatedHolder(t *testing.T) {
 	nextRun := start(next)
 	nextJob := workflows.JobWorkflowID(next.ID, workflows.StepRender)
 	waitUntil(ctx, t, "the next Job to queue", func() bool { return jobState(ctx, st, nextJob) == workflows.StateQueued })
+	require.Zero(t, creates(next.ID), "the only slot is held: the next Job has created nothing")
 
 	require.NoError(t, st.Client.TerminateWorkflow(ctx, workflows.JobWorkflowID(stuck.ID, workflows.StepRender), "", "operator test"))
 	terminated := time.Now()
