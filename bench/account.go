@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,6 +53,7 @@ type accountRun struct {
 	creditAll    int // completed after the top-up
 	creditDupes  int // callback_ids with more than one HeyGen job
 	resumeAll    time.Duration
+	trace        slotTrace // the fairness run's slot holds, leg by leg (accounttrace.go)
 }
 
 // accountName is the dev stack's account: every scheduler of the benchmark is its.
@@ -74,6 +76,11 @@ func RunAccount(ctx context.Context, cfg AccountConfig) (Result, error) {
 		runs = append(runs, ar)
 	}
 	res.Rows, res.Notes = accountRows(cfg, runs)
+	all := slotTrace{}
+	for _, r := range runs {
+		all.merge(r.trace)
+	}
+	res.Notes = append(res.Notes, "where a slot's time goes (fairness runs, every render Job that waited; see bench/accounttrace.go): "+all.String())
 	res.Setup = fmt.Sprintf("A fresh dev stack per scenario, account concurrency %d (--heygen-concurrency, the sandbox's own limit set to the same to count 429s), %s renders. "+
 		"Urgent: a %d-row campaign (a render and a translation each) then, %s after its start, one pipeline with priority 1; the time from its start to its render's create. "+
 		"Fairness and utilisation: two %d-row render-only campaigns started %s apart and %d one-offs; completion times from DescribeWorkflowExecution; slots held per fairness key sampled every 100 ms from the scheduler's queue query while Jobs wait. "+
@@ -277,7 +284,9 @@ func runFair(ctx context.Context, cfg AccountConfig, ar *accountRun) error {
 	if err != nil {
 		return err
 	}
-	if err := sleepCtx(phase, cfg.FairGap); err != nil {
+	// B starts FairGap after A did, not after A's starts returned (30 starts take a
+	// second or more on a loaded machine).
+	if err := sleepCtx(phase, time.Until(t0.Add(cfg.FairGap))); err != nil {
 		return err
 	}
 	runsB, err := startPipelines(phase, env, b)
@@ -327,7 +336,11 @@ func runFair(ctx context.Context, cfg AccountConfig, ar *accountRun) error {
 	ar.makespan = last.Sub(t0).Seconds() / ideal
 	ar.jain, ar.busy = shareFigures(ss, cfg.Limit, "fair-a", "fair-b")
 	ar.fair429s = env.Sandbox.Stats().ConcurrencyLimited
-	cfg.Env.logf("fair: medians %.1fs %.1fs, Jain %.3f, busy %.3f, makespan/ideal %.3f", medA, medB, ar.jain, ar.busy, ar.makespan)
+	cfg.Env.logf("fair: medians %.1fs %.1fs, Jain %.3f, busy %.3f, makespan/ideal %.3f (last close %.1fs)", medA, medB, ar.jain, ar.busy, ar.makespan, last.Sub(t0).Seconds())
+	if ar.trace, err = traceSlots(phase, env, slices.Concat(ids(a), ids(b), ids(oneOffs)), cfg.RenderTime, t0); err != nil {
+		return err
+	}
+	cfg.Env.logf("fair: slot legs: %s", ar.trace)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
 
@@ -90,6 +91,27 @@ const (
 	schedulerCarryBytes = 1_200_000
 )
 
+// The scheduler's metrics: gauges, tagged with the account's name (account), besides the
+// SDK's own tags (namespace, task_queue, workflow_type). The scheduler updates them
+// through workflow.GetMetricsHandler after each thing it handles, so a replayed workflow
+// task records nothing; the worker that ran its last workflow task reports them.
+const (
+	// MetricSchedulerSlotsHeld is how many of the account's slots Jobs hold.
+	MetricSchedulerSlotsHeld = "reelflow_scheduler_slots_held"
+	// MetricSchedulerSlotsLimit is the account's concurrency (0: none, or not yet known).
+	MetricSchedulerSlotsLimit = "reelflow_scheduler_slots_limit"
+	// MetricSchedulerJobsWaiting is how many Jobs wait for a slot, over budget included.
+	MetricSchedulerJobsWaiting = "reelflow_scheduler_jobs_waiting"
+	// MetricSchedulerPaused is 1 while the account is paused for credit, else 0.
+	MetricSchedulerPaused = "reelflow_scheduler_paused"
+)
+
+// SchedulerMetrics lists the scheduler's metrics, as Prometheus names them (gauges
+// keep their names).
+func SchedulerMetrics() []string {
+	return []string{MetricSchedulerSlotsHeld, MetricSchedulerSlotsLimit, MetricSchedulerJobsWaiting, MetricSchedulerPaused}
+}
+
 // SlotGrant is the payload of SignalSlotGrant.
 type SlotGrant struct {
 	Scheduler string `json:"scheduler"`
@@ -151,6 +173,8 @@ type scheduler struct {
 	checkTimer, checking workflow.Future
 	// balanceTimer and balance are the balance check's backoff timer and activity.
 	balanceTimer, balance workflow.Future
+	// metrics is the workflow's replay-aware metrics handler, tagged with the account.
+	metrics client.MetricsHandler
 }
 
 type pendingGrant struct {
@@ -161,7 +185,8 @@ type pendingGrant struct {
 // Scheduler is the account's scheduler: see the comment at the top of this file.
 func Scheduler(ctx workflow.Context, st SchedulerState) error {
 	s := &scheduler{st: st, id: workflow.GetInfo(ctx).WorkflowExecution.ID,
-		logger: log.With(workflow.GetLogger(ctx), "Account", st.Account)}
+		logger:  log.With(workflow.GetLogger(ctx), "Account", st.Account),
+		metrics: workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"account": st.Account})}
 	qs, err := unpackQueue(st.QueueZ)
 	if err != nil {
 		s.logger.Error("carried queue unreadable; its Jobs ask again and queue anew", "Error", err)
@@ -176,6 +201,7 @@ func Scheduler(ctx workflow.Context, st SchedulerState) error {
 	idleSweeps := 0
 	for {
 		s.grant(ctx)
+		s.report()
 		if s.signals >= cmp.Or(s.st.SignalsPerRun, schedulerSignalsPerRun) || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return s.continueAsNew(ctx, acquire, release)
 		}
@@ -200,9 +226,22 @@ func Scheduler(ctx workflow.Context, st SchedulerState) error {
 		// this run completes makes the server refuse the completion, so none is lost;
 		// the next AcquireSlot starts a new scheduler.
 		if idleSweeps++; idleSweeps >= 2 {
+			s.report()
 			return nil
 		}
 	}
+}
+
+// report sets the scheduler's gauges.
+func (s *scheduler) report() {
+	paused := 0.0
+	if s.st.Pause != nil {
+		paused = 1
+	}
+	s.metrics.Gauge(MetricSchedulerSlotsHeld).Update(float64(len(s.st.Holders)))
+	s.metrics.Gauge(MetricSchedulerSlotsLimit).Update(float64(s.st.Limit))
+	s.metrics.Gauge(MetricSchedulerJobsWaiting).Update(float64(s.q.n))
+	s.metrics.Gauge(MetricSchedulerPaused).Update(paused)
 }
 
 // selectOnce waits for one thing to happen: a request, a release, a grant settling, a

@@ -20,6 +20,7 @@ import (
 	"github.com/reelflow/reelflow/heygen"
 	"github.com/reelflow/reelflow/receiver"
 	"github.com/reelflow/reelflow/worker"
+	"github.com/reelflow/reelflow/workflows"
 )
 
 // promqlName finds the metric names of a PromQL expression: identifiers that start with
@@ -28,7 +29,7 @@ var promqlName = regexp.MustCompile(`\b(?:reelflow|temporal)_[a-z0-9_]+\b`)
 
 // exported lists every metric the code exports: the receiver's registered collectors,
 // gathered from a real receiver; reelflow's worker metrics, with the suffixes the
-// Prometheus exporter adds; and the SDK's metric names, read from the pinned SDK's
+// Prometheus exporter adds, and the account scheduler's gauges; and the SDK's metric names, read from the pinned SDK's
 // source (internal, so not importable).
 func exported(t *testing.T) map[string]bool {
 	t.Helper()
@@ -46,6 +47,10 @@ func exported(t *testing.T) map[string]bool {
 	}
 	for _, n := range []string{worker.MetricJobs + "_total", worker.MetricPolls + "_total", worker.MetricJobWait + "_seconds"} {
 		addHistogram(names, n)
+	}
+	// The account scheduler's gauges (worker's TestSchedulerGauges reads them back).
+	for _, n := range workflows.SchedulerMetrics() {
+		names[n] = true
 	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.temporal.io/sdk").Output()
 	require.NoError(t, err)
