@@ -22,6 +22,10 @@ import (
 // scheduler's own workflow task), and a new one takes its place. Every pipeline
 // completes, the account never sees a 429 (no slot doubled), each render is created
 // once, and the queue ends empty with no slot held (no slot lost).
+//
+// The account is held (a reserve of 1 credit, none in the sandbox) until every Job has
+// queued, then topped up: the rows ask one by one as their pipelines start, and with
+// slots turning over every second or so they need not ever all wait at once.
 func TestWorkerKilledWhileTheQueueIsLong(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the reelflow binary")
@@ -34,7 +38,9 @@ func TestWorkerKilledWhileTheQueueIsLong(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	const account = "chaos-queue"
-	env := []string{"REELFLOW_HEYGEN_ACCOUNT=" + account, fmt.Sprintf("REELFLOW_HEYGEN_CONCURRENCY=%d", limit)}
+	env := []string{"REELFLOW_HEYGEN_ACCOUNT=" + account, fmt.Sprintf("REELFLOW_HEYGEN_CONCURRENCY=%d", limit),
+		"REELFLOW_HEYGEN_MIN_BALANCE=1"}
+	require.NoError(t, st.Sandbox.SetCredits(0))
 	first := startWorkerProcess(t, bin, st, "worker-1", env...)
 	startWorkerProcess(t, bin, st, "worker-2", env...)
 
@@ -55,9 +61,14 @@ func TestWorkerKilledWhileTheQueueIsLong(t *testing.T) {
 		}
 		return s, true
 	}
-	eventually(t, time.Minute, "a long queue", func() bool {
+	eventually(t, 2*time.Minute, "every Job queued on the held account", func() bool {
 		s, ok := queue()
-		return ok && len(s.Held) == limit && s.Waiting >= rows/2
+		return ok && s.Paused && len(s.Held) == 0 && s.Waiting == rows
+	})
+	require.NoError(t, st.Sandbox.SetCredits(1_000_000))
+	eventually(t, time.Minute, "the account running with a long queue", func() bool {
+		s, ok := queue()
+		return ok && !s.Paused && len(s.Held) == limit && s.Waiting >= rows/2
 	})
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_, _ = first.Process.Wait()
