@@ -19,8 +19,9 @@ import (
 	"github.com/reelflow/reelflow/worker"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is the release this source is, the newest entry of CHANGELOG.md; a build may
+// override it with -ldflags "-X main.version=...".
+var version = "v0.1.0"
 
 // app holds what every command shares: the output streams and the flag bindings.
 type app struct {
