@@ -82,6 +82,17 @@ func TestRecordHistories(t *testing.T) {
 		record(ctx, t, limited, "scheduler", workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount))
 	})
 
+	t.Run("pipeline-retry", func(t *testing.T) {
+		// retry {renders: 2}: the first attempt fails (not known to be permanent), the
+		// backoff, and a second attempt as a new child run that completes.
+		st.Sandbox.SetFaults(sandbox.Faults{FailFirst: 1})
+		defer st.Sandbox.SetFaults(sandbox.Faults{})
+		in := welcome("rec-retry")
+		in.Retry = &workflows.Retry{Renders: 2}
+		require.NoError(t, start(in).Get(ctx, nil))
+		record(ctx, t, st, "pipeline-retry", in.ID)
+	})
+
 	t.Run("pipeline-fanout", func(t *testing.T) {
 		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 		defer hook.Close()
