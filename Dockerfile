@@ -17,7 +17,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 # VERSION becomes `reelflow version` and, for a worker with --deployment-name but no
 # --build-id, its Worker Versioning build ID.
-ARG VERSION=v0.1.0
+ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
         -o /out/reelflow ./cmd/reelflow && \

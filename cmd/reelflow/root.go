@@ -19,9 +19,13 @@ import (
 	"github.com/reelflow/reelflow/worker"
 )
 
-// version is the release this source is, the newest entry of CHANGELOG.md; a build may
-// override it with -ldflags "-X main.version=...".
-var version = "v0.1.0"
+// release is the release this source is: the newest entry of CHANGELOG.md.
+const release = "v0.1.0"
+
+// version is the build's stamp, set with -ldflags "-X main.version=..." (the image's
+// VERSION); "dev" for a build from source. A stamped build is its workers' default
+// Worker Versioning build ID.
+var version = "dev"
 
 // app holds what every command shares: the output streams and the flag bindings.
 type app struct {
@@ -144,7 +148,11 @@ Exit codes:
 				if !devstackIncluded {
 					dev = "without the dev stack (-tags nodev)"
 				}
-				fmt.Fprintln(a.out, "reelflow", version, dev)
+				build := ""
+				if version != "dev" && version != release {
+					build = " (build " + version + ")"
+				}
+				fmt.Fprintf(a.out, "reelflow %s%s %s\n", release, build, dev)
 			},
 		},
 	)
