@@ -5,7 +5,8 @@
 //   - A pipeline is never started twice: a running one, or one that completed with every
 //     step done, is followed, not started again (Look says NextFollow).
 //   - A pipeline that failed, was cancelled, terminated or timed out, or completed with
-//     failed steps is resumed (NextResume): its completed steps are reused. Look refuses,
+//     unfinished steps (failed, cancelled or not delivered: Unfinished, the same as the
+//     exit code) is resumed (NextResume): its completed steps are reused. Look refuses,
 //     with a *workflows.StepChangedError, a resume that would reuse a completed step
 //     whose spec changed, unless the input asks for Fresh; the Pipeline makes the same
 //     check itself.

@@ -74,8 +74,8 @@ func TestStartLookResume(t *testing.T) {
 	latest, err = pipelines.Look(ctx, c, in)
 	require.NoError(t, err)
 	assert.Equal(t, pipelines.NextResume, latest.Next)
-	assert.Equal(t, 1, latest.FailedSteps)
-	assert.Equal(t, "completed with 1 failed step", latest.Ended())
+	assert.Equal(t, []string{"translate/klingon failed"}, latest.Unfinished)
+	assert.Equal(t, "completed with 1 unfinished step: translate/klingon failed", latest.Ended())
 	reuse := map[string]bool{}
 	for _, p := range latest.Plans {
 		reuse[p.Step] = p.Reuse
@@ -95,6 +95,21 @@ func TestStartLookResume(t *testing.T) {
 	for _, s := range res.Steps {
 		assert.Equal(t, s.Step != "translate/klingon", s.Reused, s.Step)
 	}
+
+	// A pipeline whose only unfinished step is an undelivered output is resumed too: the
+	// same steps that make the exit code 3 make start run it again.
+	undelivered := input(t, "pl-2", "Hi.")
+	undelivered.Translate = nil
+	undelivered.Deliver = &workflows.Deliver{To: "nosuchscheme://bucket"}
+	run, started, err = pipelines.Start(ctx, c, undelivered)
+	require.NoError(t, err)
+	require.True(t, started)
+	require.NoError(t, run.Get(ctx, &res))
+	require.Equal(t, []string{"render not delivered"}, pipelines.Unfinished(res.Steps))
+	latest, err = pipelines.Look(ctx, c, undelivered)
+	require.NoError(t, err)
+	assert.Equal(t, pipelines.NextResume, latest.Next, "an undelivered output is resumed, not followed")
+	assert.Equal(t, "completed with 1 unfinished step: render not delivered", latest.Ended())
 
 	require.ErrorIs(t, pipelines.Cancel(ctx, c, "pl-none"), pipelines.ErrNotRunning)
 }
@@ -130,5 +145,6 @@ func TestFailureReason(t *testing.T) {
 
 func TestEnded(t *testing.T) {
 	assert.Equal(t, "was cancelled", pipelines.Latest{Status: enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED}.Ended())
-	assert.Equal(t, "completed with 2 failed steps", pipelines.Latest{Status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, FailedSteps: 2}.Ended())
+	assert.Equal(t, "completed with 2 unfinished steps: translate/klingon failed, render not delivered",
+		pipelines.Latest{Status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, Unfinished: []string{"translate/klingon failed", "render not delivered"}}.Ended())
 }

@@ -24,7 +24,8 @@ const (
 	// started twice; its latest run is the one to follow.
 	NextFollow
 	// NextResume: the pipeline failed, was cancelled, terminated or timed out, or
-	// completed with failed steps; Resume starts it again, reusing its completed steps.
+	// completed with unfinished steps (Unfinished: failed, cancelled or not delivered);
+	// Resume starts it again, reusing its completed steps and delivering again.
 	NextResume
 )
 
@@ -34,17 +35,19 @@ type Latest struct {
 	Next Next
 	// Status is the latest run's, unspecified when there is none.
 	Status enumspb.WorkflowExecutionStatus
-	// FailedSteps counts the failed steps of a completed run.
-	FailedSteps int
+	// Unfinished names the steps of a completed run that did not succeed, as Unfinished
+	// does for the exit code: the same steps make `start` resume it.
+	Unfinished []string
 	// Plans say, for NextResume, what happens to each step: reused or run again.
 	Plans []workflows.StepPlan
 }
 
 // Ended says how the latest run ended, for "resuming welcome-42 (it failed)": "failed",
-// "was cancelled", "completed with 2 failed steps".
+// "was cancelled", "completed with 2 unfinished steps: translate/klingon failed, render
+// not delivered".
 func (l Latest) Ended() string {
-	if l.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED && l.FailedSteps > 0 {
-		return fmt.Sprintf("completed with %d failed %s", l.FailedSteps, plural(l.FailedSteps, "step", "steps"))
+	if n := len(l.Unfinished); l.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED && n > 0 {
+		return fmt.Sprintf("completed with %d unfinished %s: %s", n, plural(n, "step", "steps"), strings.Join(l.Unfinished, ", "))
 	}
 	return ExecutionStatus(l.Status)
 }
@@ -67,10 +70,10 @@ func Look(ctx context.Context, c client.Client, in workflows.PipelineInput) (Lat
 		l.Next = NextFollow
 		return l, nil
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		if l.FailedSteps, err = failedSteps(ctx, c, in.ID); err != nil {
+		if l.Unfinished, err = unfinishedSteps(ctx, c, in.ID); err != nil {
 			return Latest{}, err
 		}
-		if l.FailedSteps == 0 {
+		if len(l.Unfinished) == 0 {
 			l.Next = NextFollow
 			return l, nil
 		}
@@ -100,19 +103,14 @@ func plan(ctx context.Context, c client.Client, in workflows.PipelineInput) ([]w
 	return plans, nil
 }
 
-// failedSteps counts the failed steps in the result of the completed pipeline id.
-func failedSteps(ctx context.Context, c client.Client, id string) (int, error) {
+// unfinishedSteps names the unfinished steps (Unfinished) in the result of the completed
+// pipeline id.
+func unfinishedSteps(ctx context.Context, c client.Client, id string) ([]string, error) {
 	var res workflows.PipelineResult
 	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-		return 0, TemporalError("read the result of pipeline "+id, err)
+		return nil, TemporalError("read the result of pipeline "+id, err)
 	}
-	n := 0
-	for _, s := range res.Steps {
-		if s.State == workflows.StateFailed {
-			n++
-		}
-	}
-	return n, nil
+	return Unfinished(res.Steps), nil
 }
 
 // Start starts in's Pipeline, or finds the run that holds its ID: started is false when
