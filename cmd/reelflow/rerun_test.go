@@ -192,7 +192,7 @@ timeouts: {push_window: 1m, deadline: 10m}
 		require.Equal(t, 1, before[klingon])
 
 		out, err = runCLI(t, ctx, "start", spec, "--wait", addr)
-		require.Contains(t, out, "resuming "+id+" (it completed with 1 failed step): render done, 1 of 2 translations to redo", "%v", err)
+		require.Contains(t, out, "resuming "+id+" (it completed with 1 unfinished step: translate/klingon failed): render done, 1 of 2 translations to redo", "%v", err)
 		require.Contains(t, out, "pipeline "+id+" completed")
 		after := creates(st)
 		require.Equal(t, 1, after[render], "the render is reused")
