@@ -72,22 +72,11 @@ func (r round) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 // video_id), so Temporal's request-ID dedupe never short-circuits one.
 func RunAck(ctx context.Context, cfg AckConfig) (Result, error) {
 	res := Result{Name: "ack", Title: "1. Ack path: POST /webhooks/heygen vs raw SignalWorkflow", Runs: cfg.Runs, Machine: Machine()}
-	env, err := StartEnv(ctx, cfg.Env)
+	env, ids, stop, err := startSinkEnv(ctx, cfg.Env, cfg.Workflows)
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = env.Close(context.Background()) }()
-
-	stopSinks, err := startSinkWorker(env)
-	if err != nil {
-		return res, err
-	}
-	defer stopSinks()
-	ids, err := startSinks(ctx, env, cfg.Workflows)
-	defer cancelSinks(env, ids)
-	if err != nil {
-		return res, err
-	}
+	defer stop()
 
 	a := newAckRun(env, ids, cfg.Senders)
 	defer a.hc.CloseIdleConnections()
@@ -113,6 +102,31 @@ func RunAck(ctx context.Context, cfg AckConfig) (Result, error) {
 
 // startSinkWorker runs the harness's worker of SignalSink workflows, beside reelflow's;
 // the returned func stops it.
+// startSinkEnv starts a dev stack, the sinks' worker and n sinks; stop cancels the
+// sinks, stops the worker and closes the stack. On an error, what started is stopped.
+func startSinkEnv(ctx context.Context, cfg EnvConfig, n int) (env *Env, ids []string, stop func(), err error) {
+	env, err = StartEnv(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stopSinks, err := startSinkWorker(env)
+	if err != nil {
+		_ = env.Close(context.Background())
+		return nil, nil, nil, err
+	}
+	ids, err = startSinks(ctx, env, n)
+	stop = func() {
+		cancelSinks(env, ids)
+		stopSinks()
+		_ = env.Close(context.Background())
+	}
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return env, ids, stop, nil
+}
+
 func startSinkWorker(env *Env) (stop func(), err error) {
 	w := sdkworker.New(env.Client, sinkTaskQueue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(SignalSink, workflow.RegisterOptions{Name: sinkWorkflow})

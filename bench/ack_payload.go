@@ -88,21 +88,11 @@ func RunAckPayload(ctx context.Context, cfg AckPayloadConfig) (Result, error) {
 	// The stack's own client, which the sinks' worker uses, holds the key: it reads the
 	// encrypted signals and, since the codec passes other encodings through, the plain ones.
 	cfg.Env.Payload = payload.Options{Keys: payload.Keys{key}}
-	env, err := StartEnv(ctx, cfg.Env)
+	env, ids, stop, err := startSinkEnv(ctx, cfg.Env, cfg.Workflows)
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = env.Close(context.Background()) }()
-	stopSinks, err := startSinkWorker(env)
-	if err != nil {
-		return res, err
-	}
-	defer stopSinks()
-	ids, err := startSinks(ctx, env, cfg.Workflows)
-	defer cancelSinks(env, ids)
-	if err != nil {
-		return res, err
-	}
+	defer stop()
 	off, err := startAckReceiver(ctx, env, payload.Options{})
 	if err != nil {
 		return res, err

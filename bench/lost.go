@@ -33,12 +33,12 @@ type LostConfig struct {
 
 // lostRound is what one round of one mode measured.
 type lostRound struct {
-	lags   []time.Duration // per Job: its HeyGen job's end (the sandbox's) to the Job's close
+	lags []time.Duration // per Job: its HeyGen job's end (the sandbox's) to the Job's close
 	// after is, per Job of a lost round, the part of its lag after the first sweep
 	// instant that followed its job's end: the time the stack took to poll and close it,
 	// where the rest (up to one sweep interval) is the design's wait for that instant.
-	after []time.Duration
-	calls  int             // status calls of every kind the sandbox answered
+	after  []time.Duration
+	calls  int // status calls of every kind the sandbox answered
 	single int
 	bulk   int
 	jobs   int
