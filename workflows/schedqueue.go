@@ -21,6 +21,18 @@ import (
 //     flow that came first, so a key that empties at each grant and asks again at once
 //     (a campaign whose rows ask one by one) gets its turn after the waiting keys, not
 //     every turn ahead of them.
+//   - Catch-up (since change schedCatchUp): a campaign's key that arrives after others
+//     have been granted alone starts up to one round behind the next flow, a round being
+//     the account's limit in grants of weight 1 (catchUpLag), so that two campaigns
+//     started a moment apart progress together instead of the first keeping its head
+//     start. The credit is bounded: no flow's pass counts as lower than the virtual time
+//     less one round (floor), and a key that empties is remembered at its pass (idle)
+//     while that pass is above the floor, so that a campaign whose rows ask one by one
+//     gets back only what it actually fell behind, never a fresh credit at each return.
+//     The credit is also no more than the rotation advanced since the last campaign key
+//     started (mark), so that a stream of new campaigns cannot keep a waiting one from
+//     its turn.
+//     A key without a campaign (a one-off) gets no credit: it starts level, as before.
 //   - Within a key, first come first served.
 //   - A Job whose campaign has spent its budget is skipped (over budget) and keeps its
 //     place.
@@ -107,7 +119,26 @@ type queueState struct {
 	// VTime is each priority's virtual time, index 0 for priority 1.
 	VTime     []int64         `json:"vtime,omitempty"`
 	Campaigns []campaignState `json:"campaigns,omitempty"`
+	// Idle are campaign keys that emptied recently, at the pass they left at, and Mark is
+	// each priority's pass when a campaign key last started (catch-up).
+	Idle []idleFlow `json:"idle,omitempty"`
+	Mark []int64    `json:"mark,omitempty"`
 }
+
+// idleFlow is a campaign's key that has no waiter now, remembered at its pass while
+// that pass is above the floor, so that it comes back where it left.
+type idleFlow struct {
+	Priority int    `json:"p"`
+	Key      string `json:"k"`
+	Pass     int64  `json:"ps"`
+}
+
+// maxIdleFlows bounds the remembered keys, so that the carried state stays small.
+const maxIdleFlows = 256
+
+// catchUpLag is the credit a new campaign key may start with: one round of the account's
+// slots, in passes of weight 1. An account without a limit gets one grant's worth.
+func catchUpLag(limit int) int64 { return int64(max(limit, 1)) * strideUnit }
 
 // schedQueue is the scheduler's waiting Jobs.
 type schedQueue struct {
@@ -122,6 +153,11 @@ type schedQueue struct {
 	// campaignOrder lists campaigns in arrival order, for the carried state and status.
 	campaignOrder []string
 	n             int
+	// catchUp turns on the catch-up credit (change schedCatchUp), of lag in passes.
+	catchUp bool
+	lag     int64
+	idle    []idleFlow
+	mark    [PriorityLowest + 1]int64
 }
 
 func newSchedQueue(st queueState) *schedQueue {
@@ -129,6 +165,12 @@ func newSchedQueue(st queueState) *schedQueue {
 	for i, v := range st.VTime {
 		if i+1 <= PriorityLowest {
 			q.vtime[i+1] = v
+		}
+	}
+	q.idle = slices.Clone(st.Idle)
+	for i, m := range st.Mark {
+		if i+1 <= PriorityLowest {
+			q.mark[i+1] = m
 		}
 	}
 	for _, c := range st.Campaigns {
@@ -169,6 +211,10 @@ func (q *schedQueue) state() queueState {
 	for _, c := range q.campaignOrder {
 		st.Campaigns = append(st.Campaigns, *q.campaigns[c])
 	}
+	st.Idle = slices.Clone(q.idle)
+	if q.catchUp {
+		st.Mark = slices.Clone(q.mark[PriorityHighest:])
+	}
 	return st
 }
 
@@ -202,16 +248,31 @@ func (q *schedQueue) find(workflowID string) *waiter {
 	return &f.Waiters[i]
 }
 
-// flow returns the flow of key at priority p, appending a new one (at startPass) when
-// there is none. A new weight replaces the flow's.
-func (q *schedQueue) flow(p int, key string, weight float64) *flowState {
+// flow returns the flow of key at priority p, appending a new one (at startPass, less
+// the catch-up credit for a campaign's key) when there is none. A new weight replaces
+// the flow's.
+func (q *schedQueue) flow(p int, key string, weight float64, campaign bool) *flowState {
 	if f, ok := q.byKey[flowKey{p, key}]; ok {
 		if weight != 0 {
 			f.Weight = weight
 		}
 		return f
 	}
-	f := &flowState{Priority: p, Key: key, Weight: weight, Pass: q.startPass(p)}
+	start := q.startPass(p)
+	if q.catchUp && campaign {
+		// A new key's credit is what the rotation advanced since the last new campaign
+		// key started, at most one round: a stream of new campaigns shares it, and
+		// cannot keep a waiting campaign from its turn.
+		if i := slices.IndexFunc(q.idle, func(f idleFlow) bool { return f.Priority == p && f.Key == key }); i >= 0 {
+			start = max(start-q.lag, q.idle[i].Pass) // back where it left
+			q.idle = slices.Delete(q.idle, i, i+1)
+		} else {
+			credit := min(q.lag, max(start-q.mark[p], 0))
+			q.mark[p] = start
+			start -= credit
+		}
+	}
+	f := &flowState{Priority: p, Key: key, Weight: weight, Pass: start}
 	q.levels[p] = append(q.levels[p], f)
 	q.byKey[flowKey{p, key}] = f
 	return f
@@ -224,7 +285,7 @@ func (q *schedQueue) flow(p int, key string, weight float64) *flowState {
 func (q *schedQueue) startPass(p int) int64 {
 	start, found := q.vtime[p], false
 	for _, f := range q.levels[p] {
-		pass := max(f.Pass, q.vtime[p])
+		pass := max(f.Pass, q.floor(p))
 		if found && pass >= start {
 			continue
 		}
@@ -235,11 +296,20 @@ func (q *schedQueue) startPass(p int) int64 {
 	return start
 }
 
+// floor is the lowest pass a flow at priority p counts as: the virtual time, less one
+// round with catch-up.
+func (q *schedQueue) floor(p int) int64 {
+	if q.catchUp {
+		return q.vtime[p] - q.lag
+	}
+	return q.vtime[p]
+}
+
 // push queues w at the back of its key's flow, or at the front when front is set (a
 // Job whose create was refused for credit keeps its turn).
 func (q *schedQueue) push(p int, key string, weight float64, w waiter, front bool) {
 	p = normPriority(p)
-	f := q.flow(p, key, weight)
+	f := q.flow(p, key, weight, w.Campaign != "")
 	if front {
 		// Its turn comes first: the front of its key, and its key first at the
 		// virtual time, ahead of the ties.
@@ -270,15 +340,30 @@ func (q *schedQueue) remove(workflowID string) (waiter, bool) {
 	delete(q.where, workflowID)
 	q.n--
 	if len(f.Waiters) == 0 {
-		q.dropFlow(f)
+		q.dropFlow(f, w.Campaign != "")
 	}
 	return w, true
 }
 
-// dropFlow forgets an empty flow: when its key comes back it starts at the virtual time.
-func (q *schedQueue) dropFlow(f *flowState) {
+// dropFlow forgets an empty flow: when its key comes back it starts at startPass. With
+// catch-up, a campaign's key is remembered at its pass while that is above the floor,
+// and the remembered keys whose pass has fallen to the floor are forgotten (they would
+// start there anyway).
+func (q *schedQueue) dropFlow(f *flowState, campaign bool) {
 	delete(q.byKey, flowKey{f.Priority, f.Key})
 	q.levels[f.Priority] = slices.DeleteFunc(q.levels[f.Priority], func(g *flowState) bool { return g == f })
+	if !q.catchUp {
+		return
+	}
+	q.idle = slices.DeleteFunc(q.idle, func(i idleFlow) bool {
+		return i.Pass <= q.floor(i.Priority) || (i.Priority == f.Priority && i.Key == f.Key)
+	})
+	if campaign && f.Pass > q.floor(f.Priority) {
+		q.idle = append(q.idle, idleFlow{Priority: f.Priority, Key: f.Key, Pass: f.Pass})
+		if len(q.idle) > maxIdleFlows {
+			q.idle = q.idle[1:] // the oldest: it comes back with at most a round's credit
+		}
+	}
 }
 
 // pick is the next grant: the flow and the index of its first eligible waiter, or nil.
@@ -288,7 +373,7 @@ func (q *schedQueue) pick() (*flowState, int) {
 		bestIdx := -1
 		var bestPass int64
 		for _, f := range q.levels[p] {
-			pass := max(f.Pass, q.vtime[p])
+			pass := max(f.Pass, q.floor(p))
 			if best != nil && pass >= bestPass {
 				continue // the cheap test first: most flows lose on their pass
 			}
@@ -318,14 +403,14 @@ func (q *schedQueue) firstEligible(f *flowState) int {
 func (q *schedQueue) pop(f *flowState, i int) waiter {
 	w := f.Waiters[i]
 	p := f.Priority
-	pass := max(f.Pass, q.vtime[p])
-	q.vtime[p] = pass
+	pass := max(f.Pass, q.floor(p))
+	q.vtime[p] = max(q.vtime[p], pass) // a catch-up grant lies below it
 	f.Pass = pass + f.stride()
 	f.Waiters = slices.Delete(f.Waiters, i, i+1)
 	delete(q.where, w.WorkflowID)
 	q.n--
 	if len(f.Waiters) == 0 {
-		q.dropFlow(f)
+		q.dropFlow(f, w.Campaign != "")
 	}
 	if w.Campaign != "" {
 		q.campaign(w.Campaign).Started++
@@ -349,6 +434,7 @@ func (q *schedQueue) next() (waiter, *flowState, bool) {
 // copy.
 func (q *schedQueue) preview(n int) []SlotWaiter {
 	c := newSchedQueue(q.state())
+	c.catchUp, c.lag = q.catchUp, q.lag
 	var out []SlotWaiter
 	for len(out) < n {
 		w, f, ok := c.next()

@@ -16,6 +16,14 @@ func qpush(q *schedQueue, p int, key string, w float64, c, id string) {
 	q.push(p, key, w, waiter{WorkflowID: id, RunID: "run-" + id, Campaign: c}, false)
 }
 
+// catchUpQueue is the queue as a scheduler of this version holds it for an account of
+// limit slots: with the catch-up credit (changeSchedCatchUp).
+func catchUpQueue(st queueState, limit int) *schedQueue {
+	q := newSchedQueue(st)
+	q.catchUp, q.lag = true, catchUpLag(limit)
+	return q
+}
+
 // drain grants n waiters (all when n < 0) and lists them.
 func drain(q *schedQueue, n int) []string {
 	var out []string

@@ -182,6 +182,10 @@ type pendingGrant struct {
 	f workflow.Future
 }
 
+// changeSchedCatchUp lets a campaign's key that arrives after others catch up on the
+// grants they took alone (schedqueue.go): it changes which Job a grant goes to.
+const changeSchedCatchUp = "sched-catch-up"
+
 // Scheduler is the account's scheduler: see the comment at the top of this file.
 func Scheduler(ctx workflow.Context, st SchedulerState) error {
 	s := &scheduler{st: st, id: workflow.GetInfo(ctx).WorkflowExecution.ID,
@@ -192,6 +196,9 @@ func Scheduler(ctx workflow.Context, st SchedulerState) error {
 		s.logger.Error("carried queue unreadable; its Jobs ask again and queue anew", "Error", err)
 	}
 	s.q, s.st.QueueZ = newSchedQueue(qs), nil
+	// Each run asks again: a run of v0.1.0's scheduler continues as new into this one.
+	s.q.catchUp = workflow.GetVersion(ctx, changeSchedCatchUp, workflow.DefaultVersion, 1) >= 1
+	s.q.lag = catchUpLag(s.st.Limit)
 	if err := workflow.SetQueryHandler(ctx, QueryQueue, func() (SchedulerStatus, error) { return s.status(), nil }); err != nil {
 		return fmt.Errorf("set queue query handler: %w", err)
 	}
@@ -275,6 +282,7 @@ func (s *scheduler) selectOnce(ctx workflow.Context, acquire, release workflow.R
 func (s *scheduler) onAcquire(ctx workflow.Context, req activities.SlotRequest) {
 	s.signals++
 	s.noteLimit(ctx, req)
+	s.q.lag = catchUpLag(s.st.Limit)
 	if req.Budget > 0 && req.Campaign != "" {
 		if c := s.q.campaign(req.Campaign); req.Budget > c.Budget {
 			c.Budget = req.Budget // a new start of the campaign raises its budget

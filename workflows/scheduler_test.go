@@ -402,11 +402,11 @@ func longReq(i int) activities.SlotRequest {
 // longReference is the queue the scheduler should hold: the same requests queued in
 // order by a bare schedQueue, each granted on arrival while a slot was free.
 func longReference() (q *schedQueue, granted []string) {
-	q = newSchedQueue(queueState{})
+	q = catchUpQueue(queueState{}, longHolders)
 	for i := range longQueue + longHolders {
 		r := longReq(i)
 		q.campaign(r.Campaign).Budget = r.Budget
-		q.push(r.Priority, fairnessKeyOf(r), r.FairnessWeight, waiter{WorkflowID: r.WorkflowID, RunID: r.RunID}, false)
+		q.push(r.Priority, fairnessKeyOf(r), r.FairnessWeight, waiter{WorkflowID: r.WorkflowID, RunID: r.RunID, Campaign: r.Campaign}, false)
 		if len(granted) < longHolders {
 			w, _, _ := q.next()
 			granted = append(granted, w.WorkflowID)
@@ -492,7 +492,7 @@ func TestSchedulerContinuesAsNewWithALongQueue(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, longQueue, "every waiter carried")
-	assert.Equal(t, want, drain(newSchedQueue(qs), -1), "in the order of a queue that never continued")
+	assert.Equal(t, want, drain(catchUpQueue(qs, longHolders), -1), "in the order of a queue that never continued")
 	require.Len(t, qs.Campaigns, 4)
 	for _, c := range qs.Campaigns {
 		assert.Equal(t, longHolders/4, c.Started, "%s: the grants counted against its budget are carried", c.Campaign)
