@@ -23,7 +23,8 @@ import (
 // for workflows still running in production.
 //
 // devstack's recorders write them (REELFLOW_RECORD_HISTORIES=1): TestRecordHistories,
-// TestRecordJobHistories, TestSlotOfATerminatedHolder and TestRerunReusesTheRender. This
+// TestRecordJobHistories, TestSlotOfATerminatedHolder, TestRerunReusesTheRender and
+// TestRecordSweepRace (job-sweep-race.json, job-sweep-close's marker). This
 // is the one replay test, and each history is replayed once.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")

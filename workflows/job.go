@@ -256,6 +256,20 @@ type waitLoop struct {
 // long render, at 1/100 of a bulk call a minute. A success the bulk row reports costs the
 // one single GET for the links, as before.
 
+// changeSweepClose guards how a Job closes around a sweep (issue 18): a success
+// webhook without the job's details (HeyGen's never carry the duration) that lands
+// while a poll is in flight waits for the poll's answer and takes the details from it,
+// instead of cancelling the poll and reading the job a second time (awaitPoll).
+// docs/replay.md lists it.
+const changeSweepClose = "job-sweep-close"
+
+// sweepClose reports whether this run takes changeSweepClose's path. The first call
+// records the version where the path first forks; the SDK answers every later call of
+// the run from that record.
+func (j *jobRun) sweepClose(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changeSweepClose, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
 // nextSweep is the first sweep instant after now: the next multiple of every since the
 // zero time, identical for every Job on every worker.
 func nextSweep(now time.Time, every time.Duration) time.Time {
@@ -334,6 +348,12 @@ func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 			return j.cancelled(ctx)
 		case event != nil:
 			j.verifyWanted = j.onEvent(*event)
+			if j.outcome == outcomeSuccess && lp.kind == waitPoll && j.missingDetails() && j.sweepClose(ctx) {
+				// A success webhook that lands while a poll is in flight (a sweep's,
+				// most often): the poll reads the finished job with its one GET, so its
+				// answer gives the details the webhook lacks, instead of a second read.
+				j.awaitPoll(ctx, wait)
+			}
 		case deadlineFired:
 			// An answer that arrived together with the deadline still counts.
 			j.drain()
@@ -530,6 +550,26 @@ func (j *jobRun) applyPoll(r activities.PollJobResult) {
 // carries the duration, so in practice every success webhook is followed by the fetch.
 func (j *jobRun) missingDetails() bool {
 	return j.st.VideoURL == "" || j.st.Duration == 0 || (j.st.Kind != KindTranslation && j.st.ThumbnailURL == "")
+}
+
+// awaitPoll waits for the poll in flight when a success webhook landed and takes the
+// details from its answer: a poll that found the job completed made the single GET of
+// its full record (activities.PollJob), so the Job's row is complete and conclude reads
+// nothing again. A poll that failed, or whose bulk row still said processing (it was
+// read before the job ended), leaves the details to conclude's one fetch, as before.
+// Waiting costs no more than that fetch would: the poll's answer is at most its batch
+// window away, and both calls share the poll's retry policy.
+func (j *jobRun) awaitPoll(ctx workflow.Context, f workflow.Future) {
+	var r activities.PollJobResult
+	err := f.Get(ctx, &r)
+	j.st.Polls++
+	switch {
+	case err != nil:
+		j.logger.Info("the poll in flight when the webhook landed failed; fetching the details", "Error", err)
+	case r.Status == heygen.StatusCompleted:
+		j.detailed = true
+		j.applyPoll(r)
+	}
 }
 
 // fetchURLs reads the job once after a success webhook that lacked its URL or details.

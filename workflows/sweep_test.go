@@ -245,3 +245,79 @@ func TestPipelinePermanentFailureNeverRerenders(t *testing.T) {
 	assert.Equal(t, 3, render.Attempt)
 	assert.Len(t, render.FailedAttempts, 3, "every failed attempt's reason")
 }
+
+// sweepRace runs a Job whose sweep poll takes pollTime and answers answer, with a
+// success webhook (no duration, as HeyGen sends it) landing webhookAfter the first
+// sweep instant. It returns the Job's result and how many polls and detail fetches
+// PollJob served.
+func sweepRace(t *testing.T, pollTime, webhookAfter time.Duration, answer pollAnswer) (res JobResult, polls, details int) {
+	t.Helper()
+	env := newEnv(t)
+	start := env.Now()
+	env.OnActivity(a.CreateJob, mock.Anything, mock.Anything).
+		Return(activities.CreateJobResult{HeyGenJobID: testJobID, Status: heygen.StatusPending}, nil)
+	var mu sync.Mutex
+	env.OnActivity(a.PollJob, mock.Anything, mock.Anything).After(pollTime).Return(
+		func(_ context.Context, in activities.PollJobInput) (activities.PollJobResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if in.Details {
+				details++
+				return completed().res, nil
+			}
+			polls++
+			return answer.res, answer.err
+		})
+	ev := success(testJobID, testVideoURL)
+	ev.Duration, ev.ThumbnailURL = 0, ""
+	signalAt(env, nextSweep(start, time.Minute).Sub(start)+webhookAfter, ev)
+
+	env.ExecuteWorkflow(Job, jobInput(Timeouts{Sweep: DefaultSweep}))
+
+	res = jobResult(t, env)
+	mu.Lock()
+	defer mu.Unlock()
+	return res, polls, details
+}
+
+// TestJobWebhookDuringSweepPoll (issue 18): a success webhook that lands while the
+// sweep's poll is in flight (the poll's batch window and GET take 2 s) does not read the
+// job a second time: the poll's answer, the job's full record, gives the details the
+// webhook lacks. The webhook still finished the Job.
+func TestJobWebhookDuringSweepPoll(t *testing.T) {
+	res, polls, details := sweepRace(t, 2*time.Second, time.Second, completed())
+	assert.Equal(t, FinishedByWebhook, res.FinishedBy)
+	assert.Equal(t, 1, polls, "the sweep's poll")
+	assert.Zero(t, details, "no detail fetch on top of the sweep's poll")
+	assert.Equal(t, 42.0, res.Duration, "the duration comes from the poll's answer")
+	assert.Equal(t, "https://cdn.example/t.jpg", res.ThumbnailURL)
+	assert.Equal(t, testVideoURL, res.VideoURL)
+	assert.Equal(t, 1, res.Polls)
+}
+
+// TestJobWebhookDuringSweepPollStillProcessing: when the sweep's bulk row was read
+// before the job ended (processing), the Job fetches the details once, as a webhook
+// without a poll in flight does; a poll that fails leaves the same one fetch.
+func TestJobWebhookDuringSweepPollStillProcessing(t *testing.T) {
+	for name, answer := range map[string]pollAnswer{
+		"processing": processing(),
+		"failed":     {err: temporal.NewNonRetryableApplicationError("bulk call refused", heygen.KindPermanent.String(), nil)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, polls, details := sweepRace(t, 2*time.Second, time.Second, answer)
+			assert.Equal(t, FinishedByWebhook, res.FinishedBy)
+			assert.Equal(t, 1, polls)
+			assert.Equal(t, 1, details, "one fetch for the details")
+			assert.Equal(t, 42.0, res.Duration)
+		})
+	}
+}
+
+// TestJobWebhookBetweenSweeps: a success webhook with no poll in flight costs the one
+// detail fetch and nothing else.
+func TestJobWebhookBetweenSweeps(t *testing.T) {
+	res, polls, details := sweepRace(t, 2*time.Second, 10*time.Second, processing())
+	assert.Equal(t, FinishedByWebhook, res.FinishedBy)
+	assert.Equal(t, 1, polls, "the first sweep's poll, over before the webhook")
+	assert.Equal(t, 1, details)
+}
