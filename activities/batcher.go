@@ -14,7 +14,8 @@ import (
 // Poll activities that run at the same moment in one worker share HeyGen's bulk status
 // calls (GET /v3/videos/statuses, GET /v3/video-translations/statuses). The first poll
 // opens a batch; polls arriving within the window join it; the batch goes out as one
-// request when the window ends or when it holds maxBulkIDs IDs, whichever is first.
+// request when the window ends, when it holds maxBulkIDs IDs, or when no poll has
+// joined it for the quiet gap (the burst of a sweep has arrived), whichever is first.
 // Each caller gets its own row back.
 //
 // The economy: a bulk row carries only a status (and an error text), so a job costs
@@ -31,6 +32,14 @@ import (
 // every 5 minutes, a 200 ms window gathers about 11 IDs a call and a 1 s window about
 // five times as many, for a delay nobody who waits minutes can see.
 const DefaultStatusBatchWindow = time.Second
+
+// DefaultStatusBatchQuiet is the quiet gap after which a batch goes out before its
+// window ends: no poll has joined it for that long, so the polls of one sweep instant
+// (which reach a worker as a burst, a few milliseconds apart) have all arrived. Without
+// it the last batch of every sweep waited out the whole window, idle. A gap this long
+// inside a burst, which splits it into one more bulk call, takes a stall of the worker
+// or of the server.
+const DefaultStatusBatchQuiet = 200 * time.Millisecond
 
 const (
 	// maxBulkIDs is the most IDs HeyGen takes in one bulk status call.
@@ -76,7 +85,10 @@ func (systemClock) AfterFunc(d time.Duration, f func()) batchTimer { return time
 type batcher struct {
 	fetch  bulkFunc
 	window time.Duration
-	clock  batchClock
+	// quiet is the gap after the last joining poll at which the batch goes out before
+	// its window ends; zero: only the window and a full batch end it.
+	quiet time.Duration
+	clock batchClock
 
 	mu   sync.Mutex
 	open *batch // the batch that new IDs join; nil when none is collecting
@@ -88,6 +100,7 @@ type batch struct {
 	waiting map[string]int // callers per ID
 	callers int            // callers still waiting, all IDs together
 	timer   batchTimer
+	quiet   batchTimer         // the quiet gap's, restarted by every poll that joins
 	cancel  context.CancelFunc // ends the call; set when it goes out
 	done    chan struct{}      // closed when entries and err are set
 
@@ -98,7 +111,11 @@ type batch struct {
 // newBatcher returns a batcher on the system clock; tests replace its clock before the
 // first call.
 func newBatcher(fetch bulkFunc, window time.Duration) *batcher {
-	return &batcher{fetch: fetch, window: window, clock: systemClock{}}
+	b := &batcher{fetch: fetch, window: window, clock: systemClock{}}
+	if DefaultStatusBatchQuiet < window {
+		b.quiet = DefaultStatusBatchQuiet
+	}
+	return b
 }
 
 // status returns id's row of a bulk status call shared with the other callers of the
@@ -126,7 +143,12 @@ func (b *batcher) status(ctx context.Context, id string) (heygen.StatusEntry, er
 		// Whoever takes the batch out of b.open sends it: here, or the timer's seal,
 		// which then finds it gone.
 		b.open = nil
-		bt.timer.Stop()
+		bt.stopTimers()
+	} else if b.quiet > 0 {
+		if bt.quiet != nil {
+			bt.quiet.Stop()
+		}
+		bt.quiet = b.clock.AfterFunc(b.quiet, func() { b.seal(bt) })
 	}
 	b.mu.Unlock()
 	if full {
@@ -155,10 +177,19 @@ func (b *batcher) seal(bt *batch) {
 	mine := b.open == bt
 	if mine {
 		b.open = nil
+		bt.stopTimers() // the one of the window and the quiet gap that did not fire
 	}
 	b.mu.Unlock()
 	if mine {
 		b.send(bt)
+	}
+}
+
+// stopTimers stops bt's window and quiet-gap timers; b.mu is held.
+func (bt *batch) stopTimers() {
+	bt.timer.Stop()
+	if bt.quiet != nil {
+		bt.quiet.Stop()
 	}
 }
 

@@ -228,6 +228,8 @@ func newTestActivities(h HeyGen, clk *fakeClock) *Activities {
 	a := New(h, WithStatusBatchWindow(testWindow))
 	a.videoStatuses.clock = clk
 	a.translationStatuses.clock = clk
+	// Only fire ends a window: no quiet gap (TestBatcherQuietGap has its own).
+	a.videoStatuses.quiet, a.translationStatuses.quiet = 0, 0
 	return a
 }
 
@@ -475,6 +477,7 @@ func TestBatcherCallerCancellation(t *testing.T) {
 	clk := &fakeClock{}
 	settled(t, clk, src)
 	b := newBatcher(src.VideoStatuses, testWindow)
+	b.quiet = 0
 	b.clock = clk
 
 	// Two callers share a call that hangs. The one whose ctx ends leaves at once; the
@@ -506,6 +509,7 @@ func TestBatcherAbandonsCallNoOneWaitsFor(t *testing.T) {
 	clk := &fakeClock{}
 	settled(t, clk, src)
 	b := newBatcher(src.VideoStatuses, testWindow)
+	b.quiet = 0
 	b.clock = clk
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -591,4 +595,48 @@ func TestPollJobAgainstSandbox(t *testing.T) {
 	st = sb.Stats()
 	assert.Equal(t, 3, st.BulkStatusCalls)
 	assert.Equal(t, 1, st.StatusCalls, "not_found in bulk: one single GET")
+}
+
+// TestBatcherQuietGap (issue 18): a batch goes out once no poll has joined it for the
+// quiet gap, before its window ends: the last batch of a sweep's burst does not wait
+// out the window idle. Every poll that joins restarts the gap, so a burst whose polls
+// keep coming stays one call.
+func TestBatcherQuietGap(t *testing.T) {
+	src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusProcessing, "v_2": heygen.StatusProcessing})
+	clk := &fakeClock{}
+	settled(t, clk, src)
+	b := newBatcher(src.VideoStatuses, testWindow)
+	require.Equal(t, DefaultStatusBatchQuiet, b.quiet, "the default gap, shorter than the window")
+	b.clock = clk
+
+	done := make(chan heygen.StatusEntry, 2)
+	for i, id := range []string{"v_1", "v_2"} {
+		go func() {
+			e, _ := b.status(context.Background(), id)
+			done <- e
+		}()
+		joined(t, b, i+1)
+	}
+	// The window and the second poll's gap are open; the first poll's gap was stopped.
+	require.Equal(t, 2, clk.pending(), "the window and one quiet gap")
+	require.True(t, clk.fireLast(), "the quiet gap ends first")
+	recv(t, done, "an answer")
+	recv(t, done, "an answer")
+	videoBulk, _, _ := src.counts()
+	assert.Len(t, videoBulk, 1, "one bulk call for both")
+	assert.Zero(t, clk.pending(), "the window was stopped when the gap sent the batch")
+}
+
+// fireLast fires the newest timer still pending, alone, and reports whether there was one.
+func (c *fakeClock) fireLast() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.timers) - 1; i >= 0; i-- {
+		if t := c.timers[i]; !t.done {
+			t.done = true
+			go t.f()
+			return true
+		}
+	}
+	return false
 }
