@@ -44,6 +44,8 @@ type lostRound struct {
 	jobs   int
 	byHow  map[string]int // Jobs by how they finished
 	failed int            // pipelines that did not complete
+	ids    []string       // the Jobs' workflow IDs
+	ends   map[string]time.Time
 }
 
 // RunLost measures what a lost webhook costs with reelflow's default timeouts: for
@@ -209,6 +211,7 @@ func lostRound1(ctx context.Context, env *Env, cfg LostConfig, prefix string, dr
 	a1, s1, b1 := statusCalls(env.Sandbox.Stats())
 	out.calls, out.single, out.bulk, out.jobs = a1-a0, s1-s0, b1-b0, len(jobIDs)
 	ends := env.Sandbox.Ends()
+	out.ids, out.ends = jobIDs, ends
 	xs, err := env.describe(ctx, jobIDs, 8)
 	if err != nil {
 		return out, err
