@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 // file: go test -bench . -run '^$' -benchtime 1x -timeout 3h ./bench/ -args -bench.report=../BENCHMARKS.md
 var reportPath = flag.String("bench.report", "", "refresh each benchmark's section of this markdown file (BENCHMARKS.md)")
 
+// lostPhases overrides BenchmarkLostWebhook's start phases (one run each), for a shorter
+// run: -bench.lost-phases=30s,56s.
+var lostPhases = flag.String("bench.lost-phases", "5s,30s,56s", "BenchmarkLostWebhook's start phases in the minute, one run each")
+
 // Smoke versions: a few jobs each, in `go test ./...`, so that the harness cannot rot.
 // They assert that everything ran and completed and that the figures are computed; the
 // goals are for the full benchmarks, on a quiet machine.
@@ -179,8 +183,16 @@ func BenchmarkRecovery(b *testing.B) {
 // case: they wait a whole minute for the next one).
 func BenchmarkLostWebhook(b *testing.B) {
 	runBenchmark(b, func(ctx context.Context) (Result, error) {
+		var phases []time.Duration
+		for _, p := range strings.Split(*lostPhases, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(p))
+			if err != nil {
+				return Result{}, fmt.Errorf("-bench.lost-phases: %w", err)
+			}
+			phases = append(phases, d)
+		}
 		return RunLost(ctx, LostConfig{Pipelines: 200, RenderTime: 3 * time.Second, Starters: 16,
-			Phases: []time.Duration{5 * time.Second, 30 * time.Second, 56 * time.Second}, Env: benchEnv()})
+			Phases: phases, Env: benchEnv()})
 	})
 }
 
