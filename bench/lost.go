@@ -89,7 +89,22 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 		}
 		return Summarize(xs)
 	}
+	singlePerJob := func(rs []lostRound) Summary {
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, float64(r.single)/float64(max(r.jobs, 1)))
+		}
+		return Summarize(xs)
+	}
+	bulkPer100 := func(rs []lostRound) Summary {
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, 100*float64(r.bulk)/float64(max(r.jobs, 1)))
+		}
+		return Summarize(xs)
+	}
 	lostP99, lostCalls, onCalls := pct(losts, 99), perJob(losts), perJob(ons)
+	onSingle := singlePerJob(ons)
 	res.Setup = fmt.Sprintf("%d pipelines per round, each a render and one translation (French), started by %d callers at once; "+
 		"sandbox renders %s; reelflow's default timeouts (push window 10 m, sweep every minute on the minute, polls from 30 s "+
 		"doubling to 5 m, batch window 1 s). Lost: the sandbox drops every webhook (its DropRate fault, 1). "+
@@ -107,6 +122,8 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 		{Metric: "webhooks delivered: lag p50, s", Reelflow: pct(ons, 50)},
 		{Metric: "webhooks delivered: lag p99, s", Reelflow: pct(ons, 99)},
 		{Metric: "webhooks delivered: status calls per Job", Reelflow: onCalls, Goal: "no more than before the sweep (1)", Met: goal(onCalls.Max <= 1)},
+		{Metric: "webhooks delivered: single GETs per Job", Reelflow: onSingle, Goal: "1 (the detail fetch)", Met: goal(onSingle.Max <= 1)},
+		{Metric: "webhooks delivered: bulk calls per 100 Jobs (the sweep's share)", Reelflow: bulkPer100(ons)},
 	}
 	for i := range losts {
 		for name, r := range map[string]lostRound{"lost": losts[i], "on": ons[i]} {
