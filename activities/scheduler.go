@@ -131,12 +131,20 @@ func (a *Activities) AcquireSlot(ctx context.Context, in AcquireSlotInput) (Acqu
 		TaskQueue: in.TaskQueue,
 		// A scheduler that ended (idle, or by an operator) is simply started again.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Every grant waits on a scheduler's workflow task: it goes ahead of the
+		// pipelines' and Jobs' tasks queued on the same task queue (a campaign starting,
+		// thousands of Jobs asking again), and its runs after continue-as-new inherit it.
+		Priority: SchedulerPriority,
 	}, in.WorkflowType, SchedulerStart{Account: a.account.Name})
 	if err != nil {
 		return AcquireSlotResult{}, temporalError("signal-with-start "+id, err)
 	}
 	return AcquireSlotResult{SchedulerID: id, Limit: a.account.Concurrency}, nil
 }
+
+// SchedulerPriority is the account scheduler's Temporal task priority: the most urgent,
+// above any pipeline's (1 to 5, 3 by default).
+var SchedulerPriority = temporal.Priority{PriorityKey: 1}
 
 // slotRequired answers a create that holds no slot of this worker's account's scheduler
 // while the account is scheduled: the Job must ask that scheduler first. It returns nil

@@ -124,6 +124,10 @@ func TestUrgentJumpsTheCampaign(t *testing.T) {
 	require.Equal(t, render, log.grants[i].to, "the first grant after the urgent Job asked is its own: %v", log.grantsTo())
 	require.True(t, slices.ContainsFunc(log.grants[i].waiting, isRow("camp")),
 		"campaign rows still waited: the urgent Job did not wait for the campaign to drain: %v", log.grantsTo())
+	d, err := st.Client.DescribeWorkflowExecution(ctx, workflows.SchedulerWorkflowIDFor(workflows.SandboxAccount), "")
+	require.NoError(t, err)
+	require.Equal(t, int32(activities.SchedulerPriority.PriorityKey), d.GetWorkflowExecutionInfo().GetPriority().GetPriorityKey(),
+		"the scheduler's tasks go ahead of the pipelines'")
 	waitUntil(ctx, t, "the campaign to count every row", func() bool {
 		v, err := st.Client.QueryWorkflow(ctx, workflows.CampaignWorkflowIDFor("camp"), "", workflows.QueryStatus)
 		var cs workflows.CampaignStatus
