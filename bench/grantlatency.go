@@ -229,6 +229,9 @@ func msList(ds []time.Duration) string {
 	return strings.Join(parts, ", ")
 }
 
+// runGrantLatencyOnce is one run on a fresh stack: the fill with the account held, the
+// drain past Waiting after the top-up, and the reading of the histories. Whatever
+// happens, the workflows left are terminated before the stack stops.
 func runGrantLatencyOnce(ctx context.Context, cfg GrantLatencyConfig) (gr grantRun, err error) {
 	ecfg := cfg.Env
 	ecfg.RenderTime = cfg.RenderTime
@@ -244,8 +247,7 @@ func runGrantLatencyOnce(ctx context.Context, cfg GrantLatencyConfig) (gr grantR
 			cfg.Env.logf("grantlat: close: %v", cerr)
 		}
 	}()
-	env.Sandbox.SetConcurrencyLimit(cfg.Limit)
-	if err := env.Sandbox.SetCredits(0); err != nil {
+	if err := holdAccount(env, cfg.Limit); err != nil {
 		return gr, err
 	}
 	n := cfg.jobs()
@@ -254,20 +256,70 @@ func runGrantLatencyOnce(ctx context.Context, cfg GrantLatencyConfig) (gr grantR
 		ids[i] = jobID("grantlat", i)
 	}
 	// Whatever happens below, what is left is terminated before the stack stops.
-	defer func() {
-		t := time.Now()
-		tctx, cancel := context.WithTimeout(context.Background(), cfg.PhaseTimeout)
-		defer cancel()
-		gr.terminated = terminateAll(tctx, env, append([]string{schedulerID}, ids...), 16)
-		gr.teardown = time.Since(t)
-		cfg.Env.logf("grantlat: %d workflows terminated in %s", gr.terminated, gr.teardown.Round(time.Second))
-	}()
+	defer func() { gr.terminated, gr.teardown = teardownGrantLatency(cfg, env, ids) }()
 
-	// The fill: every Job waits on the held account.
+	if err := fillGrantQueue(ctx, cfg, env, ids, &gr); err != nil {
+		return gr, err
+	}
+	if gr.four29s, err = drainPastWaiting(ctx, cfg, env); err != nil {
+		return gr, err
+	}
+	err = readGrantFigures(ctx, cfg, env, &gr)
+	return gr, err
+}
+
+// holdAccount gives the sandbox's account limit slots and no credit, so that the first
+// creates are refused and the scheduler pauses with every Job that asks waiting.
+func holdAccount(env *Env, limit int) error {
+	env.Sandbox.SetConcurrencyLimit(limit)
+	return env.Sandbox.SetCredits(0)
+}
+
+// teardownGrantLatency terminates the scheduler and the Jobs of ids that still run,
+// within PhaseTimeout, and returns how many it terminated and how long that took.
+func teardownGrantLatency(cfg GrantLatencyConfig, env *Env, ids []string) (int, time.Duration) {
+	t := time.Now()
+	tctx, cancel := context.WithTimeout(context.Background(), cfg.PhaseTimeout)
+	defer cancel()
+	terminated := terminateAll(tctx, env, append([]string{schedulerID}, ids...), 16)
+	took := time.Since(t)
+	cfg.Env.logf("grantlat: %d workflows terminated in %s", terminated, took.Round(time.Second))
+	return terminated, took
+}
+
+// fillGrantQueue is the fill: it starts the Jobs of ids on the held account, waits until
+// every one of them waits, and then, when TopUpAfter is set, until that long after the
+// first start. It sets gr.fill and gr.depthAtResume. The whole phase is bounded by
+// PhaseTimeout.
+func fillGrantQueue(ctx context.Context, cfg GrantLatencyConfig, env *Env, ids []string, gr *grantRun) error {
 	phase, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
 	defer cancel()
 	t0 := time.Now()
-	err = startMany(phase, n, cfg.Starters, func(ctx context.Context, i int) error {
+	if err := startGrantJobs(phase, cfg, env, ids); err != nil {
+		return fmt.Errorf("start %d Jobs: %w", len(ids), err)
+	}
+	cfg.Env.logf("grantlat: %d Jobs started in %s", len(ids), time.Since(t0).Round(time.Second))
+	depth, err := awaitAllWaiting(phase, cfg, env, len(ids))
+	if err != nil {
+		return err
+	}
+	gr.depthAtResume = depth
+	gr.fill = time.Since(t0)
+	cfg.Env.logf("grantlat: all %d waiting after %s", gr.depthAtResume, gr.fill.Round(time.Second))
+	if cfg.TopUpAfter > 0 {
+		// The re-asks are on the Jobs' timers: the wait is for a time, not an event.
+		if err := sleepCtx(phase, time.Until(t0.Add(cfg.TopUpAfter))); err != nil {
+			return err
+		}
+	}
+	cfg.Env.logf("grantlat: topping up %s after the first start", time.Since(t0).Round(time.Second))
+	return nil
+}
+
+// startGrantJobs starts one render Job per id, Starters at a time, spread round robin
+// over Keys campaigns.
+func startGrantJobs(ctx context.Context, cfg GrantLatencyConfig, env *Env, ids []string) error {
+	return startMany(ctx, len(ids), cfg.Starters, func(ctx context.Context, i int) error {
 		id := ids[i]
 		pipelineID, _, _ := workflows.ParseJobWorkflowID(id)
 		_, err := env.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Job, workflows.JobInput{
@@ -277,63 +329,62 @@ func runGrantLatencyOnce(ctx context.Context, cfg GrantLatencyConfig) (gr grantR
 		})
 		return err
 	})
-	if err != nil {
-		return gr, fmt.Errorf("start %d Jobs: %w", n, err)
-	}
-	cfg.Env.logf("grantlat: %d Jobs started in %s", n, time.Since(t0).Round(time.Second))
+}
+
+// awaitAllWaiting polls the scheduler's status until it is paused, holds no slot and
+// has n Jobs or more waiting, and returns how many wait.
+func awaitAllWaiting(ctx context.Context, cfg GrantLatencyConfig, env *Env, n int) (int, error) {
 	lastLog := time.Now()
 	for {
-		st, qerr := querySchedulerStatus(phase, env)
+		st, qerr := querySchedulerStatus(ctx, env)
 		if qerr == nil && st.Paused && len(st.Held) == 0 && st.Waiting >= n {
-			gr.depthAtResume = st.Waiting
-			break
+			return st.Waiting, nil
 		}
 		if time.Since(lastLog) > 15*time.Second {
 			cfg.Env.logf("grantlat: filling: %d waiting, %d held, paused %v (query error: %v)", st.Waiting, len(st.Held), st.Paused, qerr)
 			lastLog = time.Now()
 		}
-		if err := sleepCtx(phase, time.Second); err != nil {
-			return gr, fmt.Errorf("fill: %d of %d waiting: %w", st.Waiting, n, err)
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return 0, fmt.Errorf("fill: %d of %d waiting: %w", st.Waiting, n, err)
 		}
 	}
-	gr.fill = time.Since(t0)
-	cfg.Env.logf("grantlat: all %d waiting after %s", gr.depthAtResume, gr.fill.Round(time.Second))
-	if cfg.TopUpAfter > 0 {
-		// The re-asks are on the Jobs' timers: the wait is for a time, not an event.
-		if err := sleepCtx(phase, time.Until(t0.Add(cfg.TopUpAfter))); err != nil {
-			return gr, err
-		}
-	}
-	cfg.Env.logf("grantlat: topping up %s after the first start", time.Since(t0).Round(time.Second))
+}
 
-	// The drain: top up, and wait until the grants have taken the queue below Waiting.
+// drainPastWaiting is the drain: it tops the account up and waits, within
+// PhaseTimeout, until the grants have taken the queue below Waiting (counted in the
+// sandbox's creates). It returns the sandbox's 429s.
+func drainPastWaiting(ctx context.Context, cfg GrantLatencyConfig, env *Env) (int, error) {
 	if err := env.Sandbox.SetCredits(1 << 40); err != nil {
-		return gr, err
+		return 0, err
 	}
-	drain, cancelDrain := context.WithTimeout(ctx, cfg.PhaseTimeout)
-	defer cancelDrain()
-	want := n - cfg.Waiting + 2*cfg.Limit
+	drain, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
+	defer cancel()
+	want := cfg.jobs() - cfg.Waiting + 2*cfg.Limit
 	for env.Sandbox.Stats().Creates < want {
 		if err := sleepCtx(drain, 200*time.Millisecond); err != nil {
-			return gr, fmt.Errorf("drain: %d of %d creates: %w", env.Sandbox.Stats().Creates, want, err)
+			return 0, fmt.Errorf("drain: %d of %d creates: %w", env.Sandbox.Stats().Creates, want, err)
 		}
 	}
-	gr.four29s = env.Sandbox.Stats().ConcurrencyLimited
 	cfg.Env.logf("grantlat: %d creates; reading the histories", want)
+	return env.Sandbox.Stats().ConcurrencyLimited, nil
+}
 
-	read, cancelRead := context.WithTimeout(ctx, cfg.PhaseTimeout)
-	defer cancelRead()
+// readGrantFigures reads the scheduler's chain of runs and the Jobs' histories, within
+// PhaseTimeout, into gr's figures.
+func readGrantFigures(ctx context.Context, cfg GrantLatencyConfig, env *Env, gr *grantRun) error {
+	read, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
+	defer cancel()
 	chain, err := schedulerChain(read, env)
 	if err != nil {
-		return gr, err
+		return err
 	}
 	gr.runs = len(chain)
-	readSchedulerChain(chain, cfg.Waiting, &gr)
+	readSchedulerChain(chain, cfg.Waiting, gr)
 	if len(gr.pairs) == 0 {
-		return gr, errors.New("no release measured at the wanted depth")
+		return errors.New("no release measured at the wanted depth")
 	}
 	gr.jobToJob, gr.accountIdle, err = clientVisible(read, env, gr.pairs)
-	return gr, err
+	return err
 }
 
 // schedulerChain reads every run of the account's scheduler, oldest first, following
@@ -363,108 +414,156 @@ func schedulerChain(ctx context.Context, env *Env) ([][]*historypb.HistoryEvent,
 	}
 }
 
+// pendingRelease is a release of a held slot waiting for the grant that reuses it.
+type pendingRelease struct {
+	at       time.Time
+	id       string
+	depth    int // Jobs waiting when the release came in
+	run, idx int // where in the chain it came in
+	// The legs to the workflow task that took it in, when legs is set (see taskAfter).
+	inFlight time.Duration
+	queued   time.Duration
+	task     time.Duration
+	taskDone time.Time
+	legs     bool
+}
+
+// chainReader walks a scheduler's chain of runs event by event, rebuilding who holds a
+// slot and who waits, and pairs each release with the next new grant.
+type chainReader struct {
+	dc       converter.DataConverter
+	minDepth int // releases at a lower depth are paired but not kept
+	gr       *grantRun
+	holders  map[string]bool
+	waiting  map[string]bool
+	fifo     []pendingRelease // releases not yet paired, first in first out
+	// When things happened, for the counts in the measured window.
+	runStarts, acquireTimes, failTimes []time.Time
+}
+
 // readSchedulerChain pairs the releases with the grants, rebuilding the queue's depth,
 // and fills gr's scheduler figures.
 func readSchedulerChain(chain [][]*historypb.HistoryEvent, minDepth int, gr *grantRun) {
-	dc := converter.GetDefaultDataConverter()
-	holders, waiting := map[string]bool{}, map[string]bool{}
-	type pending struct {
-		at       time.Time
-		id       string
-		depth    int
-		run, idx int
-		inFlight time.Duration
-		queued   time.Duration
-		task     time.Duration
-		taskDone time.Time
-		legs     bool
+	cr := &chainReader{
+		dc:       converter.GetDefaultDataConverter(),
+		minDepth: minDepth,
+		gr:       gr,
+		holders:  map[string]bool{},
+		waiting:  map[string]bool{},
 	}
-	var fifo []pending
-	var runStarts []time.Time
-	var acquireTimes, failTimes []time.Time
 	for r, evs := range chain {
-		runStarts = append(runStarts, evs[0].GetEventTime().AsTime())
-		for i, ev := range evs {
-			at := ev.GetEventTime().AsTime()
-			switch ev.GetEventType() {
-			case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-				gr.taskFailed++
-				failTimes = append(failTimes, at)
-			case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
-				gr.grantFailed++
-			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-				a := ev.GetWorkflowExecutionSignaledEventAttributes()
-				var req activities.SlotRequest
-				if dc.FromPayloads(a.GetInput(), &req) != nil {
-					continue
-				}
-				switch a.GetSignalName() {
-				case workflows.SignalSlotAcquire:
-					acquireTimes = append(acquireTimes, at)
-					switch {
-					case req.Refused:
-						delete(holders, req.WorkflowID)
-						waiting[req.WorkflowID] = true
-					case !holders[req.WorkflowID]:
-						waiting[req.WorkflowID] = true
-					}
-				case workflows.SignalSlotRelease:
-					if !holders[req.WorkflowID] {
-						delete(waiting, req.WorkflowID) // leaves the queue; frees no slot
-						continue
-					}
-					delete(holders, req.WorkflowID)
-					p := pending{at: at, id: req.WorkflowID, depth: len(waiting), run: r, idx: i}
-					p.legs, p.inFlight, p.queued, p.task, p.taskDone = taskAfter(evs, i, at)
-					fifo = append(fifo, p)
-				}
-			case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-				a := ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes()
-				id := a.GetWorkflowExecution().GetWorkflowId()
-				if a.GetSignalName() != workflows.SignalSlotGrant || holders[id] {
-					continue // not a grant, or a grant sent again to a holder
-				}
-				delete(waiting, id)
-				holders[id] = true
-				if len(fifo) == 0 {
-					continue // a slot that was free: the first grants, or after a refusal
-				}
-				p := fifo[0]
-				fifo = fifo[1:]
-				if p.depth < minDepth {
-					continue
-				}
-				gp := grantPair{release: p.at, grant: at, releaser: p.id, grantee: id, depth: p.depth, crossedCAN: r != p.run}
-				if p.legs && !gp.crossedCAN {
-					gp.legs = true
-					gp.inFlight, gp.queued, gp.taskRun = p.inFlight, p.queued, p.task
-					gp.afterTask = at.Sub(p.taskDone)
-				}
-				gr.pairs = append(gr.pairs, gp)
-			}
+		cr.runStarts = append(cr.runStarts, evs[0].GetEventTime().AsTime())
+		for i := range evs {
+			cr.event(evs, r, i)
 		}
 	}
 	if len(gr.pairs) == 0 {
 		return
 	}
 	from, to := gr.pairs[0].release, gr.pairs[len(gr.pairs)-1].grant
-	for _, s := range runStarts[1:] {
-		if !s.Before(from) && !s.After(to) {
-			gr.cansInWindow++
-		}
-	}
-	for _, a := range acquireTimes {
-		if !a.Before(from) && !a.After(to) {
-			gr.acquiresInWindow++
-		}
-	}
-	for _, a := range failTimes {
-		if !a.Before(from) && !a.After(to) {
-			gr.taskFailedInWindow++
-		}
-	}
+	cr.countWindow(from, to)
 	gr.windowQueue, _, _ = taskQueueTimes(chain, from, to)
 	_, gr.fillLongest, _ = taskQueueTimes(chain, time.Time{}.Add(time.Nanosecond), from)
+}
+
+// event reads event i of run r, whose events are evs.
+func (cr *chainReader) event(evs []*historypb.HistoryEvent, r, i int) {
+	ev := evs[i]
+	at := ev.GetEventTime().AsTime()
+	switch ev.GetEventType() {
+	case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+		cr.gr.taskFailed++
+		cr.failTimes = append(cr.failTimes, at)
+	case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+		cr.gr.grantFailed++
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+		a := ev.GetWorkflowExecutionSignaledEventAttributes()
+		var req activities.SlotRequest
+		if cr.dc.FromPayloads(a.GetInput(), &req) != nil {
+			return
+		}
+		switch a.GetSignalName() {
+		case workflows.SignalSlotAcquire:
+			cr.acquire(req, at)
+		case workflows.SignalSlotRelease:
+			cr.release(req, evs, r, i, at)
+		}
+	case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+		a := ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes()
+		if a.GetSignalName() == workflows.SignalSlotGrant {
+			cr.grant(a.GetWorkflowExecution().GetWorkflowId(), r, at)
+		}
+	}
+}
+
+// acquire reads an acquire signal: the Job waits, unless it already holds; a refused
+// one gives its slot back and waits again.
+func (cr *chainReader) acquire(req activities.SlotRequest, at time.Time) {
+	cr.acquireTimes = append(cr.acquireTimes, at)
+	switch {
+	case req.Refused:
+		delete(cr.holders, req.WorkflowID)
+		cr.waiting[req.WorkflowID] = true
+	case !cr.holders[req.WorkflowID]:
+		cr.waiting[req.WorkflowID] = true
+	}
+}
+
+// release reads a release signal, event i of run r: a holder's release frees a slot
+// and waits for its grant, with the legs to the workflow task that took it in.
+func (cr *chainReader) release(req activities.SlotRequest, evs []*historypb.HistoryEvent, r, i int, at time.Time) {
+	if !cr.holders[req.WorkflowID] {
+		delete(cr.waiting, req.WorkflowID) // leaves the queue; frees no slot
+		return
+	}
+	delete(cr.holders, req.WorkflowID)
+	p := pendingRelease{at: at, id: req.WorkflowID, depth: len(cr.waiting), run: r, idx: i}
+	p.legs, p.inFlight, p.queued, p.task, p.taskDone = taskAfter(evs, i, at)
+	cr.fifo = append(cr.fifo, p)
+}
+
+// grant reads a grant sent to id in run r: a new one takes the oldest release still
+// unpaired, and the pair is kept when the release came in at minDepth or deeper.
+func (cr *chainReader) grant(id string, r int, at time.Time) {
+	if cr.holders[id] {
+		return // a grant sent again to a holder
+	}
+	delete(cr.waiting, id)
+	cr.holders[id] = true
+	if len(cr.fifo) == 0 {
+		return // a slot that was free: the first grants, or after a refusal
+	}
+	p := cr.fifo[0]
+	cr.fifo = cr.fifo[1:]
+	if p.depth < cr.minDepth {
+		return
+	}
+	gp := grantPair{release: p.at, grant: at, releaser: p.id, grantee: id, depth: p.depth, crossedCAN: r != p.run}
+	if p.legs && !gp.crossedCAN {
+		gp.legs = true
+		gp.inFlight, gp.queued, gp.taskRun = p.inFlight, p.queued, p.task
+		gp.afterTask = at.Sub(p.taskDone)
+	}
+	cr.gr.pairs = append(cr.gr.pairs, gp)
+}
+
+// countWindow counts the continue-as-new runs, acquire signals and failed workflow
+// tasks in the measured window, from the first measured release to the last grant.
+func (cr *chainReader) countWindow(from, to time.Time) {
+	cr.gr.cansInWindow += countBetween(cr.runStarts[1:], from, to)
+	cr.gr.acquiresInWindow += countBetween(cr.acquireTimes, from, to)
+	cr.gr.taskFailedInWindow += countBetween(cr.failTimes, from, to)
+}
+
+// countBetween counts the times of ts within [from, to].
+func countBetween(ts []time.Time, from, to time.Time) int {
+	n := 0
+	for _, t := range ts {
+		if !t.Before(from) && !t.After(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // taskAfter finds, in one run's events, the workflow task that took in event i (at):
@@ -540,19 +639,46 @@ func taskQueueTimes(chain [][]*historypb.HistoryEvent, from, to time.Time) (all 
 	return all, longest, at
 }
 
+// jobView is what clientVisible reads of one Job's history.
+type jobView struct {
+	releaseSent time.Time
+	grants      []time.Time // grant signals received
+	creates     []time.Time // CreateJob completions
+}
+
 // clientVisible reads the Jobs of each pair: the releaser's release sent to the
 // grantee's grant received, and the tap's post of the releaser's webhook to the
 // grantee's create completed.
 func clientVisible(ctx context.Context, env *Env, pairs []grantPair) (jobToJob, idle []time.Duration, err error) {
-	type jobView struct {
-		releaseSent time.Time
-		grants      []time.Time // grant signals received
-		creates     []time.Time // CreateJob completions
-	}
 	ids := map[string]bool{}
 	for _, p := range pairs {
 		ids[p.releaser], ids[p.grantee] = true, true
 	}
+	views, err := readJobViews(ctx, env, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range pairs {
+		rel, gra := views[p.releaser], views[p.grantee]
+		got, ok := firstAtOrAfter(gra.grants, p.grant)
+		if !ok {
+			continue
+		}
+		if !rel.releaseSent.IsZero() {
+			jobToJob = append(jobToJob, got.Sub(rel.releaseSent))
+		}
+		posted, okPost := env.Tap.PostedAt(p.releaser)
+		created, okCreate := firstAtOrAfter(gra.creates, got)
+		if okPost && okCreate {
+			idle = append(idle, created.Sub(posted))
+		}
+	}
+	return jobToJob, idle, nil
+}
+
+// readJobViews reads the histories of the Jobs of ids, 8 at a time, and returns every
+// error met, joined.
+func readJobViews(ctx context.Context, env *Env, ids map[string]bool) (map[string]*jobView, error) {
 	views := map[string]*jobView{}
 	var mu sync.Mutex
 	var errs []error
@@ -563,29 +689,7 @@ func clientVisible(ctx context.Context, env *Env, pairs []grantPair) (jobToJob, 
 		wg.Go(func() {
 			defer func() { <-sem }()
 			evs, err := historyEvents(ctx, env, id)
-			v := &jobView{}
-			createSched := map[int64]bool{}
-			for _, ev := range evs {
-				at := ev.GetEventTime().AsTime()
-				switch ev.GetEventType() {
-				case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-					if ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes().GetSignalName() == workflows.SignalSlotRelease {
-						v.releaseSent = at
-					}
-				case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-					if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == workflows.SignalSlotGrant {
-						v.grants = append(v.grants, at)
-					}
-				case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-					if strings.HasSuffix(ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), "CreateJob") {
-						createSched[ev.GetEventId()] = true
-					}
-				case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-					if createSched[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] {
-						v.creates = append(v.creates, at)
-					}
-				}
-			}
+			v := readJobView(evs)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -597,32 +701,48 @@ func clientVisible(ctx context.Context, env *Env, pairs []grantPair) (jobToJob, 
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	after := func(ts []time.Time, t time.Time) (time.Time, bool) {
-		for _, x := range ts {
-			if !x.Before(t) {
-				return x, true
+	return views, nil
+}
+
+// readJobView reads a Job's history: when it sent its release, when grants came in,
+// and when its CreateJob activities completed.
+func readJobView(evs []*historypb.HistoryEvent) *jobView {
+	v := &jobView{}
+	createSched := map[int64]bool{}
+	for _, ev := range evs {
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+			if ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes().GetSignalName() == workflows.SignalSlotRelease {
+				v.releaseSent = at
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == workflows.SignalSlotGrant {
+				v.grants = append(v.grants, at)
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			if strings.HasSuffix(ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), "CreateJob") {
+				createSched[ev.GetEventId()] = true
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			if createSched[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] {
+				v.creates = append(v.creates, at)
 			}
 		}
-		return time.Time{}, false
 	}
-	for _, p := range pairs {
-		rel, gra := views[p.releaser], views[p.grantee]
-		got, ok := after(gra.grants, p.grant)
-		if !ok {
-			continue
-		}
-		if !rel.releaseSent.IsZero() {
-			jobToJob = append(jobToJob, got.Sub(rel.releaseSent))
-		}
-		posted, okPost := env.Tap.PostedAt(p.releaser)
-		created, okCreate := after(gra.creates, got)
-		if okPost && okCreate {
-			idle = append(idle, created.Sub(posted))
+	return v
+}
+
+// firstAtOrAfter returns the first of ts (in order) not before t.
+func firstAtOrAfter(ts []time.Time, t time.Time) (time.Time, bool) {
+	for _, x := range ts {
+		if !x.Before(t) {
+			return x, true
 		}
 	}
-	return jobToJob, idle, nil
+	return time.Time{}, false
 }
 
 // terminateAll terminates the workflows of ids that still run, conc at a time, until
