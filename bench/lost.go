@@ -68,43 +68,34 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 		}
 		losts, ons = append(losts, lost), append(ons, on)
 	}
+	lostReport(&res, cfg, phases, losts, ons)
+	return res, nil
+}
+
+// overRounds summarises one figure of each round: the median over the runs, with their
+// spread.
+func overRounds(rs []lostRound, figure func(lostRound) float64) Summary {
+	var xs []float64
+	for _, r := range rs {
+		xs = append(xs, figure(r))
+	}
+	return Summarize(xs)
+}
+
+// lostReport fills res's setup, rows and notes from the rounds of every run.
+func lostReport(res *Result, cfg LostConfig, phases []time.Duration, losts, ons []lostRound) {
 	pct := func(rs []lostRound, p float64) Summary {
-		var xs []float64
-		for _, r := range rs {
-			xs = append(xs, Percentile(r.lags, p)/1000)
-		}
-		return Summarize(xs)
+		return overRounds(rs, func(r lostRound) float64 { return Percentile(r.lags, p) / 1000 })
 	}
 	pctAfter := func(rs []lostRound, p float64) Summary {
-		var xs []float64
-		for _, r := range rs {
-			xs = append(xs, Percentile(r.after, p)/1000)
-		}
-		return Summarize(xs)
+		return overRounds(rs, func(r lostRound) float64 { return Percentile(r.after, p) / 1000 })
 	}
 	perJob := func(rs []lostRound) Summary {
-		var xs []float64
-		for _, r := range rs {
-			xs = append(xs, float64(r.calls)/float64(max(r.jobs, 1)))
-		}
-		return Summarize(xs)
+		return overRounds(rs, func(r lostRound) float64 { return float64(r.calls) / float64(max(r.jobs, 1)) })
 	}
-	singlePerJob := func(rs []lostRound) Summary {
-		var xs []float64
-		for _, r := range rs {
-			xs = append(xs, float64(r.single)/float64(max(r.jobs, 1)))
-		}
-		return Summarize(xs)
-	}
-	bulkPer100 := func(rs []lostRound) Summary {
-		var xs []float64
-		for _, r := range rs {
-			xs = append(xs, 100*float64(r.bulk)/float64(max(r.jobs, 1)))
-		}
-		return Summarize(xs)
-	}
+	onSingle := overRounds(ons, func(r lostRound) float64 { return float64(r.single) / float64(max(r.jobs, 1)) })
+	onBulk := overRounds(ons, func(r lostRound) float64 { return 100 * float64(r.bulk) / float64(max(r.jobs, 1)) })
 	lostP99, lostCalls, onCalls := pct(losts, 99), perJob(losts), perJob(ons)
-	onSingle := singlePerJob(ons)
 	res.Setup = fmt.Sprintf("%d pipelines per round, each a render and one translation (French), started by %d callers at once; "+
 		"sandbox renders %s; reelflow's default timeouts (push window 10 m, sweep every minute on the minute, polls from 30 s "+
 		"doubling to 5 m, batch window 1 s). Lost: the sandbox drops every webhook (its DropRate fault, 1). "+
@@ -123,7 +114,7 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 		{Metric: "webhooks delivered: lag p99, s", Reelflow: pct(ons, 99)},
 		{Metric: "webhooks delivered: status calls per Job", Reelflow: onCalls, Goal: "no more than before the sweep (1)", Met: goal(onCalls.Max <= 1)},
 		{Metric: "webhooks delivered: single GETs per Job", Reelflow: onSingle, Goal: "1 (the detail fetch)", Met: goal(onSingle.Max <= 1)},
-		{Metric: "webhooks delivered: bulk calls per 100 Jobs (the sweep's share)", Reelflow: bulkPer100(ons)},
+		{Metric: "webhooks delivered: bulk calls per 100 Jobs (the sweep's share)", Reelflow: onBulk},
 	}
 	for i := range losts {
 		for name, r := range map[string]lostRound{"lost": losts[i], "on": ons[i]} {
@@ -137,7 +128,6 @@ func RunLost(ctx context.Context, cfg LostConfig) (Result, error) {
 			losts[i].single, losts[i].bulk, losts[i].byHow, Percentile(ons[i].lags, 99)/1000, ons[i].single, ons[i].bulk, ons[i].byHow))
 	}
 	res.Notes = append(res.Notes, "Goals are judged on the worst run (the spread's max), not the median: the phase decides where in the minute the jobs end.")
-	return res, nil
 }
 
 // phaseText lists the start phases for the report.
