@@ -260,13 +260,14 @@ func (q *schedQueue) flow(p int, key string, weight float64, campaign bool) *flo
 	}
 	start := q.startPass(p)
 	if q.catchUp && campaign {
-		// A new key's credit is what the rotation advanced since the last new campaign
-		// key started, at most one round: a stream of new campaigns shares it, and
-		// cannot keep a waiting campaign from its turn.
 		if i := slices.IndexFunc(q.idle, func(f idleFlow) bool { return f.Priority == p && f.Key == key }); i >= 0 {
-			start = max(start-q.lag, q.idle[i].Pass) // back where it left
+			// A key that left recently comes back where it left (no lower than the floor).
+			start = max(start-q.lag, q.idle[i].Pass)
 			q.idle = slices.Delete(q.idle, i, i+1)
 		} else {
+			// A new key's credit is what the rotation advanced since the last new
+			// campaign key started, at most one round: a stream of new campaigns shares
+			// it, and cannot keep a waiting campaign from its turn.
 			credit := min(q.lag, max(start-q.mark[p], 0))
 			q.mark[p] = start
 			start -= credit
