@@ -55,7 +55,19 @@ type Activities struct {
 	translationStatuses *batcher
 	// account is the HeyGen account's scheduling configuration (scheduler.go).
 	account Account
+	// finished answers a second poll of a job already read as over (finished.go).
+	finished *finishedReads
+	// reads bounds PollJob's single GETs in flight (maxSingleReads). Activities are
+	// bounded by the worker's slots, but a sweep's poll is a local activity, which
+	// those slots do not count: a sweep that finds hundreds of jobs over would
+	// otherwise open as many connections to HeyGen at once.
+	reads chan struct{}
 }
+
+// maxSingleReads is how many single status GETs one worker makes at once: the same
+// bound the worker's activity slots (100) put on HeyGen calls before the sweep's
+// polls ran as local activities.
+const maxSingleReads = 100
 
 // Option configures Activities.
 type Option func(*Activities)
@@ -107,6 +119,8 @@ func New(h HeyGen, opts ...Option) *Activities {
 	if a.http == nil {
 		a.http = defaultHTTPClient()
 	}
+	a.finished = newFinishedReads(a.now)
+	a.reads = make(chan struct{}, maxSingleReads)
 	return a
 }
 

@@ -270,6 +270,29 @@ func (j *jobRun) sweepClose(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, changeSweepClose, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
+// changeSweepLocal guards how a sweep polls (issue 18): a poll at a sweep instant runs
+// as a local activity in the workflow task its timer woke, so that a Job the sweep
+// finds over closes in that same task. As an activity it took three trips through the
+// server's queues (the poll's activity task, its completion, and the closing workflow
+// task, queued behind the burst's other work), and those trips, seconds for a burst of
+// a few hundred Jobs, came on top of the wait for the sweep instant (BENCHMARKS.md, "A
+// lost webhook costs a minute"). Per-job backoff polls and the status read an event
+// asks for stay activities: they are single, and the UI shows them as such.
+// docs/replay.md lists it.
+const changeSweepLocal = "job-sweep-local"
+
+// sweepLocal reports whether this run polls its sweeps as local activities. Asked at
+// each sweep poll; the first records the version, and the SDK answers the rest of the
+// run from that record.
+func (j *jobRun) sweepLocal(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changeSweepLocal, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
+// onSweep reports whether t is a sweep instant: a multiple of the sweep interval.
+func (j *jobRun) onSweep(t time.Time) bool {
+	return j.t.Sweep > 0 && !t.IsZero() && t.Equal(t.Truncate(j.t.Sweep))
+}
+
 // nextSweep is the first sweep instant after now: the next multiple of every since the
 // zero time, identical for every Job on every worker.
 func nextSweep(now time.Time, every time.Duration) time.Time {
@@ -387,6 +410,7 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 	noop := func() {}
 	switch lp.kind {
 	case waitPush, waitSleep:
+		sweep := !lp.backoff && j.onSweep(lp.wakeAt) // read before lp moves on
 		if lp.kind == waitPush && !now.Before(lp.pushEnd) {
 			j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
 			j.setState(ctx, StatePolling)
@@ -398,6 +422,9 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 		}
 		lp.kind, lp.verify, lp.backoff = waitPoll, false, false
 		lp.wakeAt = now // the poll's instant, from which the backoff counts
+		if sweep && j.sweepLocal(ctx) {
+			return j.startSweepPoll(waitCtx), noop
+		}
 		return j.startPoll(waitCtx, false), noop
 	default: // waitPoll
 		j.onPoll(ctx, wait)
@@ -500,6 +527,24 @@ func (j *jobRun) startPoll(ctx workflow.Context, details bool) workflow.Future {
 	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().PollJob,
 		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, Details: details})
+}
+
+// startSweepPoll starts a sweep's status read as a local activity (changeSweepLocal):
+// the same PollJob, through the worker's batcher, so the Jobs of one sweep instant still
+// share the bulk calls. A webhook that lands meanwhile reaches the Job with the next
+// workflow task: if the poll found the job over, the server refuses the close that
+// task asks for (a signal is pending) and the task runs again, its local activity with
+// it; that second PollJob is answered from the worker's record of finished reads
+// (activities' finishedReads), not by HeyGen, so the race still costs one read.
+func (j *jobRun) startSweepPoll(ctx workflow.Context) workflow.Future {
+	lao := workflow.LocalActivityOptions{
+		StartToCloseTimeout:    sweepPollStartToClose,
+		ScheduleToCloseTimeout: pollStartToClose,
+		RetryPolicy:            pollRetry(),
+		Summary:                j.label + ": sweep",
+	}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lao), acts().PollJob,
+		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID})
 }
 
 // onPoll applies the answer of a finished poll. A failed poll is logged, not fatal.

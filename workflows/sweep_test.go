@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/reelflow/reelflow/activities"
@@ -53,6 +55,52 @@ func TestJobSweepCadence(t *testing.T) {
 	gap := polls.times[perJob[1]].Sub(polls.times[perJob[1]-1])
 	assert.True(t, gap >= lo && gap <= hi, "backoff gap %s", gap)
 	assert.Equal(t, nextSweep(start, time.Minute), polls.times[0], "the first sweep is the first minute boundary")
+}
+
+// TestJobSweepPollsAreLocal (change job-sweep-local): a poll at a sweep instant runs as
+// a local activity, in the workflow task its timer woke, so that a Job it finds over
+// closes in that task; the per-job polls (the push window's end and the backoff) stay
+// activities. Same run as TestJobSweepCadence.
+func TestJobSweepPollsAreLocal(t *testing.T) {
+	env := newEnv(t)
+	answers := make([]pollAnswer, 14)
+	for i := range answers {
+		answers[i] = processing()
+	}
+	answers[13] = completed()
+	polls := mockActivities(env, 0, answers...)
+	var mu sync.Mutex
+	var local, remote []time.Time
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if info.ActivityType.Name == "PollJob" {
+			local = append(local, env.Now())
+		}
+	})
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		mu.Lock()
+		defer mu.Unlock()
+		if info.ActivityType.Name == "PollJob" {
+			remote = append(remote, env.Now())
+		}
+	})
+
+	env.ExecuteWorkflow(Job, jobInput(Timeouts{Sweep: DefaultSweep}))
+
+	res := jobResult(t, env)
+	assert.Equal(t, FinishedByPoll, res.FinishedBy)
+	require.Len(t, polls.times, 14)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, local, 12, "every sweep poll is local")
+	for _, at := range local {
+		assert.True(t, at.Equal(at.Truncate(time.Minute)), "local poll at %s, off the minute", at)
+	}
+	require.Len(t, remote, 2, "the push window's end and one backoff poll")
+	for _, at := range remote {
+		assert.False(t, at.Equal(at.Truncate(time.Minute)), "activity poll at %s, on a sweep instant", at)
+	}
 }
 
 // TestJobLostWebhookCostsAMinute: a render that ends 3 s after its create, whose
