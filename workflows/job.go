@@ -248,9 +248,10 @@ type waitLoop struct {
 // time, from its create on, whatever its phase. The instants are the same for every Job
 // (the minute boundaries of the clock, not a minute after each create), so the polls of
 // all the Jobs a worker runs arrive together and the batcher (activities/batcher.go)
-// sends them as one bulk status call per 100 IDs. A Job whose webhook is lost is thus
-// found at the first sweep after its HeyGen job ends: at most one sweep interval late,
-// plus the batch window. The push window only decides when the per-job backoff
+// sends them as one bulk status call per 100 IDs. A sweep's poll is a local activity
+// (changeSweepLocal), so a Job it finds over closes in the task its timer woke. A Job
+// whose webhook is lost is thus found at the first sweep after its HeyGen job ends: at
+// most one sweep interval late, plus the batch window and that one task. The push window only decides when the per-job backoff
 // (PollInitial doubling to PollMax, jittered) begins; its polls come between sweeps only
 // while its interval is shorter than the sweep's, so past that the sweep alone carries a
 // long render, at 1/100 of a bulk call a minute. A success the bulk row reports costs the
