@@ -62,7 +62,14 @@ type Activities struct {
 	// those slots do not count: a sweep that finds hundreds of jobs over would
 	// otherwise open as many connections to HeyGen at once.
 	reads chan struct{}
+	// holds bounds the sweep polls waiting for their instant (maxSweepHolds).
+	holds chan struct{}
 }
+
+// maxSweepHolds is how many sweep polls one worker holds until their sweep instant
+// (PollJob's bulkStatus): half the worker's default workflow-task slots (500), so that
+// a sweep of thousands of Jobs never stops the worker's other tasks while it waits.
+const maxSweepHolds = 250
 
 // maxSingleReads is how many single status GETs one worker makes at once: the same
 // bound the worker's activity slots (100) put on HeyGen calls before the sweep's
@@ -121,6 +128,7 @@ func New(h HeyGen, opts ...Option) *Activities {
 	}
 	a.finished = newFinishedReads(a.now)
 	a.reads = make(chan struct{}, maxSingleReads)
+	a.holds = make(chan struct{}, maxSweepHolds)
 	return a
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -161,6 +162,10 @@ type PollJobInput struct {
 	// is over (a success webhook without its details), where a bulk call would only add
 	// a call before the GET.
 	Details bool `json:"details,omitempty"`
+	// At is the sweep instant of a sweep's poll, which the Job starts a little before
+	// it: the poll joins the batch that goes out at that instant (batcher.statusAt), so
+	// that it reads the job as of the instant. Zero: at once.
+	At time.Time `json:"at,omitzero"`
 }
 
 // PollJobResult is a HeyGen job's status, normalised across APIs.
@@ -214,7 +219,7 @@ func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResul
 	if b == nil || in.Details {
 		return a.status(ctx, in.Kind, in.HeyGenJobID)
 	}
-	e, err := b.status(ctx, in.HeyGenJobID)
+	e, err := a.bulkStatus(ctx, b, in)
 	switch {
 	case err != nil && heygen.IsPermanent(err) && ctx.Err() == nil:
 		// A refused bulk call (a 4xx other than 429) may be one malformed ID spoiling
@@ -234,6 +239,23 @@ func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResul
 		// know: let the single GET decide.
 		return a.status(ctx, in.Kind, in.HeyGenJobID)
 	}
+}
+
+// bulkStatus is in's row of a shared bulk call: at in.At for a sweep's poll made before
+// its instant, unless maxSweepHolds polls wait already, else at once. The bound keeps
+// the polls that wait for their instant, each holding a workflow task of the worker
+// (a sweep's poll is a local activity), from taking every task slot: a poll past it
+// reads at once, a few seconds before its instant, as the next minute's will.
+func (a *Activities) bulkStatus(ctx context.Context, b *batcher, in PollJobInput) (heygen.StatusEntry, error) {
+	if !in.At.IsZero() {
+		select {
+		case a.holds <- struct{}{}:
+			defer func() { <-a.holds }()
+			return b.statusAt(ctx, in.HeyGenJobID, in.At)
+		default:
+		}
+	}
+	return b.status(ctx, in.HeyGenJobID)
 }
 
 // status is one status call of the API that created the job; a read that finds the job

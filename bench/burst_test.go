@@ -90,7 +90,7 @@ func burstLegs(evs []*historypb.HistoryEvent, at time.Time) (fired, started, don
 		ts := ev.GetEventTime().AsTime()
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_TIMER_FIRED:
-			if !ts.Before(at) && fired.IsZero() {
+			if !ts.Before(at.Add(-sweepLead)) && fired.IsZero() {
 				fired = ts
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
@@ -110,3 +110,6 @@ func burstLegs(evs []*historypb.HistoryEvent, at time.Time) (fired, started, don
 	}
 	return fired, started, done, closed
 }
+
+// sweepLead is how long before the sweep instant a Job's timer may fire (workflows' lead).
+const sweepLead = 10 * time.Second

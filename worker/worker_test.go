@@ -76,7 +76,9 @@ func TestRegisterRunsPipeline(t *testing.T) {
 
 	env.ExecuteWorkflow(workflows.Pipeline, workflows.PipelineInput{
 		ID: "p1", Video: map[string]any{"type": "avatar"},
-		Timeouts: workflows.Timeouts{PushWindow: time.Minute},
+		// No sweep within the test: a sweep's poll would wait, in real time, for its
+		// instant on the virtual clock (activities' batcher.statusAt).
+		Timeouts: workflows.Timeouts{PushWindow: time.Minute, Sweep: 24 * time.Hour},
 	})
 
 	require.True(t, env.IsWorkflowCompleted())

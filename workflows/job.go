@@ -289,6 +289,30 @@ func (j *jobRun) sweepLocal(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, changeSweepLocal, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
+// maxSweepLead is how long before its sweep instant a Job wakes on changeSweepLocal's
+// path: its poll, started then, waits in the worker's batcher for the instant
+// (activities' batcher.statusAt). The dev stack's server hands out a burst's workflow
+// tasks at about 100 a second, so a Job woken at the instant itself polled up to 2.5 s
+// late in a sweep of 200 Jobs, and that delay, different at each sweep, came on top
+// of the minute for a job that ended just after its previous poll; woken 5 s early,
+// every poll of the burst reads at the instant, and the Jobs it finds over close
+// within a second of it (BENCHMARKS.md, "A lost webhook costs a minute").
+const maxSweepLead = 5 * time.Second
+
+// sweepLead is the lead for this Job's sweep: maxSweepLead, and at most a tenth of a
+// short sweep interval (the tests' 2 s sweeps).
+func (j *jobRun) sweepLead() time.Duration {
+	return min(maxSweepLead, j.t.Sweep/10)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // onSweep reports whether t is a sweep instant: a multiple of the sweep interval.
 func (j *jobRun) onSweep(t time.Time) bool {
 	return j.t.Sweep > 0 && !t.IsZero() && t.Equal(t.Truncate(j.t.Sweep))
@@ -307,7 +331,9 @@ func nextSweep(now time.Time, every time.Duration) time.Time {
 func (j *jobRun) schedule(now time.Time, lp waitLoop, lastPoll time.Time) (time.Time, bool) {
 	sweep := now.Add(j.t.Deadline) // no sweep (Sweep < 0): past the deadline, never reached
 	if j.t.Sweep > 0 {
-		sweep = nextSweep(now, j.t.Sweep)
+		// A sweep's poll starts before its instant (sweepLead) and reads as of it: the
+		// next sweep comes after that instant, not again at it.
+		sweep = nextSweep(later(now, lastPoll), j.t.Sweep)
 	}
 	switch {
 	case lp.kind == waitPush && lp.pushEnd.Before(sweep):
@@ -398,8 +424,12 @@ func (j *jobRun) timer(waitCtx workflow.Context, now time.Time, lp waitLoop) (wo
 	if lp.kind == waitSleep {
 		summary = j.label + ": next poll"
 	}
+	at := lp.wakeAt
+	if !lp.backoff && j.onSweep(at) && j.sweepLocal(waitCtx) {
+		at = at.Add(-j.sweepLead())
+	}
 	tctx, cancel := workflow.WithCancel(waitCtx)
-	return workflow.NewTimerWithOptions(tctx, max(lp.wakeAt.Sub(now), 0), workflow.TimerOptions{Summary: summary}), cancel
+	return workflow.NewTimerWithOptions(tctx, max(at.Sub(now), 0), workflow.TimerOptions{Summary: summary}), cancel
 }
 
 // advance moves the wait on when its current future is ready: a timer starts a poll
@@ -422,10 +452,11 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 			lp.interval = min(2*lp.interval, j.t.PollMax)
 		}
 		lp.kind, lp.verify, lp.backoff = waitPoll, false, false
-		lp.wakeAt = now // the poll's instant, from which the backoff counts
 		if sweep && j.sweepLocal(ctx) {
-			return j.startSweepPoll(waitCtx), noop
+			// lp.wakeAt stays the sweep instant, as of which the poll reads.
+			return j.startSweepPoll(waitCtx, lp.wakeAt), noop
 		}
+		lp.wakeAt = now // the poll's instant, from which the backoff counts
 		return j.startPoll(waitCtx, false), noop
 	default: // waitPoll
 		j.onPoll(ctx, wait)
@@ -537,7 +568,7 @@ func (j *jobRun) startPoll(ctx workflow.Context, details bool) workflow.Future {
 // task asks for (a signal is pending) and the task runs again, its local activity with
 // it; that second PollJob is answered from the worker's record of finished reads
 // (activities' finishedReads), not by HeyGen, so the race still costs one read.
-func (j *jobRun) startSweepPoll(ctx workflow.Context) workflow.Future {
+func (j *jobRun) startSweepPoll(ctx workflow.Context, at time.Time) workflow.Future {
 	lao := workflow.LocalActivityOptions{
 		StartToCloseTimeout:    sweepPollStartToClose,
 		ScheduleToCloseTimeout: pollStartToClose,
@@ -545,7 +576,7 @@ func (j *jobRun) startSweepPoll(ctx workflow.Context) workflow.Future {
 		Summary:                j.label + ": sweep",
 	}
 	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lao), acts().PollJob,
-		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID})
+		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, At: at})
 }
 
 // onPoll applies the answer of a finished poll. A failed poll is logged, not fatal.

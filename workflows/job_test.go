@@ -59,12 +59,19 @@ type pollAnswer struct {
 func (p *pollLog) poll(_ context.Context, in activities.PollJobInput) (activities.PollJobResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.times = append(p.times, p.env.Now())
+	p.times = append(p.times, pollInstant(p.env, in))
 	if in.HeyGenJobID != testJobID || in.Kind != string(KindVideo) {
 		return activities.PollJobResult{}, temporal.NewNonRetryableApplicationError("unexpected input", "Test", nil)
 	}
 	i := min(len(p.times)-1, len(p.answers)-1)
 	return p.answers[i].res, p.answers[i].err
+}
+
+// pollInstant is when a poll reads the job: a sweep's poll, started up to a lead before
+// its instant, as of the instant (activities' batcher.statusAt), any other at once. The
+// test environment runs a mocked local activity in no virtual time.
+func pollInstant(env *testsuite.TestWorkflowEnvironment, in activities.PollJobInput) time.Time {
+	return later(env.Now(), in.At)
 }
 
 // offsets returns the poll times relative to start.

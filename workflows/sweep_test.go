@@ -54,12 +54,13 @@ func TestJobSweepCadence(t *testing.T) {
 	lo, hi := jitterBounds(DefaultPollInitial)
 	gap := polls.times[perJob[1]].Sub(polls.times[perJob[1]-1])
 	assert.True(t, gap >= lo && gap <= hi, "backoff gap %s", gap)
-	assert.Equal(t, nextSweep(start, time.Minute), polls.times[0], "the first sweep is the first minute boundary")
+	assert.WithinDuration(t, nextSweep(start, time.Minute), polls.times[0], 0, "the first sweep is the first minute boundary")
 }
 
 // TestJobSweepPollsAreLocal (change job-sweep-local): a poll at a sweep instant runs as
-// a local activity, in the workflow task its timer woke, so that a Job it finds over
-// closes in that task; the per-job polls (the push window's end and the backoff) stay
+// a local activity, in the workflow task its timer woke maxSweepLead before the instant,
+// and reads as of the instant (PollJobInput.At), so that a Job it finds over closes in
+// that task; the per-job polls (the push window's end and the backoff) stay
 // activities. Same run as TestJobSweepCadence.
 func TestJobSweepPollsAreLocal(t *testing.T) {
 	env := newEnv(t)
@@ -71,12 +72,15 @@ func TestJobSweepPollsAreLocal(t *testing.T) {
 	polls := mockActivities(env, 0, answers...)
 	var mu sync.Mutex
 	var local, remote []time.Time
-	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
 		mu.Lock()
 		defer mu.Unlock()
-		if info.ActivityType.Name == "PollJob" {
-			local = append(local, env.Now())
+		if info.ActivityType.Name != "PollJob" || len(args) == 0 {
+			return
 		}
+		in, _ := args[0].(activities.PollJobInput)
+		assert.Equal(t, maxSweepLead, in.At.Sub(env.Now()), "the Job wakes the lead before its sweep instant")
+		local = append(local, in.At)
 	})
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		mu.Lock()
@@ -95,7 +99,7 @@ func TestJobSweepPollsAreLocal(t *testing.T) {
 	defer mu.Unlock()
 	assert.Len(t, local, 12, "every sweep poll is local")
 	for _, at := range local {
-		assert.True(t, at.Equal(at.Truncate(time.Minute)), "local poll at %s, off the minute", at)
+		assert.True(t, at.Equal(at.Truncate(time.Minute)), "local poll for %s, off the minute", at)
 	}
 	require.Len(t, remote, 2, "the push window's end and one backoff poll")
 	for _, at := range remote {
@@ -116,6 +120,7 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 				Return(activities.CreateJobResult{HeyGenJobID: testJobID}, nil)
 			var mu sync.Mutex
 			var bulk, details int
+			var found time.Time // the instant of the poll that found the job done
 			env.OnActivity(a.PollJob, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.PollJobInput) (activities.PollJobResult, error) {
 					mu.Lock()
@@ -125,8 +130,10 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 					} else {
 						bulk++
 					}
-					if env.Now().Before(ends) {
+					if at := pollInstant(env, in); at.Before(ends) {
 						return processing().res, nil
+					} else if found.IsZero() {
+						found = at
 					}
 					return completed().res, nil
 				})
@@ -135,9 +142,13 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 
 			res := jobResult(t, env)
 			assert.Equal(t, FinishedByPoll, res.FinishedBy)
-			late := res.FinishedAt.Sub(ends)
-			assert.True(t, late >= 0 && late <= time.Minute, "done %s after the render ended", late)
-			assert.WithinDuration(t, nextSweep(ends, time.Minute), res.FinishedAt, 0, "the first sweep after the end")
+			late := found.Sub(ends)
+			assert.True(t, late >= 0 && late <= time.Minute, "found %s after the render ended", late)
+			assert.WithinDuration(t, nextSweep(ends, time.Minute), found, 0, "the first sweep after the end")
+			// The test environment runs the local activity in no time: the Job closes
+			// in the task that woke up to the lead before the instant (a worker's
+			// closes after it).
+			assert.False(t, res.FinishedAt.Before(found.Add(-maxSweepLead)) || res.FinishedAt.After(found), "closed at %s", res.FinishedAt)
 			assert.LessOrEqual(t, bulk, 2, "one sweep poll, two when the create fell in the last 3 s of a minute")
 			assert.Zero(t, details)
 		})
@@ -296,7 +307,7 @@ func TestPipelinePermanentFailureNeverRerenders(t *testing.T) {
 
 // sweepRace runs a Job whose sweep poll takes pollTime and answers answer, with a
 // success webhook (no duration, as HeyGen sends it) landing webhookAfter the first
-// sweep instant. It returns the Job's result and how many polls and detail fetches
+// sweep's poll started. It returns the Job's result and how many polls and detail fetches
 // PollJob served.
 func sweepRace(t *testing.T, pollTime, webhookAfter time.Duration, answer pollAnswer) (res JobResult, polls, details int) {
 	t.Helper()
@@ -318,7 +329,8 @@ func sweepRace(t *testing.T, pollTime, webhookAfter time.Duration, answer pollAn
 		})
 	ev := success(testJobID, testVideoURL)
 	ev.Duration, ev.ThumbnailURL = 0, ""
-	signalAt(env, nextSweep(start, time.Minute).Sub(start)+webhookAfter, ev)
+	// webhookAfter counts from the sweep poll's start, the lead before its instant.
+	signalAt(env, nextSweep(start, time.Minute).Sub(start)-maxSweepLead+webhookAfter, ev)
 
 	env.ExecuteWorkflow(Job, jobInput(Timeouts{Sweep: DefaultSweep}))
 
