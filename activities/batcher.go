@@ -42,6 +42,10 @@ const DefaultStatusBatchWindow = time.Second
 const DefaultStatusBatchQuiet = 200 * time.Millisecond
 
 const (
+	// maxTimedWait is the longest a poll waits for its sweep instant (statusAt). The
+	// Job wakes 5 s early by the server's clock; a worker whose clock is far behind it
+	// reads at once rather than wait out its poll's timeout.
+	maxTimedWait = 10 * time.Second
 	// maxBulkIDs is the most IDs HeyGen takes in one bulk status call.
 	maxBulkIDs = 100
 	// bulkTimeout bounds one bulk call. The call serves many polls, so it runs on its own
@@ -176,7 +180,7 @@ func (b *batcher) statusAt(ctx context.Context, id string, at time.Time) (heygen
 	}
 	b.mu.Lock()
 	wait := at.Sub(b.clock.Now())
-	if wait <= 0 {
+	if wait <= 0 || wait > maxTimedWait {
 		b.mu.Unlock()
 		return b.status(ctx, id)
 	}

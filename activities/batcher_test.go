@@ -703,6 +703,16 @@ func TestBatcherTimedBatchGoesAtItsInstant(t *testing.T) {
 	slices.Sort(sizes) // the two calls go out together, in either order
 	assert.Equal(t, []int{50, 100}, sizes)
 
+	// An instant further off than maxTimedWait (a worker clock far behind the server's):
+	// the ordinary window, at once.
+	go func() {
+		e, _ := b.statusAt(context.Background(), ids[0], now.Add(time.Minute))
+		done <- e
+	}()
+	joined(t, b, 1)
+	require.Equal(t, 2, clk.fire(), "the window and its quiet gap")
+	assert.Equal(t, heygen.StatusProcessing, recv(t, done, "an answer").Status)
+
 	// At the instant itself: the ordinary window.
 	clk.mu.Lock()
 	clk.now = at
