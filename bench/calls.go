@@ -94,6 +94,7 @@ func RunCalls(ctx context.Context, cfg CallsConfig) (Result, error) {
 	for i := range ons {
 		res.fact("jobs", float64(cfg.Jobs))
 		res.fact("on_calls", float64(ons[i].calls))
+		res.fact("on_single", float64(ons[i].single))
 		res.fact("lost_calls", float64(losts[i].calls))
 		res.fact("baseline_calls", float64(bases[i].calls))
 		res.fact("on_completed", float64(ons[i].byHow[workflows.FinishedByWebhook]+ons[i].byHow[workflows.FinishedByPoll]))
