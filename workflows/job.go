@@ -249,9 +249,10 @@ type waitLoop struct {
 // (the minute boundaries of the clock, not a minute after each create), so the polls of
 // all the Jobs a worker runs arrive together and the batcher (activities/batcher.go)
 // sends them as one bulk status call per 100 IDs. A sweep's poll is a local activity
-// (changeSweepLocal), so a Job it finds over closes in the task its timer woke. A Job
-// whose webhook is lost is thus found at the first sweep after its HeyGen job ends: at
-// most one sweep interval late, plus the batch window and that one task. The push window only decides when the per-job backoff
+// (changeSweepLocal), woken sweepLead early to read at the instant, so a Job it finds
+// over closes in the task its timer woke. A Job whose webhook is lost is thus found at
+// the first sweep after its HeyGen job ends: at most one sweep interval late, plus that
+// one task. The push window only decides when the per-job backoff
 // (PollInitial doubling to PollMax, jittered) begins; its polls come between sweeps only
 // while its interval is shorter than the sweep's, so past that the sweep alone carries a
 // long render, at 1/100 of a bulk call a minute. A success the bulk row reports costs the
@@ -282,9 +283,11 @@ func (j *jobRun) sweepClose(ctx workflow.Context) bool {
 // docs/replay.md lists it.
 const changeSweepLocal = "job-sweep-local"
 
-// sweepLocal reports whether this run polls its sweeps as local activities. Asked at
-// each sweep poll; the first records the version, and the SDK answers the rest of the
-// run from that record.
+// sweepLocal reports whether this run polls its sweeps as local activities, woken
+// early. Asked where a sweep's timer is set (every Job, as its wait begins) and at the
+// poll; the first call records the version, and the SDK answers the rest of the run
+// from that record, so a Job that was waiting before the change keeps the old path
+// until it continues as new.
 func (j *jobRun) sweepLocal(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, changeSweepLocal, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
