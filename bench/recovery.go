@@ -93,7 +93,8 @@ func runRecoveryOnce(ctx context.Context, cfg RecoveryConfig) (recoveryRun, erro
 	err = startMany(phase, cfg.Pipelines, cfg.Starters, func(ctx context.Context, i int) error {
 		id := recoveryID(i)
 		_, err := env.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Pipeline,
-			workflows.PipelineInput{ID: id, Title: "recovery", Video: videoBody(), Timeouts: workflows.Timeouts{PushWindow: time.Hour}})
+			// No sweep: the tap holds the webhooks, and a sweep would find the jobs done.
+			workflows.PipelineInput{ID: id, Title: "recovery", Video: videoBody(), Timeouts: workflows.Timeouts{PushWindow: time.Hour, Sweep: -1}})
 		return err
 	})
 	if err != nil {

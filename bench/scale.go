@@ -69,7 +69,7 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (Result, error) {
 	}
 	peak := pick(func(r scaleRun) float64 { return r.peak.HWM })
 	finished := pick(func(r scaleRun) float64 { return r.allFinished.Seconds() })
-	res.Setup = fmt.Sprintf("%d Job workflows (default Timeouts but a 1 h push window) started by %d concurrent callers on a fresh dev stack per run; renders take %s, and the tap holds their webhooks until every Job waits (visibility: %s), then delivers them all with %d senders. Memory is VmHWM of the one process that holds the Temporal server, the worker, the sandbox, the receiver and the harness, reset (clear_refs) after the stack started. Close times come from DescribeWorkflowExecution; \"all waiting\" is when visibility first counted them all, which trails the histories.",
+	res.Setup = fmt.Sprintf("%d Job workflows (default Timeouts but a 1 h push window and no sweep, which would find the held webhooks' jobs done) started by %d concurrent callers on a fresh dev stack per run; renders take %s, and the tap holds their webhooks until every Job waits (visibility: %s), then delivers them all with %d senders. Memory is VmHWM of the one process that holds the Temporal server, the worker, the sandbox, the receiver and the harness, reset (clear_refs) after the stack started. Close times come from DescribeWorkflowExecution; \"all waiting\" is when visibility first counted them all, which trails the histories.",
 		cfg.Jobs, cfg.Starters, cfg.RenderTime, queryJobsWaiting, cfg.Senders)
 	res.Rows = []Row{
 		{Metric: "peak RSS (VmHWM) of the whole process, MB", Reelflow: peak, Goal: "<= 400 MB", Met: goal(peak.Median <= 400)},
@@ -110,7 +110,7 @@ func runScaleOnce(ctx context.Context, cfg ScaleConfig) (scaleRun, error) {
 	}
 	t0 := time.Now()
 	err = startMany(ctx, cfg.Jobs, cfg.Starters, func(ctx context.Context, i int) error {
-		_, err := startJob(ctx, env, "scale", i, workflows.Timeouts{PushWindow: time.Hour})
+		_, err := startJob(ctx, env, "scale", i, workflows.Timeouts{PushWindow: time.Hour, Sweep: -1})
 		return err
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func TestMetricsInterceptor(t *testing.T) {
 		// sweep's poll is a local activity, around which the SDK's test environment runs
 		// no worker interceptor (a real worker does: devstack's TestRecordSweepRace
 		// intercepts one).
-		Timeouts: workflows.Timeouts{PushWindow: time.Minute, Sweep: 24 * time.Hour},
+		Timeouts: workflows.Timeouts{PushWindow: time.Minute, Sweep: -1},
 	})
 	require.NoError(t, env.GetWorkflowError())
 

@@ -37,11 +37,18 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
+	// A fixed start, half a minute from a sweep instant: the sweep polls on the minute
+	// and wakes its Jobs maxSweepLead early, so a start taken from the wall clock would
+	// make what a test sees depend on the second it ran in.
+	env.SetStartTime(testStart)
 	env.RegisterWorkflow(Job)
 	env.RegisterWorkflow(Pipeline)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: JobWorkflowID(testPipelineID, StepRender)})
 	return env
 }
+
+// testStart is when the workflow tests' clock starts.
+var testStart = time.Date(2026, 12, 5, 12, 0, 30, 0, time.UTC)
 
 // pollLog is a PollJob mock that answers from a script and records when it was called.
 type pollLog struct {

@@ -79,7 +79,12 @@ func TestJobSweepPollsAreLocal(t *testing.T) {
 			return
 		}
 		in, _ := args[0].(activities.PollJobInput)
-		assert.Equal(t, maxSweepLead, in.At.Sub(env.Now()), "the Job wakes the lead before its sweep instant")
+		// The lead before the instant, or less when the Job's previous poll ended inside it.
+		lead := in.At.Sub(env.Now())
+		assert.True(t, lead > 0 && lead <= maxSweepLead, "the Job woke %s before its sweep instant", lead)
+		if len(local) == 0 {
+			assert.Equal(t, maxSweepLead, lead, "the first sweep wakes the whole lead early")
+		}
 		local = append(local, in.At)
 	})
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
