@@ -55,26 +55,7 @@ type Activities struct {
 	translationStatuses *batcher
 	// account is the HeyGen account's scheduling configuration (scheduler.go).
 	account Account
-	// finished answers a second poll of a job already read as over (finished.go).
-	finished *finishedReads
-	// reads bounds PollJob's single GETs in flight (maxSingleReads). Activities are
-	// bounded by the worker's slots, but a sweep's poll is a local activity, which
-	// those slots do not count: a sweep that finds hundreds of jobs over would
-	// otherwise open as many connections to HeyGen at once.
-	reads chan struct{}
-	// holds bounds the sweep polls waiting for their instant (maxSweepHolds).
-	holds chan struct{}
 }
-
-// maxSweepHolds is how many sweep polls one worker holds until their sweep instant
-// (PollJob's bulkStatus): half the worker's default workflow-task slots (500), so that
-// a sweep of thousands of Jobs never stops the worker's other tasks while it waits.
-const maxSweepHolds = 250
-
-// maxSingleReads is how many single status GETs one worker makes at once: the same
-// bound the worker's activity slots (100) put on HeyGen calls before the sweep's
-// polls ran as local activities.
-const maxSingleReads = 100
 
 // Option configures Activities.
 type Option func(*Activities)
@@ -126,9 +107,6 @@ func New(h HeyGen, opts ...Option) *Activities {
 	if a.http == nil {
 		a.http = defaultHTTPClient()
 	}
-	a.finished = newFinishedReads(a.now)
-	a.reads = make(chan struct{}, maxSingleReads)
-	a.holds = make(chan struct{}, maxSweepHolds)
 	return a
 }
 

@@ -42,10 +42,6 @@ const DefaultStatusBatchWindow = time.Second
 const DefaultStatusBatchQuiet = 200 * time.Millisecond
 
 const (
-	// maxTimedWait is the longest a poll waits for its sweep instant (statusAt). The
-	// Job wakes 5 s early by the server's clock; a worker whose clock is far behind it
-	// reads at once rather than wait out its poll's timeout.
-	maxTimedWait = 10 * time.Second
 	// maxBulkIDs is the most IDs HeyGen takes in one bulk status call.
 	maxBulkIDs = 100
 	// bulkTimeout bounds one bulk call. The call serves many polls, so it runs on its own
@@ -71,8 +67,6 @@ type batchClock interface {
 	// AfterFunc calls f on its own goroutine once d has passed, unless the returned
 	// timer is stopped first.
 	AfterFunc(d time.Duration, f func()) batchTimer
-	// Now is the clock's time.
-	Now() time.Time
 }
 
 // batchTimer is the part of *time.Timer the batcher uses.
@@ -84,8 +78,6 @@ type batchTimer interface {
 type systemClock struct{}
 
 func (systemClock) AfterFunc(d time.Duration, f func()) batchTimer { return time.AfterFunc(d, f) }
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // batcher gathers concurrent status requests for one bulk endpoint into shared calls.
 // It holds no goroutine of its own: a batch's call runs on its window timer's goroutine
@@ -100,10 +92,6 @@ type batcher struct {
 
 	mu   sync.Mutex
 	open *batch // the batch that new IDs join; nil when none is collecting
-	// timed are the batches of sweep instants still to come (statusAt), by instant: the
-	// one that new IDs of that instant join. A full one leaves the map and waits for
-	// its instant on its own timer.
-	timed map[time.Time]*batch
 }
 
 // batch is one bulk call's worth of IDs and, once done is closed, its answer.
@@ -166,57 +154,7 @@ func (b *batcher) status(ctx context.Context, id string) (heygen.StatusEntry, er
 	if full {
 		go b.send(bt)
 	}
-	return b.await(ctx, bt, id)
-}
 
-// statusAt is status for a poll of the sweep instant at, made before that instant: the
-// poll joins the batch of that instant, which goes out at it, all its IDs in one call
-// per 100. A sweep's Jobs wake a little before their instant (workflows/job.go), so
-// that the server has handed out their tasks by then, and the call reads every job
-// as of the instant itself. At or past the instant it is status.
-func (b *batcher) statusAt(ctx context.Context, id string, at time.Time) (heygen.StatusEntry, error) {
-	if err := ctx.Err(); err != nil {
-		return heygen.StatusEntry{}, err
-	}
-	b.mu.Lock()
-	wait := at.Sub(b.clock.Now())
-	if wait <= 0 || wait > maxTimedWait {
-		b.mu.Unlock()
-		return b.status(ctx, id)
-	}
-	bt := b.timed[at]
-	if bt == nil {
-		bt = &batch{waiting: map[string]int{}, done: make(chan struct{})}
-		if b.timed == nil {
-			b.timed = map[time.Time]*batch{}
-		}
-		b.timed[at] = bt
-		bt.timer = b.clock.AfterFunc(wait, func() { b.sealTimed(at, bt) })
-	}
-	if bt.waiting[id] == 0 {
-		bt.ids = append(bt.ids, id)
-	}
-	bt.waiting[id]++
-	bt.callers++
-	if len(bt.ids) >= maxBulkIDs {
-		delete(b.timed, at) // full: the next ID of this instant opens another
-	}
-	b.mu.Unlock()
-	return b.await(ctx, bt, id)
-}
-
-// sealTimed sends bt at its instant.
-func (b *batcher) sealTimed(at time.Time, bt *batch) {
-	b.mu.Lock()
-	if b.timed[at] == bt {
-		delete(b.timed, at)
-	}
-	b.mu.Unlock()
-	b.send(bt)
-}
-
-// await waits for id's row of bt's answer, or for ctx's end.
-func (b *batcher) await(ctx context.Context, bt *batch, id string) (heygen.StatusEntry, error) {
 	select {
 	case <-bt.done:
 		if bt.err != nil {

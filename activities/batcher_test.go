@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -154,7 +153,6 @@ func (s *bulkSource) calling() bool {
 type fakeClock struct {
 	mu     sync.Mutex
 	timers []*fakeTimer
-	now    time.Time // what Now says; the zero time unless a test sets it
 }
 
 // fakeTimer is one window of a fakeClock.
@@ -171,12 +169,6 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) batchTimer {
 	t := &fakeTimer{clock: c, d: d, f: f}
 	c.timers = append(c.timers, t)
 	return t
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
 }
 
 func (t *fakeTimer) Stop() bool {
@@ -647,147 +639,4 @@ func (c *fakeClock) fireLast() bool {
 		}
 	}
 	return false
-}
-
-// timedCallers counts the callers of the batches waiting for instant at.
-func timedCallers(b *batcher, at time.Time) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if bt := b.timed[at]; bt != nil {
-		return bt.callers
-	}
-	return 0
-}
-
-// A sweep's polls made before their instant wait for it, and go out at it together, one
-// call per 100 IDs; one made at or after its instant takes the ordinary window.
-func TestBatcherTimedBatchGoesAtItsInstant(t *testing.T) {
-	statuses := map[string]heygen.Status{}
-	var ids []string
-	for i := range 150 {
-		id := fmt.Sprintf("v_%03d", i)
-		statuses[id] = heygen.StatusProcessing
-		ids = append(ids, id)
-	}
-	src := newBulkSource(statuses)
-	now := time.Date(2026, 12, 5, 12, 0, 55, 0, time.UTC)
-	clk := &fakeClock{now: now}
-	settled(t, clk, src)
-	b := newBatcher(src.VideoStatuses, testWindow)
-	b.clock = clk
-	at := now.Add(5 * time.Second)
-
-	done := make(chan heygen.StatusEntry, len(ids))
-	for i, id := range ids {
-		go func() {
-			e, _ := b.statusAt(context.Background(), id, at)
-			done <- e
-		}()
-		if i == 99 {
-			// The first hundred fill a batch, which leaves the map but keeps its timer.
-			require.Eventually(t, func() bool { return clk.pending() == 1 && timedCallers(b, at) == 0 }, 5*time.Second, time.Millisecond)
-		}
-	}
-	require.Eventually(t, func() bool { return timedCallers(b, at) == 50 }, 5*time.Second, time.Millisecond)
-	assert.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second}, clk.windows(), "both batches wait for the instant, however full")
-	videoBulk, _, _ := src.counts()
-	assert.Empty(t, videoBulk, "no call before the instant")
-
-	require.Equal(t, 2, clk.fire())
-	for range ids {
-		assert.Equal(t, heygen.StatusProcessing, recv(t, done, "an answer").Status)
-	}
-	videoBulk, _, _ = src.counts()
-	require.Len(t, videoBulk, 2)
-	sizes := []int{len(videoBulk[0]), len(videoBulk[1])}
-	slices.Sort(sizes) // the two calls go out together, in either order
-	assert.Equal(t, []int{50, 100}, sizes)
-
-	// An instant further off than maxTimedWait (a worker clock far behind the server's):
-	// the ordinary window, at once.
-	go func() {
-		e, _ := b.statusAt(context.Background(), ids[0], now.Add(time.Minute))
-		done <- e
-	}()
-	joined(t, b, 1)
-	require.Equal(t, 2, clk.fire(), "the window and its quiet gap")
-	assert.Equal(t, heygen.StatusProcessing, recv(t, done, "an answer").Status)
-
-	// At the instant itself: the ordinary window.
-	clk.mu.Lock()
-	clk.now = at
-	clk.mu.Unlock()
-	go func() {
-		e, _ := b.statusAt(context.Background(), ids[0], at)
-		done <- e
-	}()
-	joined(t, b, 1)
-	require.Equal(t, 2, clk.fire(), "the window and its quiet gap")
-	assert.Equal(t, heygen.StatusProcessing, recv(t, done, "an answer").Status)
-}
-
-// A poll that gives up before its instant leaves the batch: the call goes without it.
-func TestBatcherTimedCallerLeaves(t *testing.T) {
-	src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusProcessing, "v_2": heygen.StatusProcessing})
-	now := time.Date(2026, 12, 5, 12, 0, 55, 0, time.UTC)
-	clk := &fakeClock{now: now}
-	settled(t, clk, src)
-	b := newBatcher(src.VideoStatuses, testWindow)
-	b.clock = clk
-	at := now.Add(5 * time.Second)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	left := make(chan error, 1)
-	go func() {
-		_, err := b.statusAt(ctx, "v_1", at)
-		left <- err
-	}()
-	done := make(chan heygen.StatusEntry, 1)
-	go func() {
-		e, _ := b.statusAt(context.Background(), "v_2", at)
-		done <- e
-	}()
-	require.Eventually(t, func() bool { return timedCallers(b, at) == 2 }, 5*time.Second, time.Millisecond)
-	cancel()
-	assert.ErrorIs(t, recv(t, left, "the cancelled poll"), context.Canceled)
-	require.Equal(t, 1, clk.fire())
-	assert.Equal(t, heygen.StatusProcessing, recv(t, done, "the other poll's answer").Status)
-	videoBulk, _, _ := src.counts()
-	assert.Equal(t, [][]string{{"v_2"}}, videoBulk)
-}
-
-// A sweep's poll waits in the batcher for its instant only while fewer than
-// maxSweepHolds do: past that it reads at once, so that the waiting polls, each holding
-// a workflow task of the worker, never take every slot.
-func TestPollJobHoldsAtMostMaxSweepHolds(t *testing.T) {
-	src := newBulkSource(map[string]heygen.Status{"v_1": heygen.StatusProcessing, "v_2": heygen.StatusProcessing})
-	now := time.Date(2026, 12, 5, 12, 0, 55, 0, time.UTC)
-	clk := &fakeClock{now: now}
-	settled(t, clk, src)
-	a := newTestActivities(src, clk)
-	a.holds = make(chan struct{}, 1)
-	at := now.Add(5 * time.Second)
-
-	held := make(chan PollJobResult, 1)
-	go func() {
-		r, _ := a.PollJob(context.Background(), PollJobInput{Kind: KindVideo, HeyGenJobID: "v_1", At: at})
-		held <- r
-	}()
-	require.Eventually(t, func() bool { return timedCallers(a.videoStatuses, at) == 1 }, 5*time.Second, time.Millisecond)
-
-	// The one hold is taken: the next poll of the same instant joins the ordinary window.
-	early := make(chan PollJobResult, 1)
-	go func() {
-		r, _ := a.PollJob(context.Background(), PollJobInput{Kind: KindVideo, HeyGenJobID: "v_2", At: at})
-		early <- r
-	}()
-	joined(t, a.videoStatuses, 1)
-	assert.Equal(t, []time.Duration{5 * time.Second, testWindow}, clk.windows())
-	require.True(t, clk.fireLast(), "the ordinary batch's window")
-	assert.Equal(t, heygen.StatusProcessing, recv(t, early, "the poll past the bound, at once").Status)
-	require.Equal(t, 1, clk.fire(), "the instant")
-	assert.Equal(t, heygen.StatusProcessing, recv(t, held, "the held poll, at its instant").Status)
-	assert.Empty(t, a.holds, "the hold is given back")
-	videoBulk, _, _ := src.counts()
-	assert.Equal(t, [][]string{{"v_2"}, {"v_1"}}, videoBulk)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -162,10 +161,6 @@ type PollJobInput struct {
 	// is over (a success webhook without its details), where a bulk call would only add
 	// a call before the GET.
 	Details bool `json:"details,omitempty"`
-	// At is the sweep instant of a sweep's poll, which the Job starts a little before
-	// it: the poll joins the batch that goes out at that instant (batcher.statusAt), so
-	// that it reads the job as of the instant. Zero: at once.
-	At time.Time `json:"at,omitzero"`
 }
 
 // PollJobResult is a HeyGen job's status, normalised across APIs.
@@ -212,14 +207,10 @@ func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResul
 	case KindTranslation:
 		b, op = a.translationStatuses, "translation statuses"
 	}
-	if r, ok := a.finished.get(in.Kind, in.HeyGenJobID); ok {
-		// Read as over already (a workflow task that ran again, finished.go).
-		return r, nil
-	}
 	if b == nil || in.Details {
 		return a.status(ctx, in.Kind, in.HeyGenJobID)
 	}
-	e, err := a.bulkStatus(ctx, b, in)
+	e, err := b.status(ctx, in.HeyGenJobID)
 	switch {
 	case err != nil && heygen.IsPermanent(err) && ctx.Err() == nil:
 		// A refused bulk call (a 4xx other than 429) may be one malformed ID spoiling
@@ -241,41 +232,8 @@ func (a *Activities) PollJob(ctx context.Context, in PollJobInput) (PollJobResul
 	}
 }
 
-// bulkStatus is in's row of a shared bulk call: at in.At for a sweep's poll made before
-// its instant, unless maxSweepHolds polls wait already, else at once. The bound keeps
-// the polls that wait for their instant, each holding a workflow task of the worker
-// (a sweep's poll is a local activity), from taking every task slot: a poll past it
-// reads at once, a few seconds before its instant, as the next minute's will.
-func (a *Activities) bulkStatus(ctx context.Context, b *batcher, in PollJobInput) (heygen.StatusEntry, error) {
-	if !in.At.IsZero() {
-		select {
-		case a.holds <- struct{}{}:
-			defer func() { <-a.holds }()
-			return b.statusAt(ctx, in.HeyGenJobID, in.At)
-		default:
-		}
-	}
-	return b.status(ctx, in.HeyGenJobID)
-}
-
-// status is one status call of the API that created the job; a read that finds the job
-// over is recorded (finished.go).
+// status is one status call of the API that created the job.
 func (a *Activities) status(ctx context.Context, kind, id string) (PollJobResult, error) {
-	r, err := a.read(ctx, kind, id)
-	if err == nil {
-		a.finished.put(kind, id, r)
-	}
-	return r, err
-}
-
-// read makes the single GET of status, one of at most maxSingleReads at once.
-func (a *Activities) read(ctx context.Context, kind, id string) (PollJobResult, error) {
-	select {
-	case a.reads <- struct{}{}:
-		defer func() { <-a.reads }()
-	case <-ctx.Done():
-		return PollJobResult{}, ctx.Err()
-	}
 	var (
 		v   heygen.Video
 		err error

@@ -65,22 +65,6 @@ func TestRecordHistories(t *testing.T) {
 		record(ctx, t, st, "job-poll", workflows.JobWorkflowID(in.ID, workflows.StepRender))
 	})
 
-	t.Run("job-sweep", func(t *testing.T) {
-		// A lost webhook found by the sweep, whose poll is a local activity
-		// (job-sweep-local): the Job closes in the workflow task its timer woke.
-		st.Sandbox.SetDropRate(1)
-		defer st.Sandbox.SetDropRate(0)
-		in := welcome("rec-sweep")
-		in.Timeouts = workflows.Timeouts{Sweep: 2 * time.Second, Deadline: time.Minute}
-		require.NoError(t, start(in).Get(ctx, nil))
-		jobID := workflows.JobWorkflowID(in.ID, workflows.StepRender)
-		h := scanHistory(historyOf(ctx, t, st, jobID, ""))
-		require.True(t, h.markers["job-sweep-local"], "the job-sweep-local marker is recorded")
-		require.Positive(t, h.localPolls)
-		require.Zero(t, h.activityPolls, "every poll was a sweep's")
-		record(ctx, t, st, "job-sweep", jobID)
-	})
-
 	t.Run("job-failed", func(t *testing.T) {
 		in := welcome("rec-failed")
 		in.Video["avatar_id"] = "sandbox-fail"

@@ -73,11 +73,7 @@ func TestMetricsInterceptor(t *testing.T) {
 
 	env.ExecuteWorkflow(workflows.Pipeline, workflows.PipelineInput{
 		ID: "p1", Video: map[string]any{"type": "avatar"},
-		// No sweep within the test: the poll at the push window's end is an activity. A
-		// sweep's poll is a local activity, around which the SDK's test environment runs
-		// no worker interceptor (a real worker does: devstack's TestRecordSweepRace
-		// intercepts one).
-		Timeouts: workflows.Timeouts{PushWindow: time.Minute, Sweep: -1},
+		Timeouts: workflows.Timeouts{PushWindow: time.Minute},
 	})
 	require.NoError(t, env.GetWorkflowError())
 

@@ -24,8 +24,7 @@ import (
 //
 // devstack's recorders write them (REELFLOW_RECORD_HISTORIES=1): TestRecordHistories,
 // TestRecordJobHistories, TestSlotOfATerminatedHolder, TestRerunReusesTheRender and
-// TestRecordSweepRace (job-sweep-local-race.json; it wrote job-sweep-race.json, with
-// job-sweep-close's marker, before job-sweep-local). This
+// TestRecordSweepRace (job-sweep-race.json, job-sweep-close's marker). This
 // is the one replay test, and each history is replayed once.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")

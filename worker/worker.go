@@ -45,14 +45,10 @@ const (
 	// account render anyway (its 429s are retried after Retry-After), while a burst of
 	// polls after an outage cannot open thousands of connections.
 	DefaultMaxConcurrentActivities = 100
-	// DefaultMaxConcurrentWorkflowTasks bounds workflow tasks run at once. Most of
-	// reelflow's tasks are brief and CPU-bound (a selector, a few commands), but a
-	// sweep's task waits a few seconds for its instant (its poll is a local activity,
-	// workflows/job.go, changeSweepLocal): the server hands out a burst's tasks at about
-	// 100 a second on the dev stack, so a sweep's Jobs wake 5 s early and wait. Half
-	// these slots may wait so (activities' maxSweepHolds); the other half keep the
-	// worker's other tasks going. A waiting task costs a goroutine, not a CPU.
-	DefaultMaxConcurrentWorkflowTasks = 500
+	// DefaultMaxConcurrentWorkflowTasks bounds workflow tasks run at once. reelflow's
+	// tasks are brief and CPU-bound (a selector, a few commands), so more slots than
+	// this would only queue on the CPUs.
+	DefaultMaxConcurrentWorkflowTasks = 100
 	// DefaultStopTimeout lets in-flight activities finish on shutdown: a HeyGen call
 	// takes at most 30 s (the heygen client's timeout). An interrupted create is safe
 	// (its Idempotency-Key), but finishing it spares the retry.

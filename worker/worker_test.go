@@ -76,9 +76,7 @@ func TestRegisterRunsPipeline(t *testing.T) {
 
 	env.ExecuteWorkflow(workflows.Pipeline, workflows.PipelineInput{
 		ID: "p1", Video: map[string]any{"type": "avatar"},
-		// No sweep within the test: a sweep's poll would wait, in real time, for its
-		// instant on the virtual clock (activities' batcher.statusAt).
-		Timeouts: workflows.Timeouts{PushWindow: time.Minute, Sweep: -1},
+		Timeouts: workflows.Timeouts{PushWindow: time.Minute},
 	})
 
 	require.True(t, env.IsWorkflowCompleted())

@@ -248,11 +248,9 @@ type waitLoop struct {
 // time, from its create on, whatever its phase. The instants are the same for every Job
 // (the minute boundaries of the clock, not a minute after each create), so the polls of
 // all the Jobs a worker runs arrive together and the batcher (activities/batcher.go)
-// sends them as one bulk status call per 100 IDs. A sweep's poll is a local activity
-// (changeSweepLocal), woken sweepLead early to read at the instant, so a Job it finds
-// over closes in the task its timer woke. A Job whose webhook is lost is thus found at
-// the first sweep after its HeyGen job ends: at most one sweep interval late, plus that
-// one task. The push window only decides when the per-job backoff
+// sends them as one bulk status call per 100 IDs. A Job whose webhook is lost is thus
+// found at the first sweep after its HeyGen job ends: at most one sweep interval late,
+// plus the batch window. The push window only decides when the per-job backoff
 // (PollInitial doubling to PollMax, jittered) begins; its polls come between sweeps only
 // while its interval is shorter than the sweep's, so past that the sweep alone carries a
 // long render, at 1/100 of a bulk call a minute. A success the bulk row reports costs the
@@ -272,55 +270,6 @@ func (j *jobRun) sweepClose(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, changeSweepClose, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
-// changeSweepLocal guards how a sweep polls (issue 18): a poll at a sweep instant runs
-// as a local activity in the workflow task its timer woke, so that a Job the sweep
-// finds over closes in that same task. As an activity it took three trips through the
-// server's queues (the poll's activity task, its completion, and the closing workflow
-// task, queued behind the burst's other work), and those trips, seconds for a burst of
-// a few hundred Jobs, came on top of the wait for the sweep instant (BENCHMARKS.md, "A
-// lost webhook costs a minute"). Per-job backoff polls and the status read an event
-// asks for stay activities: they are single, and the UI shows them as such.
-// docs/replay.md lists it.
-const changeSweepLocal = "job-sweep-local"
-
-// sweepLocal reports whether this run polls its sweeps as local activities, woken
-// early. Asked where a sweep's timer is set (every Job, as its wait begins) and at the
-// poll; the first call records the version, and the SDK answers the rest of the run
-// from that record, so a Job that was waiting before the change keeps the old path
-// until it continues as new.
-func (j *jobRun) sweepLocal(ctx workflow.Context) bool {
-	return workflow.GetVersion(ctx, changeSweepLocal, workflow.DefaultVersion, 1) != workflow.DefaultVersion
-}
-
-// maxSweepLead is how long before its sweep instant a Job wakes on changeSweepLocal's
-// path: its poll, started then, waits in the worker's batcher for the instant
-// (activities' batcher.statusAt). The dev stack's server hands out a burst's workflow
-// tasks at about 100 a second, so a Job woken at the instant itself polled up to 2.5 s
-// late in a sweep of 200 Jobs, and that delay, different at each sweep, came on top
-// of the minute for a job that ended just after its previous poll; woken 5 s early,
-// every poll of the burst reads at the instant, and the Jobs it finds over close
-// within a second of it (BENCHMARKS.md, "A lost webhook costs a minute").
-const maxSweepLead = 5 * time.Second
-
-// sweepLead is the lead for this Job's sweep: maxSweepLead, and at most a tenth of a
-// short sweep interval (the tests' 2 s sweeps).
-func (j *jobRun) sweepLead() time.Duration {
-	return min(maxSweepLead, j.t.Sweep/10)
-}
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// onSweep reports whether t is a sweep instant: a multiple of the sweep interval.
-func (j *jobRun) onSweep(t time.Time) bool {
-	return j.t.Sweep > 0 && !t.IsZero() && t.Equal(t.Truncate(j.t.Sweep))
-}
-
 // nextSweep is the first sweep instant after now: the next multiple of every since the
 // zero time, identical for every Job on every worker.
 func nextSweep(now time.Time, every time.Duration) time.Time {
@@ -334,9 +283,7 @@ func nextSweep(now time.Time, every time.Duration) time.Time {
 func (j *jobRun) schedule(now time.Time, lp waitLoop, lastPoll time.Time) (time.Time, bool) {
 	sweep := now.Add(j.t.Deadline) // no sweep (Sweep < 0): past the deadline, never reached
 	if j.t.Sweep > 0 {
-		// A sweep's poll starts before its instant (sweepLead) and reads as of it: the
-		// next sweep comes after that instant, not again at it.
-		sweep = nextSweep(later(now, lastPoll), j.t.Sweep)
+		sweep = nextSweep(now, j.t.Sweep)
 	}
 	switch {
 	case lp.kind == waitPush && lp.pushEnd.Before(sweep):
@@ -427,12 +374,8 @@ func (j *jobRun) timer(waitCtx workflow.Context, now time.Time, lp waitLoop) (wo
 	if lp.kind == waitSleep {
 		summary = j.label + ": next poll"
 	}
-	at := lp.wakeAt
-	if !lp.backoff && j.onSweep(at) && j.sweepLocal(waitCtx) {
-		at = at.Add(-j.sweepLead())
-	}
 	tctx, cancel := workflow.WithCancel(waitCtx)
-	return workflow.NewTimerWithOptions(tctx, max(at.Sub(now), 0), workflow.TimerOptions{Summary: summary}), cancel
+	return workflow.NewTimerWithOptions(tctx, max(lp.wakeAt.Sub(now), 0), workflow.TimerOptions{Summary: summary}), cancel
 }
 
 // advance moves the wait on when its current future is ready: a timer starts a poll
@@ -444,7 +387,6 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 	noop := func() {}
 	switch lp.kind {
 	case waitPush, waitSleep:
-		sweep := !lp.backoff && j.onSweep(lp.wakeAt) // read before lp moves on
 		if lp.kind == waitPush && !now.Before(lp.pushEnd) {
 			j.logger.Info("no webhook within the push window; polling", "PushWindow", j.t.PushWindow)
 			j.setState(ctx, StatePolling)
@@ -455,10 +397,6 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 			lp.interval = min(2*lp.interval, j.t.PollMax)
 		}
 		lp.kind, lp.verify, lp.backoff = waitPoll, false, false
-		if sweep && j.sweepLocal(ctx) {
-			// lp.wakeAt stays the sweep instant, as of which the poll reads.
-			return j.startSweepPoll(waitCtx, lp.wakeAt), noop
-		}
 		lp.wakeAt = now // the poll's instant, from which the backoff counts
 		return j.startPoll(waitCtx, false), noop
 	default: // waitPoll
@@ -562,24 +500,6 @@ func (j *jobRun) startPoll(ctx workflow.Context, details bool) workflow.Future {
 	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), acts().PollJob,
 		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, Details: details})
-}
-
-// startSweepPoll starts a sweep's status read as a local activity (changeSweepLocal):
-// the same PollJob, through the worker's batcher, so the Jobs of one sweep instant still
-// share the bulk calls. A webhook that lands meanwhile reaches the Job with the next
-// workflow task: if the poll found the job over, the server refuses the close that
-// task asks for (a signal is pending) and the task runs again, its local activity with
-// it; that second PollJob is answered from the worker's record of finished reads
-// (activities' finishedReads), not by HeyGen, so the race still costs one read.
-func (j *jobRun) startSweepPoll(ctx workflow.Context, at time.Time) workflow.Future {
-	lao := workflow.LocalActivityOptions{
-		StartToCloseTimeout:    sweepPollStartToClose,
-		ScheduleToCloseTimeout: pollStartToClose,
-		RetryPolicy:            pollRetry(),
-		Summary:                j.label + ": sweep",
-	}
-	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lao), acts().PollJob,
-		activities.PollJobInput{Kind: j.kind, HeyGenJobID: j.st.HeyGenJobID, At: at})
 }
 
 // onPoll applies the answer of a finished poll. A failed poll is logged, not fatal.

@@ -37,9 +37,8 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
-	// A fixed start, half a minute from a sweep instant: the sweep polls on the minute
-	// and wakes its Jobs maxSweepLead early, so a start taken from the wall clock would
-	// make what a test sees depend on the second it ran in.
+	// A fixed start, half a minute from a sweep instant (the sweep polls on the minute),
+	// so that what a test sees never depends on the second of the wall clock it ran in.
 	env.SetStartTime(testStart)
 	env.RegisterWorkflow(Job)
 	env.RegisterWorkflow(Pipeline)
@@ -66,19 +65,12 @@ type pollAnswer struct {
 func (p *pollLog) poll(_ context.Context, in activities.PollJobInput) (activities.PollJobResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.times = append(p.times, pollInstant(p.env, in))
+	p.times = append(p.times, p.env.Now())
 	if in.HeyGenJobID != testJobID || in.Kind != string(KindVideo) {
 		return activities.PollJobResult{}, temporal.NewNonRetryableApplicationError("unexpected input", "Test", nil)
 	}
 	i := min(len(p.times)-1, len(p.answers)-1)
 	return p.answers[i].res, p.answers[i].err
-}
-
-// pollInstant is when a poll reads the job: a sweep's poll, started up to a lead before
-// its instant, as of the instant (activities' batcher.statusAt), any other at once. The
-// test environment runs a mocked local activity in no virtual time.
-func pollInstant(env *testsuite.TestWorkflowEnvironment, in activities.PollJobInput) time.Time {
-	return later(env.Now(), in.At)
 }
 
 // offsets returns the poll times relative to start.

@@ -22,10 +22,6 @@ const (
 	createStartToClose = time.Minute
 	// pollStartToClose bounds one status call, which is a small GET.
 	pollStartToClose = 30 * time.Second
-	// sweepPollStartToClose bounds one try of a sweep's poll, run as a local activity
-	// (job.go, changeSweepLocal): the batch's bulk call and the one GET of a finished
-	// job; pollStartToClose bounds its tries together.
-	sweepPollStartToClose = 15 * time.Second
 	// pollAttempts is how often one poll is tried before the Job gives up on it and
 	// waits for the next poll on its own schedule.
 	pollAttempts = 5

@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/reelflow/reelflow/activities"
@@ -54,62 +52,7 @@ func TestJobSweepCadence(t *testing.T) {
 	lo, hi := jitterBounds(DefaultPollInitial)
 	gap := polls.times[perJob[1]].Sub(polls.times[perJob[1]-1])
 	assert.True(t, gap >= lo && gap <= hi, "backoff gap %s", gap)
-	assert.WithinDuration(t, nextSweep(start, time.Minute), polls.times[0], 0, "the first sweep is the first minute boundary")
-}
-
-// TestJobSweepPollsAreLocal (change job-sweep-local): a poll at a sweep instant runs as
-// a local activity, in the workflow task its timer woke maxSweepLead before the instant,
-// and reads as of the instant (PollJobInput.At), so that a Job it finds over closes in
-// that task; the per-job polls (the push window's end and the backoff) stay
-// activities. Same run as TestJobSweepCadence.
-func TestJobSweepPollsAreLocal(t *testing.T) {
-	env := newEnv(t)
-	answers := make([]pollAnswer, 14)
-	for i := range answers {
-		answers[i] = processing()
-	}
-	answers[13] = completed()
-	polls := mockActivities(env, 0, answers...)
-	var mu sync.Mutex
-	var local, remote []time.Time
-	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if info.ActivityType.Name != "PollJob" || len(args) == 0 {
-			return
-		}
-		in, _ := args[0].(activities.PollJobInput)
-		// The lead before the instant, or less when the Job's previous poll ended inside it.
-		lead := in.At.Sub(env.Now())
-		assert.True(t, lead > 0 && lead <= maxSweepLead, "the Job woke %s before its sweep instant", lead)
-		if len(local) == 0 {
-			assert.Equal(t, maxSweepLead, lead, "the first sweep wakes the whole lead early")
-		}
-		local = append(local, in.At)
-	})
-	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		mu.Lock()
-		defer mu.Unlock()
-		if info.ActivityType.Name == "PollJob" {
-			remote = append(remote, env.Now())
-		}
-	})
-
-	env.ExecuteWorkflow(Job, jobInput(Timeouts{Sweep: DefaultSweep}))
-
-	res := jobResult(t, env)
-	assert.Equal(t, FinishedByPoll, res.FinishedBy)
-	require.Len(t, polls.times, 14)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Len(t, local, 12, "every sweep poll is local")
-	for _, at := range local {
-		assert.True(t, at.Equal(at.Truncate(time.Minute)), "local poll for %s, off the minute", at)
-	}
-	require.Len(t, remote, 2, "the push window's end and one backoff poll")
-	for _, at := range remote {
-		assert.False(t, at.Equal(at.Truncate(time.Minute)), "activity poll at %s, on a sweep instant", at)
-	}
+	assert.Equal(t, nextSweep(start, time.Minute), polls.times[0], "the first sweep is the first minute boundary")
 }
 
 // TestJobLostWebhookCostsAMinute: a render that ends 3 s after its create, whose
@@ -125,7 +68,6 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 				Return(activities.CreateJobResult{HeyGenJobID: testJobID}, nil)
 			var mu sync.Mutex
 			var bulk, details int
-			var found time.Time // the instant of the poll that found the job done
 			env.OnActivity(a.PollJob, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.PollJobInput) (activities.PollJobResult, error) {
 					mu.Lock()
@@ -135,10 +77,8 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 					} else {
 						bulk++
 					}
-					if at := pollInstant(env, in); at.Before(ends) {
+					if env.Now().Before(ends) {
 						return processing().res, nil
-					} else if found.IsZero() {
-						found = at
 					}
 					return completed().res, nil
 				})
@@ -147,13 +87,9 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 
 			res := jobResult(t, env)
 			assert.Equal(t, FinishedByPoll, res.FinishedBy)
-			late := found.Sub(ends)
-			assert.True(t, late >= 0 && late <= time.Minute, "found %s after the render ended", late)
-			assert.WithinDuration(t, nextSweep(ends, time.Minute), found, 0, "the first sweep after the end")
-			// The test environment runs the local activity in no time: the Job closes
-			// in the task that woke up to the lead before the instant (a worker's
-			// closes after it).
-			assert.False(t, res.FinishedAt.Before(found.Add(-maxSweepLead)) || res.FinishedAt.After(found), "closed at %s", res.FinishedAt)
+			late := res.FinishedAt.Sub(ends)
+			assert.True(t, late >= 0 && late <= time.Minute, "done %s after the render ended", late)
+			assert.WithinDuration(t, nextSweep(ends, time.Minute), res.FinishedAt, 0, "the first sweep after the end")
 			assert.LessOrEqual(t, bulk, 2, "one sweep poll, two when the create fell in the last 3 s of a minute")
 			assert.Zero(t, details)
 		})
@@ -312,7 +248,7 @@ func TestPipelinePermanentFailureNeverRerenders(t *testing.T) {
 
 // sweepRace runs a Job whose sweep poll takes pollTime and answers answer, with a
 // success webhook (no duration, as HeyGen sends it) landing webhookAfter the first
-// sweep's poll started. It returns the Job's result and how many polls and detail fetches
+// sweep instant. It returns the Job's result and how many polls and detail fetches
 // PollJob served.
 func sweepRace(t *testing.T, pollTime, webhookAfter time.Duration, answer pollAnswer) (res JobResult, polls, details int) {
 	t.Helper()
@@ -334,8 +270,7 @@ func sweepRace(t *testing.T, pollTime, webhookAfter time.Duration, answer pollAn
 		})
 	ev := success(testJobID, testVideoURL)
 	ev.Duration, ev.ThumbnailURL = 0, ""
-	// webhookAfter counts from the sweep poll's start, the lead before its instant.
-	signalAt(env, nextSweep(start, time.Minute).Sub(start)-maxSweepLead+webhookAfter, ev)
+	signalAt(env, nextSweep(start, time.Minute).Sub(start)+webhookAfter, ev)
 
 	env.ExecuteWorkflow(Job, jobInput(Timeouts{Sweep: DefaultSweep}))
 
