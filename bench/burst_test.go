@@ -111,5 +111,6 @@ func burstLegs(evs []*historypb.HistoryEvent, at time.Time) (fired, started, don
 	return fired, started, done, closed
 }
 
-// sweepLead is how long before the sweep instant a Job's timer may fire (workflows' lead).
+// sweepLead is how far before the sweep instant a Job's timer is looked for: the sweep
+// fires on the instant today, but a Job woken early for it would be found too.
 const sweepLead = 10 * time.Second

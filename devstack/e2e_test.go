@@ -76,7 +76,7 @@ func TestEndToEnd(t *testing.T) {
 		in := welcome("e2e-webhook")
 		// A push window far beyond the render time: only the webhook can finish it.
 		in.Timeouts.PushWindow = time.Hour
-		in.Timeouts.Sweep = -1 // nor a sweep: it wakes 5 s before each minute and could read the job first
+		in.Timeouts.Sweep = -1 // nor a sweep, which reads the job first when its render crosses a minute
 		res, err := runPipeline(t, st, in)
 		require.NoError(t, err)
 		require.NotNil(t, res.Render)

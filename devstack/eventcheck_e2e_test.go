@@ -83,7 +83,7 @@ func TestEventWithoutJobIDLeavesTheJobWaiting(t *testing.T) {
 	in := welcome("no-job-id")
 	in.Video["avatar_id"] = "sandbox-stuck" // renders for ever
 	in.Timeouts.PushWindow = time.Hour      // no poll of its own meanwhile
-	in.Timeouts.Sweep = -1                  // nor a sweep: it wakes 5 s before each minute and could read the job first
+	in.Timeouts.Sweep = -1                  // nor a sweep, which reads the job first when its render crosses a minute
 	run := startPipeline(ctx, t, st, in)
 	job := workflows.JobWorkflowID(in.ID, workflows.StepRender)
 	var before workflows.JobStatus
@@ -122,7 +122,7 @@ func TestLateEventOfAnEarlierRender(t *testing.T) {
 	in.Translate = nil
 	in.Video["avatar_id"] = "sandbox-stuck"
 	in.Timeouts.PushWindow = time.Hour
-	in.Timeouts.Sweep = -1 // nor a sweep: it wakes 5 s before each minute and could read the job first
+	in.Timeouts.Sweep = -1 // nor a sweep, which reads the job first when its render crosses a minute
 	in.Fresh = true
 	run := startPipeline(ctx, t, st, in)
 	waitUntil(ctx, t, "the new Job to wait", func() bool {

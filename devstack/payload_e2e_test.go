@@ -70,7 +70,7 @@ func TestPayloadsEncryptedAtRest(t *testing.T) {
 
 	in := personal("enc-rest")
 	in.Timeouts.PushWindow = time.Hour // only the webhook's signal can finish the Job
-	in.Timeouts.Sweep = -1             // nor a sweep: it wakes 5 s before each minute and could read the job first
+	in.Timeouts.Sweep = -1             // nor a sweep, which reads the job first when its render crosses a minute
 	res, err := runPipeline(t, st, in)
 	require.NoError(t, err, "a keyed client reads the result")
 	require.NotEmpty(t, res.Steps)

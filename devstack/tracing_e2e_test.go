@@ -22,7 +22,7 @@ func TestOneTraceFromWebhookToJob(t *testing.T) {
 	st := startStack(t, Config{Tracing: tr})
 	in := welcome("traced")
 	in.Timeouts.PushWindow = time.Hour // the webhook finishes the Job
-	in.Timeouts.Sweep = -1             // nor a sweep: it wakes 5 s before each minute and could read the job first
+	in.Timeouts.Sweep = -1             // nor a sweep, which reads the job first when its render crosses a minute
 	_, err = runPipeline(t, st, in)
 	require.NoError(t, err)
 

@@ -29,7 +29,7 @@ func TestWebhookSigningSchemes(t *testing.T) {
 			in := welcome("scheme-" + string(scheme))
 			// A push window far beyond the render time: only the webhook can finish it.
 			in.Timeouts.PushWindow = time.Hour
-			in.Timeouts.Sweep = -1 // nor a sweep: it wakes 5 s before each minute and could read the job first
+			in.Timeouts.Sweep = -1 // nor a sweep, which reads the job first when its render crosses a minute
 			res, err := runPipeline(t, st, in)
 			require.NoError(t, err)
 			require.Equal(t, workflows.FinishedByWebhook, res.Render.FinishedBy)
@@ -48,7 +48,7 @@ func TestWebhookWithoutCallbackID(t *testing.T) {
 	st.Sandbox.SetDropRate(1) // the sandbox's own webhook, with a callback_id, never arrives
 	in := welcome("no-callback-1")
 	in.Timeouts.PushWindow = time.Hour
-	in.Timeouts.Sweep = -1 // nor a sweep: it wakes 5 s before each minute and could read the job first
+	in.Timeouts.Sweep = -1 // nor a sweep, which reads the job first when its render crosses a minute
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ID, TaskQueue: workflows.TaskQueue},
