@@ -83,24 +83,20 @@ func TestSweepBurst(t *testing.T) {
 
 // burstLegs finds, in a Job's history, the first timer that fired at or after the
 // sweep instant at, and what followed it: the workflow task it woke started, the poll
-// answered (an activity's completion, or a local activity's marker, which is recorded
-// when that task completes), and the Job closed.
+// activity completed, and the Job closed.
 func burstLegs(evs []*historypb.HistoryEvent, at time.Time) (fired, started, done, closed time.Time) {
 	for _, ev := range evs {
 		ts := ev.GetEventTime().AsTime()
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_TIMER_FIRED:
-			if !ts.Before(at.Add(-sweepLead)) && fired.IsZero() {
+			if !ts.Before(at) && fired.IsZero() {
 				fired = ts
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
 			if !fired.IsZero() && started.IsZero() {
 				started = ts
 			}
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_MARKER_RECORDED:
-			if ev.GetMarkerRecordedEventAttributes() != nil && ev.GetMarkerRecordedEventAttributes().GetMarkerName() != "LocalActivity" {
-				continue // a version marker
-			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			if !started.IsZero() && done.IsZero() {
 				done = ts
 			}
@@ -110,7 +106,3 @@ func burstLegs(evs []*historypb.HistoryEvent, at time.Time) (fired, started, don
 	}
 	return fired, started, done, closed
 }
-
-// sweepLead is how far before the sweep instant a Job's timer is looked for: the sweep
-// fires on the instant today, but a Job woken early for it would be found too.
-const sweepLead = 10 * time.Second
