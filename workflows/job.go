@@ -90,6 +90,8 @@ type jobRun struct {
 	// detailed: a single GET has read the finished job's full record (a poll that found
 	// it over, or the details fetch), so its links and duration are all HeyGen gives.
 	detailed bool
+	// grace is changeSweepGrace's answer, once asked (sweepGrace).
+	grace *bool
 }
 
 func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
@@ -254,7 +256,9 @@ type waitLoop struct {
 // (PollInitial doubling to PollMax, jittered) begins; its polls come between sweeps only
 // while its interval is shorter than the sweep's, so past that the sweep alone carries a
 // long render, at 1/100 of a bulk call a minute. A success the bulk row reports costs the
-// one single GET for the links, as before.
+// one single GET for the links, as before. A Job created in the last twelfth of a sweep
+// interval before an instant (5 s of a minute) is read that long after it instead, with
+// the others young at it (changeSweepGrace).
 
 // changeSweepClose guards how a Job closes around a sweep (issue 18): a success
 // webhook without the job's details (HeyGen's never carry the duration) that lands
@@ -274,6 +278,42 @@ func (j *jobRun) sweepClose(ctx workflow.Context) bool {
 // zero time, identical for every Job on every worker.
 func nextSweep(now time.Time, every time.Duration) time.Time {
 	return now.Truncate(every).Add(every)
+}
+
+// changeSweepGrace guards the sweep's grace for a young Job (issue 18): a Job created
+// less than a twelfth of the sweep interval (5 s of a minute) before a sweep instant is
+// read that long after the instant instead, with the other Jobs young at it. At the
+// instant its job can only be rendering, or over with its webhook on the way: a read
+// then races the webhook, and alone it is a bulk call that a delivered run would not
+// make. The grace read still finds a job that ended within seconds of its create, so
+// not even a lost webhook of such a job costs a minute. docs/replay.md lists it.
+const changeSweepGrace = "job-sweep-grace"
+
+// sweepGraceDivisor sets the grace: the sweep interval divided by it.
+const sweepGraceDivisor = 12
+
+// wakeAt is schedule with the sweep's grace: when the next wake is a sweep instant that
+// comes less than the grace after the Job's create, it is moved on by the grace. The
+// version is asked only there, so a Job that is never young at an instant writes the
+// history it wrote before the change.
+func (j *jobRun) wakeAt(ctx workflow.Context, now time.Time, lp waitLoop, lastPoll time.Time) (time.Time, bool) {
+	at, backoff := j.schedule(now, lp, lastPoll)
+	if backoff || j.t.Sweep <= 0 || !at.Equal(nextSweep(now, j.t.Sweep)) {
+		return at, backoff
+	}
+	grace := j.t.Sweep / sweepGraceDivisor
+	created := lp.pushEnd.Add(-j.t.PushWindow) // the wait began at the create (run)
+	if at.Sub(created) >= grace {
+		return at, false
+	}
+	if j.grace == nil {
+		v := workflow.GetVersion(ctx, changeSweepGrace, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+		j.grace = &v
+	}
+	if !*j.grace {
+		return at, false
+	}
+	return at.Add(grace), false
 }
 
 // schedule returns when the Job polls next after now, and whether that poll is one of
@@ -311,7 +351,7 @@ func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 	deadline := workflow.NewTimerWithOptions(waitCtx, max(j.t.Deadline-now.Sub(j.start), 0),
 		workflow.TimerOptions{Summary: j.label + ": deadline"})
 	if lp.wakeAt.IsZero() {
-		lp.wakeAt, lp.backoff = j.schedule(now, lp, now)
+		lp.wakeAt, lp.backoff = j.wakeAt(ctx, now, lp, now)
 	}
 	wait, cancelTimer := j.timer(waitCtx, now, lp)
 	for j.outcome == outcomeNone {
@@ -409,7 +449,7 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 		if now.Before(lp.pushEnd) {
 			lp.kind = waitPush
 		}
-		lp.wakeAt, lp.backoff = j.schedule(now, *lp, lastPoll)
+		lp.wakeAt, lp.backoff = j.wakeAt(ctx, now, *lp, lastPoll)
 		return j.timer(waitCtx, now, *lp)
 	}
 }

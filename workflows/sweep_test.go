@@ -57,9 +57,11 @@ func TestJobSweepCadence(t *testing.T) {
 
 // TestJobLostWebhookCostsAMinute: a render that ends 3 s after its create, whose
 // webhook never comes, is done at the first minute boundary after its end, whatever
-// the second its create fell on: never a push window (10 minutes) late.
+// the second its create fell on: never a push window (10 minutes) late. A create in the
+// last 5 s of a minute is young at the boundary and read 5 s after it (the grace,
+// changeSweepGrace), which finds its 3 s render over: one poll, seconds late.
 func TestJobLostWebhookCostsAMinute(t *testing.T) {
-	for _, offset := range []time.Duration{0, 20 * time.Second, 56 * time.Second, 58 * time.Second} {
+	for _, offset := range []time.Duration{0, 20 * time.Second, 54 * time.Second, 55*time.Second + 500*time.Millisecond, 56 * time.Second, 58 * time.Second} {
 		t.Run(offset.String(), func(t *testing.T) {
 			env := newEnv(t)
 			created := env.Now().Truncate(time.Minute).Add(time.Minute + offset)
@@ -89,11 +91,32 @@ func TestJobLostWebhookCostsAMinute(t *testing.T) {
 			assert.Equal(t, FinishedByPoll, res.FinishedBy)
 			late := res.FinishedAt.Sub(ends)
 			assert.True(t, late >= 0 && late <= time.Minute, "done %s after the render ended", late)
-			assert.WithinDuration(t, nextSweep(ends, time.Minute), res.FinishedAt, 0, "the first sweep after the end")
-			assert.LessOrEqual(t, bulk, 2, "one sweep poll, two when the create fell in the last 3 s of a minute")
+			want, polls := nextSweep(ends, time.Minute), 1
+			if first := nextSweep(created, time.Minute); first.Sub(created) < 5*time.Second {
+				want = first.Add(5 * time.Second) // young at the boundary: the grace read
+			}
+			assert.WithinDuration(t, want, res.FinishedAt, 0, "the first sweep (or grace read) after the end")
+			assert.Equal(t, polls, bulk, "one status read, the one that found the job over")
 			assert.Zero(t, details)
 		})
 	}
+}
+
+// TestJobSweepGraceThenMinutes: a Job young at a sweep instant (created 3 s before it)
+// whose render lasts longer than the grace is read once 5 s after the instant, then at
+// every minute boundary like every other Job: the grace moves one read, it adds none.
+func TestJobSweepGraceThenMinutes(t *testing.T) {
+	env := newEnv(t)
+	boundary := env.Now().Truncate(time.Minute).Add(time.Minute)
+	created := boundary.Add(-3 * time.Second)
+	polls := mockActivities(env, created.Sub(env.Now()), processing(), processing(), completed())
+
+	env.ExecuteWorkflow(Job, jobInput(Timeouts{Sweep: DefaultSweep}))
+
+	res := jobResult(t, env)
+	assert.Equal(t, FinishedByPoll, res.FinishedBy)
+	assert.Equal(t, []time.Time{boundary.Add(5 * time.Second), boundary.Add(time.Minute), boundary.Add(2 * time.Minute)},
+		polls.times, "the grace read, then the minute boundaries")
 }
 
 // TestJobEventWithoutJobIDIsChecked (issue 21): a success that names no HeyGen job is

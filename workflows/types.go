@@ -35,7 +35,8 @@ type Timeouts struct {
 	PollMax time.Duration `json:"poll_max,omitempty"`
 	// Sweep is the interval of the batched sweep: every waiting Job polls at every
 	// multiple of it (of the clock, the same instants for every Job), from its create
-	// on, so that a lost webhook costs at most this long (job.go, "The sweep"). A
+	// on, so that a lost webhook costs at most this long (job.go, "The sweep"); a Job
+	// created less than Sweep/12 before an instant is read Sweep/12 after it instead. A
 	// negative Sweep turns it off: the Job then polls only after the push window.
 	Sweep time.Duration `json:"sweep,omitempty"`
 }
