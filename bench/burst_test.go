@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 
@@ -51,7 +52,7 @@ func TestSweepBurst(t *testing.T) {
 	names := []string{"1 timer fired", "2 task started", "3 poll answered", "4 closed"}
 	for _, id := range r.ids {
 		end := r.ends[id]
-		at := end.Truncate(sweep).Add(sweep)
+		at := readInstant(end.Add(-cfg.RenderTime), end, sweep)
 		iter := env.Client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		var evs []*historypb.HistoryEvent
 		for iter.HasNext() {
@@ -105,4 +106,22 @@ func burstLegs(evs []*historypb.HistoryEvent, at time.Time) (fired, started, don
 		}
 	}
 	return fired, started, done, closed
+}
+
+// TestReadInstant: the read that finds a lost job is the first minute boundary after
+// its end, except for a Job created in the 5 s before its first boundary whose job
+// ended by the grace read 5 s after it.
+func TestReadInstant(t *testing.T) {
+	m := time.Date(2026, 12, 5, 12, 1, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		created, end, want time.Time
+	}{
+		{m.Add(-30 * time.Second), m.Add(-27 * time.Second), m},                   // old at the boundary
+		{m.Add(-3 * time.Second), m, m.Add(5 * time.Second)},                      // young, over by the grace read
+		{m.Add(-3 * time.Second), m.Add(5 * time.Second), m.Add(5 * time.Second)}, // over just at it
+		{m.Add(-3 * time.Second), m.Add(7 * time.Second), m.Add(time.Minute)},     // over after it: the next boundary
+		{m.Add(-5 * time.Second), m.Add(-2 * time.Second), m},                     // 5 s old is not young
+	} {
+		assert.Equal(t, tt.want, readInstant(tt.created, tt.end, time.Minute), "created %s, ended %s", tt.created, tt.end)
+	}
 }

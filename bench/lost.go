@@ -110,7 +110,7 @@ func lostReport(res *Result, cfg LostConfig, phases []time.Duration, losts, ons 
 		"sandbox renders %s; reelflow's default timeouts (push window 10 m, sweep every minute on the minute, polls from 30 s "+
 		"doubling to 5 m, batch window 1 s). Lost: the sandbox drops every webhook (its DropRate fault, 1). "+
 		"Delivered: none dropped. Lag = the Job workflow's close time (DescribeWorkflowExecution) minus its HeyGen "+
-		"job's end as the sandbox recorded it (Sandbox.Ends). Lag past the sweep instant = the Job's close minus the first sweep instant (a multiple of the sweep interval) after its job's end: the stack's share of the lag, the rest being the design's wait for that instant (at most one interval). Status calls = the sandbox's count of every status read, "+
+		"job's end as the sandbox recorded it (Sandbox.Ends). Lag past the sweep instant = the Job's close minus the sweep read that found it (the first multiple of the sweep interval after its job's end, or the grace read 5 s after the Job's first instant when it was created less than 5 s before it): the stack's share of the lag, the rest being the design's wait for that instant (at most one interval). Status calls = the sandbox's count of every status read, "+
 		"single and bulk, videos and translations (Stats.Polls), divided by the Jobs. One run per start phase in the "+
 		"minute (%v); each figure is the median of the runs' figures, with their spread.",
 		cfg.Pipelines, cfg.Starters, cfg.RenderTime, phaseText(cfg.Phases))
@@ -242,9 +242,20 @@ func lostRound1(ctx context.Context, env *Env, cfg LostConfig, prefix string, dr
 		}
 		out.lags = append(out.lags, x.Close.Sub(end))
 		if sweep := cfg.Timeouts.WithDefaults().Sweep; sweep > 0 {
-			out.after = append(out.after, x.Close.Sub(end.Truncate(sweep).Add(sweep)))
+			out.after = append(out.after, x.Close.Sub(readInstant(end.Add(-cfg.RenderTime), end, sweep)))
 		}
 	}
 	slices.Sort(out.lags)
 	return out, nil
+}
+
+// readInstant is the sweep read that finds a job created at created and ended at end,
+// its webhook lost: the first sweep instant after end, or the grace read after the
+// Job's first instant when it was young there and the job ended by that read.
+func readInstant(created, end time.Time, sweep time.Duration) time.Time {
+	first, grace := created.Truncate(sweep).Add(sweep), workflows.SweepGrace(sweep)
+	if first.Sub(created) < grace && !end.After(first.Add(grace)) {
+		return first.Add(grace)
+	}
+	return end.Truncate(sweep).Add(sweep)
 }

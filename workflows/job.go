@@ -289,9 +289,6 @@ func nextSweep(now time.Time, every time.Duration) time.Time {
 // not even a lost webhook of such a job costs a minute. docs/replay.md lists it.
 const changeSweepGrace = "job-sweep-grace"
 
-// sweepGraceDivisor sets the grace: the sweep interval divided by it.
-const sweepGraceDivisor = 12
-
 // wakeAt is schedule with the sweep's grace: when the next wake is a sweep instant that
 // comes less than the grace after the Job's create, it is moved on by the grace. The
 // version is asked only there, so a Job that is never young at an instant writes the
@@ -301,7 +298,7 @@ func (j *jobRun) wakeAt(ctx workflow.Context, now time.Time, lp waitLoop, lastPo
 	if backoff || j.t.Sweep <= 0 || !at.Equal(nextSweep(now, j.t.Sweep)) {
 		return at, backoff
 	}
-	grace := j.t.Sweep / sweepGraceDivisor
+	grace := SweepGrace(j.t.Sweep)
 	created := lp.pushEnd.Add(-j.t.PushWindow) // the wait began at the create (run)
 	if at.Sub(created) >= grace {
 		return at, false

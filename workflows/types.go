@@ -41,6 +41,11 @@ type Timeouts struct {
 	Sweep time.Duration `json:"sweep,omitempty"`
 }
 
+// SweepGrace is how long after a sweep instant a Job young at it (created less than
+// this before it) is read instead: a twelfth of the sweep interval, 5 s of a minute
+// (job.go, changeSweepGrace).
+func SweepGrace(sweep time.Duration) time.Duration { return sweep / 12 }
+
 // Default timeouts.
 const (
 	DefaultPushWindow  = 10 * time.Minute
