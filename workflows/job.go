@@ -90,7 +90,7 @@ type jobRun struct {
 	// detailed: a single GET has read the finished job's full record (a poll that found
 	// it over, or the details fetch), so its links and duration are all HeyGen gives.
 	detailed bool
-	// grace is changeSweepGrace's answer, once asked (sweepGrace).
+	// grace is changeSweepGrace's answer, once asked (wakeAt).
 	grace *bool
 }
 
