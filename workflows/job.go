@@ -90,7 +90,7 @@ type jobRun struct {
 	// detailed: a single GET has read the finished job's full record (a poll that found
 	// it over, or the details fetch), so its links and duration are all HeyGen gives.
 	detailed bool
-	// grace is changeSweepGrace's answer, once asked (wakeAt).
+	// grace is changeSweepGrace's answer, once asked (nextWake).
 	grace *bool
 }
 
@@ -289,11 +289,11 @@ func nextSweep(now time.Time, every time.Duration) time.Time {
 // not even a lost webhook of such a job costs a minute. docs/replay.md lists it.
 const changeSweepGrace = "job-sweep-grace"
 
-// wakeAt is schedule with the sweep's grace: when the next wake is a sweep instant that
+// nextWake is schedule with the sweep's grace: when the next wake is a sweep instant that
 // comes less than the grace after the Job's create, it is moved on by the grace. The
 // version is asked only there, so a Job that is never young at an instant writes the
 // history it wrote before the change.
-func (j *jobRun) wakeAt(ctx workflow.Context, now time.Time, lp waitLoop, lastPoll time.Time) (time.Time, bool) {
+func (j *jobRun) nextWake(ctx workflow.Context, now time.Time, lp waitLoop, lastPoll time.Time) (time.Time, bool) {
 	at, backoff := j.schedule(now, lp, lastPoll)
 	if backoff || j.t.Sweep <= 0 || !at.Equal(nextSweep(now, j.t.Sweep)) {
 		return at, backoff
@@ -348,7 +348,7 @@ func (j *jobRun) wait(ctx workflow.Context, lp waitLoop) error {
 	deadline := workflow.NewTimerWithOptions(waitCtx, max(j.t.Deadline-now.Sub(j.start), 0),
 		workflow.TimerOptions{Summary: j.label + ": deadline"})
 	if lp.wakeAt.IsZero() {
-		lp.wakeAt, lp.backoff = j.wakeAt(ctx, now, lp, now)
+		lp.wakeAt, lp.backoff = j.nextWake(ctx, now, lp, now)
 	}
 	wait, cancelTimer := j.timer(waitCtx, now, lp)
 	for j.outcome == outcomeNone {
@@ -446,7 +446,7 @@ func (j *jobRun) advance(ctx, waitCtx workflow.Context, wait workflow.Future, lp
 		if now.Before(lp.pushEnd) {
 			lp.kind = waitPush
 		}
-		lp.wakeAt, lp.backoff = j.wakeAt(ctx, now, *lp, lastPoll)
+		lp.wakeAt, lp.backoff = j.nextWake(ctx, now, *lp, lastPoll)
 		return j.timer(waitCtx, now, *lp)
 	}
 }
