@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,4 +157,25 @@ func writeHistory(ctx context.Context, t *testing.T, st *Stack, dir, name, workf
 	path := filepath.Join(dir, name+".json")
 	require.NoError(t, os.WriteFile(path, append(b, '\n'), 0o644))
 	t.Logf("recorded %s: %d events of %s", path, len(events), workflowID)
+}
+
+// versionMarkers returns the change IDs of the version markers (workflow.GetVersion)
+// that events record.
+func versionMarkers(events []*historypb.HistoryEvent) map[string]bool {
+	ids := map[string]bool{}
+	for _, ev := range events {
+		m := ev.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "Version" {
+			continue
+		}
+		for _, p := range m.GetDetails() {
+			for _, d := range p.GetPayloads() {
+				var id string
+				if json.Unmarshal(d.GetData(), &id) == nil {
+					ids[id] = true
+				}
+			}
+		}
+	}
+	return ids
 }

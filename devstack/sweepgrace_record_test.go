@@ -2,16 +2,13 @@ package devstack
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/reelflow/reelflow/workflows"
@@ -32,7 +29,6 @@ func TestRecordSweepGrace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const sweep = 12 * time.Second
-	enc := base64.StdEncoding.EncodeToString([]byte(`"job-sweep-grace"`))
 	for try := range 5 {
 		in := welcome(fmt.Sprintf("rec-sweep-grace-%d", try))
 		in.Timeouts = workflows.Timeouts{Sweep: sweep, Deadline: time.Minute}
@@ -43,36 +39,16 @@ func TestRecordSweepGrace(t *testing.T) {
 		var res workflows.PipelineResult
 		require.NoError(t, run.Get(ctx, &res))
 		jobID := workflows.JobWorkflowID(in.ID, workflows.StepRender)
-		events := historyOf(ctx, t, st, jobID, "")
-		if !hasMarker(events, enc) {
+		if !versionMarkers(historyOf(ctx, t, st, jobID, ""))["job-sweep-grace"] {
 			t.Logf("try %d: the create missed the grace before %s; again", try, instant.Format("15:04:05.000"))
 			continue
 		}
 		step := res.Steps[0]
 		assert.Equal(t, workflows.FinishedByPoll, step.FinishedBy, "the webhook was dropped")
-		assert.WithinDuration(t, instant.Add(sweep/12), step.FinishedAt, 900*time.Millisecond,
+		assert.WithinDuration(t, instant.Add(workflows.SweepGrace(sweep)), step.FinishedAt, 900*time.Millisecond,
 			"found by the grace read, not at the next instant")
 		record(ctx, t, st, "job-sweep-grace", jobID)
 		return
 	}
 	t.Fatal("no create landed in the grace in five tries")
-}
-
-// hasMarker reports whether events record the version marker whose change ID encodes
-// to enc (a JSON string payload, base64 in protojson).
-func hasMarker(events []*historypb.HistoryEvent, enc string) bool {
-	for _, ev := range events {
-		m := ev.GetMarkerRecordedEventAttributes()
-		if m == nil || m.GetMarkerName() != "Version" {
-			continue
-		}
-		for _, p := range m.GetDetails() {
-			for _, d := range p.GetPayloads() {
-				if strings.Contains(base64.StdEncoding.EncodeToString(d.GetData()), enc) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

@@ -90,8 +90,6 @@ type jobRun struct {
 	// detailed: a single GET has read the finished job's full record (a poll that found
 	// it over, or the details fetch), so its links and duration are all HeyGen gives.
 	detailed bool
-	// grace is changeSweepGrace's answer, once asked (nextWake).
-	grace *bool
 }
 
 func newJobRun(ctx workflow.Context, in JobInput) *jobRun {
@@ -303,11 +301,9 @@ func (j *jobRun) nextWake(ctx workflow.Context, now time.Time, lp waitLoop, last
 	if at.Sub(created) >= grace {
 		return at, false
 	}
-	if j.grace == nil {
-		v := workflow.GetVersion(ctx, changeSweepGrace, workflow.DefaultVersion, 1) != workflow.DefaultVersion
-		j.grace = &v
-	}
-	if !*j.grace {
+	// The first call records the version; the SDK answers every later call of the run
+	// from that record, as for sweepClose.
+	if workflow.GetVersion(ctx, changeSweepGrace, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return at, false
 	}
 	return at.Add(grace), false
